@@ -41,8 +41,10 @@ $$($(1)_DIR)/libvm.a: $$(patsubst %.c,$$($(1)_DIR)/%.o,$$(VMM_SRC))
 
 $$($(1)_DIR)/vessel-runtime: $$($(1)_DIR)/runtime/main.o $$($(1)_DIR)/libct.a $$($(1)_DIR)/libvessel.a
 	$$(CC) $(2) $$(LDFLAGS) -o $$@ $$^ $$(V_LDLIBS)
+# whole-archive: devices register through a linker section nothing references
 $$($(1)_DIR)/vessel-vmm: $$($(1)_DIR)/vmm/main.o $$($(1)_DIR)/libvm.a $$($(1)_DIR)/libvessel.a
-	$$(CC) $(2) $$(LDFLAGS) -o $$@ $$^ $$(V_LDLIBS)
+	$$(CC) $(2) $$(LDFLAGS) -o $$@ $$< -Wl,--whole-archive $$($(1)_DIR)/libvm.a \
+		-Wl,--no-whole-archive $$($(1)_DIR)/libvessel.a $$(V_LDLIBS)
 
 $$($(1)_DIR)/tests/unit/test_%: $$($(1)_DIR)/tests/unit/test_%.o $$($(1)_DIR)/tests/unit/test_main.o \
 		$$($(1)_DIR)/libct.a $$($(1)_DIR)/libvm.a $$($(1)_DIR)/libvessel.a
