@@ -27,7 +27,7 @@
 #define VM_PORT_PIC_MASTER	0x20
 #define VM_PORT_RTC		0x70
 #define VM_PORT_I8042		0x60	/* and 0x64 */
-#define VM_PORT_BOOT_MARKER	0x80	/* POST port: guest writes mark boot progress */
+#define VM_PORT_BOOT_MARKER	0x440	/* guest writes mark boot progress (not 0x80: Linux io_delay) */
 #define VM_PORT_FW_CFG		0x510	/* selector; data at 0x511, DMA at 0x514 */
 #define VM_PORT_DEBUG_EXIT	0xf4	/* isa-debug-exit compatible */
 #define VM_PORT_ACPI_PM		0x600	/* PM1a event (4 bytes), PM1a control (2) */
