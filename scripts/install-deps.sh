@@ -7,7 +7,7 @@ PKGS="build-essential clang clang-format clang-tidy cppcheck pkg-config
 libjson-c-dev libseccomp-dev libcap-dev libsqlite3-dev libclang-rt-14-dev
 busybox-static podman crun runc uidmap fuse-overlayfs slirp4netns
 qemu-system-x86 hyperfine iproute2 e2fsprogs tmux procps psmisc util-linux
-nasm binutils"
+nasm binutils acpica-tools"
 
 missing=""
 for p in $PKGS; do
