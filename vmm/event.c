@@ -174,9 +174,11 @@ int vm_event_loop_run(struct vm_event_loop *l, struct vs_err *e)
 				continue;
 			return vs_fail_errno(e, "event loop: epoll_wait");
 		}
-		for (int i = 0; i < n && !atomic_load(&l->stop); i++) {
+		/* the batch is finished even after a stop request: handlers
+		 * see each event that epoll reported, or none for deleted fds */
+		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &stop_tag)
-				break;	/* the flag is already set; the loop ends */
+				continue;	/* the flag is already set */
 			struct ev_entry *x = evs[i].data.ptr;
 			vm_event_fn fn = NULL;
 			void *opaque = NULL;
