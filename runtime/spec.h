@@ -17,12 +17,10 @@
 #include <json-c/json.h>
 
 #include "vessel/err.h"
+#include "runtime/caps.h"
 #include "runtime/hooks.h"
-
-/* Sub-sections parsed by the security module (caps.h, seccomp.h, resources.h). */
-struct ct_caps;
-struct ct_seccomp;
-struct vs_cgroup_resources;
+#include "runtime/resources.h"
+#include "runtime/seccomp.h"
 
 struct ct_kv {			/* one entry of a string map (sysctl, annotations) */
 	char *key;
@@ -77,10 +75,10 @@ struct ct_process {
 	char **env;		/* every entry contains '=' */
 	char *cwd;		/* absolute */
 
-	/* process.capabilities: raw section (NULL if absent), and the parsed
-	 * form once the security module's ct_caps_parse() is wired in. */
+	/* process.capabilities: raw section (NULL if absent) and its parsed
+	 * form (caps.set false when absent), from ct_caps_parse(). */
 	struct json_object *capabilities_json;
-	struct ct_caps *caps;
+	struct ct_caps caps;
 
 	struct ct_rlimit *rlimits;
 	size_t n_rlimits;
@@ -155,11 +153,13 @@ struct ct_linux {
 
 	char *cgroups_path;
 
-	/* linux.resources: raw section and parsed form (security module) */
+	/* linux.resources: raw section (NULL if absent) and its parsed form
+	 * (all has_* false when absent), from ct_resources_parse(). */
 	struct json_object *resources_json;
-	struct vs_cgroup_resources *resources;
+	struct vs_cgroup_resources resources;
 
-	/* linux.seccomp: raw section and parsed form (security module) */
+	/* linux.seccomp: raw section and parsed filter (NULL: no filter),
+	 * from ct_seccomp_parse(). */
 	struct json_object *seccomp_json;
 	struct ct_seccomp *seccomp;
 
