@@ -28,6 +28,7 @@ struct vm_pci_bar {
 	uint64_t addr;		/* current guest address, as programmed */
 	vm_io_fn fn;		/* access handler, offset from BAR start */
 	void *opaque;
+	bool mapped;		/* registered on its bus at addr (vmm/pci.c) */
 };
 
 struct vm_pci_dev {
@@ -39,6 +40,7 @@ struct vm_pci_dev {
 	/* called after a guest config write has been applied (MSI-X enable...) */
 	void (*config_written)(struct vm_pci_dev *d, uint32_t off, uint32_t len);
 	void *opaque;
+	uint16_t cap_end;	/* next free capability offset (vm_pci_add_cap) */
 };
 
 struct vm_pci_bus {
@@ -60,5 +62,9 @@ void vm_pci_config_write(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uin
 			 uint32_t val);
 /* Adds a capability to d's list; returns its offset in config space. */
 int vm_pci_add_cap(struct vm_pci_dev *d, const void *cap, uint8_t len);
+/* Re-maps d's BARs from its config space (after a restore wrote it back). */
+void vm_pci_update_bars(struct vm_pci_bus *pci, struct vm_pci_dev *d);
+/* Unmaps every device's BARs, frees the host bridge, drops the port/ECAM handlers. */
+void vm_pci_bus_destroy(struct vm_pci_bus *pci);
 
 #endif
