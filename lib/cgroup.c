@@ -199,8 +199,7 @@ static char **split(const char *s, const char *sep)
 
 static void hier_free(struct vs_cgroup_hier *h)
 {
-	autostrv char **c = h->controllers;
-
+	vs_strvfreep(&h->controllers);
 	free(h->name);
 	free(h->options);
 	free(h->mnt);
