@@ -270,27 +270,32 @@ static int bind_remount(const char *target, const struct ct_mount_opts *mo, stru
 	return 0;
 }
 
-/* Reopens the top mount at path fd (after mounting onto it). */
-static int reopen_top(int fd, struct vs_err *e)
+/*
+ * The mount just made on path. An fd opened before the mount (and its
+ * /proc/self/fd link) still names the covered directory: only a fresh lookup
+ * of the last component steps onto the new mount, and remount and
+ * mount_setattr need the mount's own root.
+ */
+static int reopen_top(int root_fd, const char *path, struct vs_err *e)
 {
-	char p[FD_PATH_MAX];
-	int n = open(fd_path(fd, p), O_PATH | O_CLOEXEC);
+	int fd = ct_rootfs_open_in(root_fd, path, O_PATH, e);
 
-	if (n < 0)
-		return vs_fail_errno(e, "reopen mount");
-	return n;
+	if (fd < 0)
+		return vs_err_prefix(e, "reopen after mount");
+	return fd;
 }
 
-/* Bind src onto the fd target, then flags, propagation, attributes. */
-static int do_bind(const char *src, int target_fd, const struct ct_mount_opts *mo,
-		   struct vs_err *e)
+/* Bind src onto target (root_fd/path, already opened as target_fd), then
+ * flags, propagation, attributes. */
+static int do_bind(const char *src, int root_fd, const char *path, int target_fd,
+		   const struct ct_mount_opts *mo, struct vs_err *e)
 {
 	char p[FD_PATH_MAX];
 	unsigned long flags = MS_BIND | (mo->flags & MS_REC);
 
 	if (mount(src, fd_path(target_fd, p), NULL, flags, NULL) < 0)
 		return vs_fail_errno(e, "mount");
-	autoclose int top = reopen_top(target_fd, e);
+	autoclose int top = reopen_top(root_fd, path, e);
 	if (top < 0)
 		return -1;
 	if (bind_remount(fd_path(top, p), mo, e) < 0)
@@ -386,7 +391,7 @@ static int copy_tree(int src, int dst, struct vs_err *e)
  * cgroup), else a bind of the container's directory.
  */
 static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
-			const struct ct_mount_opts *mo, int target_fd,
+			const struct ct_mount_opts *mo, int root_fd, int target_fd,
 			const struct ct_rootfs_opts *o, struct vs_err *e)
 {
 	autocgroup struct vs_cgroup *cg = NULL;
@@ -414,7 +419,7 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 			struct ct_mount_opts b = *mo;
 
 			b.flags |= MS_BIND | MS_REC;
-			if (do_bind(cm[0].host_dir, target_fd, &b, e) < 0) {
+			if (do_bind(cm[0].host_dir, root_fd, m->destination, target_fd, &b, e) < 0) {
 				vs_err_prefix(e, "bind %s", cm[0].host_dir);
 				goto out;
 			}
@@ -430,7 +435,7 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 		goto out;
 	}
 	{
-		autoclose int top = reopen_top(target_fd, e);
+		autoclose int top = reopen_top(root_fd, m->destination, e);
 
 		if (top < 0)
 			goto out;
@@ -456,7 +461,7 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 				struct ct_mount_opts b = *mo;
 
 				b.flags |= MS_BIND | MS_REC;
-				if (do_bind(cm[i].host_dir, dir, &b, e) < 0) {
+				if (do_bind(cm[i].host_dir, top, cm[i].target, dir, &b, e) < 0) {
 					vs_err_prefix(e, "bind %s", cm[i].host_dir);
 					goto out;
 				}
@@ -521,10 +526,10 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 		return vs_err_prefix(e, "destination");
 
 	if (bind)
-		return do_bind(src, target, &mo, e);
+		return do_bind(src, root_fd, m->destination, target, &mo, e);
 
 	if (!strcmp(m->type, "cgroup"))
-		return mount_cgroup(s, m, &mo, target, o, e);
+		return mount_cgroup(s, m, &mo, root_fd, target, o, e);
 
 	const char *source = m->source && *m->source ? m->source : m->type;
 	unsigned long flags = mo.flags & ~(MS_REC);
@@ -533,9 +538,10 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 	if (mo.tmpcopyup) {
 		if (strcmp(m->type, "tmpfs"))
 			return vs_fail(e, EINVAL, "tmpcopyup needs type tmpfs");
-		old = reopen_top(target, e);
+		/* target still names the directory the tmpfs will cover */
+		old = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (old < 0)
-			return -1;
+			return vs_fail_errno(e, "tmpcopyup: open");
 	}
 	if (mount(source, fd_path(target, p), m->type, flags, mo.data) < 0) {
 		/* In a user namespace without its own network namespace the
@@ -546,20 +552,19 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 			struct ct_mount_opts b = mo;
 
 			b.flags |= MS_BIND | MS_REC;
-			return do_bind("/sys", target, &b, e);
+			return do_bind("/sys", root_fd, m->destination, target, &b, e);
 		}
 		return vs_fail_errno(e, "mount");
 	}
-	autoclose int top = reopen_top(target, e);
+	autoclose int top = reopen_top(root_fd, m->destination, e);
 	if (top < 0)
 		return -1;
 	if (mo.tmpcopyup) {
-		autoclose int src_dir = openat(old, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		autoclose int dst_dir = openat(top, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-		if (src_dir < 0 || dst_dir < 0)
+		if (dst_dir < 0)
 			return vs_fail_errno(e, "tmpcopyup: open");
-		if (copy_tree(src_dir, dst_dir, e) < 0)
+		if (copy_tree(old, dst_dir, e) < 0)
 			return -1;
 	}
 	return apply_propagation_attrs(top, &mo, e);
@@ -714,7 +719,7 @@ static int readonly_path(const char *path, struct vs_err *e)
 		return e->errnum == ENOENT ? 0 : -1;
 	if (mount(fd_path(fd, p), fd_path(fd, p), NULL, MS_BIND | MS_REC, NULL) < 0)
 		return vs_fail_errno(e, "bind onto itself");
-	autoclose int top = reopen_top(fd, e);
+	autoclose int top = open_in_root(path, e);
 	if (top < 0)
 		return -1;
 	return remount_ro(top, e);
