@@ -32,7 +32,7 @@ struct harness {
 
 static struct harness H;
 
-static void h_set_line(void *opaque, uint32_t gsi, int level)
+static inline void h_set_line(void *opaque, uint32_t gsi, int level)
 {
 	if (gsi >= 32)
 		return;
@@ -41,21 +41,21 @@ static void h_set_line(void *opaque, uint32_t gsi, int level)
 	H.line[gsi] = level;
 }
 
-static void h_request_exit(struct vm_ctx *ctx, int status, const char *why)
+static inline void h_request_exit(struct vm_ctx *ctx, int status, const char *why)
 {
 	H.exits++;
 	H.exit_status = status;
 	snprintf(H.exit_why, sizeof(H.exit_why), "%s", why);
 }
 
-static uint64_t h_uptime(struct vm_ctx *ctx)
+static inline uint64_t h_uptime(struct vm_ctx *ctx)
 {
 	return H.now_ns;
 }
 
 /* RAM from guest address 0; the config is vm_config_init()'s defaults with
  * the serial console off. */
-static int h_init(uint64_t ram_size)
+static inline int h_init(uint64_t ram_size)
 {
 	struct vs_err e;
 
@@ -80,14 +80,14 @@ static int h_init(uint64_t ram_size)
 	return 0;
 }
 
-static void *h_loop_main(void *arg)
+static inline void *h_loop_main(void *arg)
 {
 	vm_event_loop_run(H.ctx.loop, NULL);
 	return NULL;
 }
 
 /* An event loop on its own thread, as in the VMM (for console I/O). */
-static int h_start_loop(void)
+static inline int h_start_loop(void)
 {
 	H.ctx.loop = vm_event_loop_new(NULL);
 	if (!H.ctx.loop)
@@ -98,7 +98,7 @@ static int h_start_loop(void)
 	return 0;
 }
 
-static void h_fini(void)
+static inline void h_fini(void)
 {
 	if (H.loop_running) {
 		vm_event_loop_stop(H.ctx.loop);
@@ -110,7 +110,7 @@ static void h_fini(void)
 	memset(&H, 0, sizeof(H));
 }
 
-static uint32_t h_in(uint16_t port, uint32_t len)
+static inline uint32_t h_in(uint16_t port, uint32_t len)
 {
 	uint8_t d[4] = { 0 };
 
@@ -118,7 +118,7 @@ static uint32_t h_in(uint16_t port, uint32_t len)
 	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
 }
 
-static void h_out(uint16_t port, uint32_t len, uint32_t v)
+static inline void h_out(uint16_t port, uint32_t len, uint32_t v)
 {
 	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
 
@@ -136,13 +136,13 @@ static inline void outb(uint16_t port, uint8_t v)
 }
 
 /* save -> buffer; restore <- buffer (instance 0) */
-static int h_save(const struct vm_device_ops *ops, struct vm_state_writer *w)
+static inline int h_save(const struct vm_device_ops *ops, struct vm_state_writer *w)
 {
 	vm_sw_init(w);
 	return ops->save(0, w);
 }
 
-static int h_restore(const struct vm_device_ops *ops, const struct vm_state_writer *w,
+static inline int h_restore(const struct vm_device_ops *ops, const struct vm_state_writer *w,
 		     struct vs_err *e)
 {
 	struct vm_state_reader r;
