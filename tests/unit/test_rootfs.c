@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -79,12 +80,27 @@ static void read_fd_str(int fd, char *buf, size_t len)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
+/* In a fresh user namespace: our own ids become root (the only map a process
+ * may write for itself). */
+static int map_self_to_root(int fd)
+{
+	struct vs_err e;
+
+	if (vs_write_str("/proc/self/uid_map", "0 0 1", &e) < 0 ||
+	    vs_write_str("/proc/self/setgroups", "deny", &e) < 0 ||
+	    vs_write_str("/proc/self/gid_map", "0 0 1", &e) < 0) {
+		dprintf(fd, "id maps: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * Runs fn in a child that unshared `flags`; with CLONE_NEWPID, fn runs as
- * pid 1 of the new namespace. fn writes its report to fd. Returns the text.
+ * Runs fn in a child that ran pre (if any) and unshared `flags`; with
+ * CLONE_NEWPID, fn runs as pid 1 of the new namespace. fn writes its report to fd. Returns the text.
  */
-static int run_isolated(int flags, void (*fn)(int fd, void *arg), void *arg, char *out,
-			size_t len)
+static int run_isolated(int flags, int (*pre)(int fd, void *arg),
+			void (*fn)(int fd, void *arg), void *arg, char *out, size_t len)
 {
 	int p[2];
 	pid_t pid;
@@ -97,10 +113,14 @@ static int run_isolated(int flags, void (*fn)(int fd, void *arg), void *arg, cha
 		return -1;
 	if (pid == 0) {
 		close(p[0]);
+		if (pre && pre(p[1], arg) < 0)
+			_exit(1);
 		if (unshare(flags) < 0) {
 			dprintf(p[1], "unshare: %s\n", strerror(errno));
 			_exit(1);
 		}
+		if ((flags & CLONE_NEWUSER) && map_self_to_root(p[1]) < 0)
+			_exit(1);
 		if (flags & CLONE_NEWPID) {
 			pid_t c = fork();
 
@@ -321,6 +341,7 @@ struct setup_case {
 	struct ct_spec *spec;
 	struct ct_rootfs_opts opts;
 	const char *host_dir;	/* bound read-only at /mnt/host */
+	bool userns;
 };
 
 static void report(int fd, bool ok, const char *fmt, ...)
@@ -434,10 +455,29 @@ static void setup_and_check(int fd, void *arg)
 	if (n >= 0)
 		close(n);
 	report(fd, stat("/dev/zero", &st) == 0 && st.st_rdev == makedev(1, 5), "/dev/zero");
-	report(fd, stat("/dev/vessel-test", &st) == 0 && S_ISCHR(st.st_mode) &&
-			   st.st_rdev == makedev(1, 7) && (st.st_mode & 07777) == 0600 &&
-			   st.st_uid == 7 && st.st_gid == 8,
-	       "/dev/vessel-test wrong: mode %o uid %d", st.st_mode, (int)st.st_uid);
+	if (c->userns) {
+		struct statvfs sv;
+
+		/* devices are the host's nodes, bound */
+		report(fd, stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode) &&
+				   st.st_rdev == makedev(1, 7),
+		       "/dev/full from linux.devices");
+		/* the host dir's mount was nosuid,nodev,noexec before the user
+		 * namespace: locked, and the ro remount had to keep them */
+		report(fd, statvfs("/mnt/host", &sv) == 0 && (sv.f_flag & ST_NOSUID) &&
+				   (sv.f_flag & ST_NODEV) && (sv.f_flag & ST_NOEXEC) &&
+				   (sv.f_flag & ST_RDONLY),
+		       "/mnt/host flags %lx", (unsigned long)sv.f_flag);
+		/* no sysfs in a user namespace without a network namespace:
+		 * the host's is bound instead */
+		report(fd, access("/sys/kernel", F_OK) == 0, "/sys empty");
+		report(fd, write_fails_erofs("/sys/kernel/x"), "/sys writable");
+	} else {
+		report(fd, stat("/dev/vessel-test", &st) == 0 && S_ISCHR(st.st_mode) &&
+				   st.st_rdev == makedev(1, 7) && (st.st_mode & 07777) == 0600 &&
+				   st.st_uid == 7 && st.st_gid == 8,
+		       "/dev/vessel-test wrong: mode %o uid %d", st.st_mode, (int)st.st_uid);
+	}
 	report(fd, stat("/dev/sub/fifo", &st) == 0 && S_ISFIFO(st.st_mode), "/dev/sub/fifo");
 	ssize_t l = readlink("/dev/ptmx", buf, sizeof(buf) - 1);
 	report(fd, l == 8 && !memcmp(buf, "pts/ptmx", 8), "/dev/ptmx link");
@@ -454,6 +494,8 @@ static char *o_dev[] = { "nosuid", "strictatime", "mode=755", "size=65536k", NUL
 static char *o_pts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
 			 "gid=5", NULL };
 static char *o_tmp[] = { "nosuid", "nodev", "tmpcopyup", "mode=1777", NULL };
+static char *o_pts_userns[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
+				NULL };
 static char *o_host[] = { "rbind", "ro", "nosuid", NULL };
 static char *o_sys[] = { "nosuid", "noexec", "nodev", "ro", NULL };
 static char *masked[] = { "/proc/kcore", "/etc/shadow", "/secret", "/does/not/exist", NULL };
@@ -518,7 +560,22 @@ static void build_case(const char *t, struct setup_case *c, struct ct_spec *s,
 	c->host_dir = *host_dir;
 }
 
-static void run_setup_case(bool no_pivot)
+/* Before the user namespace: the host dir gets a nosuid,nodev,noexec mount,
+ * which the user namespace then sees as locked. */
+static int lock_host_dir(int fd, void *arg)
+{
+	struct setup_case *c = arg;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", c->host_dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		dprintf(fd, "lock_host_dir: %s\n", strerror(errno));
+		return -1;
+	}
+	put(c->host_dir, "hostfile", "from-host");
+	return 0;
+}
+
+static void run_setup_case(bool no_pivot, bool userns)
 {
 	autofree char *t = make_tmp();
 	autofree char *host_dir = NULL;
@@ -533,9 +590,15 @@ static void run_setup_case(bool no_pivot)
 	REQUIRE(t);
 	build_case(t, &c, &s, m, d, &host_dir);
 	c.opts.no_pivot = no_pivot;
+	c.opts.in_userns = c.userns = userns;
+	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (userns ? CLONE_NEWUSER : 0);
+	if (userns) {
+		m[2].options = o_pts_userns;	/* gid 5 is not mapped */
+		d[0] = (struct ct_device){ .type = 'c', .path = "/dev/full", .major = 1, .minor = 7 };
+	}
 	CHECK(ct_rootfs_validate(&s, t, &e) == 0);
-	int rc = run_isolated(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC, setup_and_check, &c, out,
-			      sizeof(out));
+	int rc = run_isolated(flags, userns ? lock_host_dir : NULL, setup_and_check, &c,
+			      out, sizeof(out));
 	CHECK_EQ(rc, 0);
 	if (strcmp(out, "done\n"))
 		fprintf(stderr, "  child reported:\n%s", out);
@@ -553,14 +616,21 @@ TEST(setup_mounts_devices_masks_and_readonly_root_in_private_namespaces)
 {
 	if (geteuid() != 0)
 		SKIP("needs root");
-	run_setup_case(false);
+	run_setup_case(false, false);
 }
 
 TEST(setup_with_no_pivot_moves_the_rootfs_and_chroots)
 {
 	if (geteuid() != 0)
 		SKIP("needs root");
-	run_setup_case(true);
+	run_setup_case(true, false);
+}
+
+TEST(setup_in_user_namespace_binds_devices_and_keeps_locked_flags)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	run_setup_case(false, true);
 }
 
 static void failing_mount(int fd, void *arg)
@@ -598,7 +668,7 @@ TEST(failing_mount_names_the_mount_and_leaves_nothing)
 	m[1] = (struct ct_mount){ .destination = "/x", .type = "vesselnofs", .source = "src",
 				  .options = none };
 	c.opts.bundle = t;
-	run_isolated(CLONE_NEWNS | CLONE_NEWPID, failing_mount, &c, out, sizeof(out));
+	run_isolated(CLONE_NEWNS | CLONE_NEWPID, NULL, failing_mount, &c, out, sizeof(out));
 	CHECK_STR(out, "config.json: mounts[1] (src -> /x, type vesselnofs): mount: No such device");
 	CHECK(!host_has_mount_under(t));
 	CHECK(vs_rm_rf(t, &e) == 0);
