@@ -530,6 +530,28 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 	return 0;
 }
 
+/* Live instances, for vm_virtio_lookup. */
+static struct vm_virtio_dev *instances[VM_PCI_MAX_DEVS];
+
+struct vm_virtio_dev *vm_virtio_lookup(uint16_t type, unsigned nth)
+{
+	for (unsigned i = 0; i < VM_PCI_MAX_DEVS; i++) {
+		if (instances[i] && instances[i]->ops->type == type && nth-- == 0)
+			return instances[i];
+	}
+	return NULL;
+}
+
+static void track(struct vm_virtio_dev *d, bool add)
+{
+	for (unsigned i = 0; i < VM_PCI_MAX_DEVS; i++) {
+		if (add ? !instances[i] : instances[i] == d) {
+			instances[i] = add ? d : NULL;
+			return;
+		}
+	}
+}
+
 int vm_virtio_init(struct vm_virtio_dev *d, struct vm_ctx *ctx, const struct vm_virtio_ops *ops,
 		   uint64_t features, void *priv, struct vs_err *e)
 {
@@ -565,6 +587,7 @@ int vm_virtio_init(struct vm_virtio_dev *d, struct vm_ctx *ctx, const struct vm_
 	}
 	if (vm_pci_register(ctx->pci, &d->pci, e) < 0)
 		goto fail;
+	track(d, true);
 	return 0;
 fail:
 	vs_err_prefix(e, "%s", ops->name);
@@ -604,6 +627,7 @@ void vm_virtio_destroy(struct vm_virtio_dev *d)
 		d->ctx->pci->devs[d->pci.slot] = NULL;
 	}
 	pthread_mutex_destroy(&d->lock);
+	track(d, false);
 	d->ops = NULL;
 }
 

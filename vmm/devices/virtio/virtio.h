@@ -195,7 +195,15 @@ int vm_virtio_restore(struct vm_virtio_dev *d, struct vm_state_reader *r, struct
 #define VM_VIRTIO_MSIX_OFF	0x4000
 #define VM_VIRTIO_PBA_OFF	0x5000
 
+/* Instances by type, in creation order (tests, control socket). */
+struct vm_virtio_dev *vm_virtio_lookup(uint16_t type, unsigned nth);
+
 /* ---- device-specific entry points -------------------------------------- */
+
+/* The device kinds (registered with VM_DEVICE; named here so tests can
+ * create them directly). */
+extern const struct vm_device_ops vm_virtio_blk_ops, vm_virtio_net_ops, vm_virtio_console_ops,
+	vm_virtio_rng_ops, vm_virtio_vsock_ops, vm_virtio_balloon_ops;
 
 /* Balloon (balloon.c): the core sets the target size; the driver is told
  * through a config change interrupt. -1 when there is no balloon. */
