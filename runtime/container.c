@@ -576,7 +576,7 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 	autofree char *dir = ct_state_dir(o->root, o->id);
 
 	if (access(dir, F_OK) == 0)
-		return vs_fail(e, EEXIST, "container %s already exists", o->id);
+		return vs_fail(e, 0, "container %s already exists", o->id);
 	bundle = realpath(o->bundle ? o->bundle : ".", NULL);
 	if (!bundle)
 		return vs_fail_errno(e, "bundle %s", o->bundle ? o->bundle : ".");
@@ -732,7 +732,7 @@ static int start_state(struct ct_state *st, struct vs_err *e)
 	ssize_t n;
 
 	if (status != CT_CREATED)
-		return vs_fail(e, EINVAL, "cannot start container %s: it is %s, not created",
+		return vs_fail(e, 0, "cannot start container %s: it is %s, not created",
 			       st->id, ct_status_name(status));
 	fd = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -899,7 +899,7 @@ int ct_container_delete(const char *root, const char *id, bool force, struct vs_
 	enum ct_status status = ct_state_status(st);
 
 	if (!force && (status == CT_RUNNING || status == CT_PAUSED)) {
-		r = vs_fail(e, EBUSY, "cannot delete container %s that is %s: stop it or use --force",
+		r = vs_fail(e, 0, "cannot delete container %s that is %s: stop it or use --force",
 			    id, ct_status_name(status));
 	} else {
 		r = destroy(st, e);
@@ -920,7 +920,7 @@ int ct_container_kill(const char *root, const char *id, int sig, bool all, struc
 	enum ct_status status = ct_state_status(st);
 
 	if (status == CT_STOPPED) {
-		r = vs_fail(e, ESRCH, "container %s is not running", id);
+		r = vs_fail(e, 0, "container %s is not running", id);
 	} else if (all) {
 		autocgroup struct vs_cgroup *cg = NULL;
 
@@ -949,10 +949,10 @@ int ct_container_pause(const char *root, const char *id, bool pause, struct vs_e
 	enum ct_status status = ct_state_status(st);
 
 	if (pause && status != CT_RUNNING && status != CT_CREATED)
-		vs_fail(e, EINVAL, "cannot pause container %s: it is %s", id,
+		vs_fail(e, 0, "cannot pause container %s: it is %s", id,
 			ct_status_name(status));
 	else if (!pause && status != CT_PAUSED)
-		vs_fail(e, EINVAL, "cannot resume container %s: it is %s, not paused", id,
+		vs_fail(e, 0, "cannot resume container %s: it is %s, not paused", id,
 			ct_status_name(status));
 	else if (open_cgroup(st, &cg, e) == 0 && cg)
 		r = vs_cgroup_freeze(cg, pause, e);

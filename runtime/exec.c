@@ -112,7 +112,7 @@ static int do_exec(struct exec_ctx *c, int *status, struct vs_err *e)
 	enum ct_status st = ct_state_status(c->st);
 
 	if (st != CT_RUNNING && st != CT_CREATED)
-		return vs_fail(e, EINVAL, "cannot exec in container %s: it is %s", o->id,
+		return vs_fail(e, 0, "cannot exec in container %s: it is %s", o->id,
 			       ct_status_name(st));
 	if (ct_spec_load(c->st->dir, &c->spec, e) < 0)
 		return vs_err_prefix(e, "container %s: saved config", o->id);

@@ -11,16 +11,6 @@
 #include "vessel/cleanup.h"
 #include "runtime/spec_priv.h"
 
-/*
- * TEMPORARY, until runtime/resources.c and runtime/seccomp.c land: weak
- * references so the tree links meanwhile; the raw sections are still kept in
- * resources_json / seccomp_json.
- */
-#pragma weak ct_resources_parse
-#pragma weak ct_seccomp_parse
-#pragma weak ct_seccomp_free
-#pragma weak vs_cgroup_resources_free
-
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -88,12 +78,10 @@ void ct_linux_clear(struct ct_linux *l)
 	free(l->cgroups_path);
 	if (l->resources_json)
 		json_object_put(l->resources_json);
-	if (vs_cgroup_resources_free)
-		vs_cgroup_resources_free(&l->resources);
+	vs_cgroup_resources_free(&l->resources);
 	if (l->seccomp_json)
 		json_object_put(l->seccomp_json);
-	if (ct_seccomp_free)
-		ct_seccomp_free(l->seccomp);
+	ct_seccomp_free(l->seccomp);
 	free(l->rootfs_propagation);
 	ct_kv_free(l->sysctl, l->n_sysctl);
 	vs_strvfreep(&l->masked_paths);
@@ -407,7 +395,7 @@ int ct_linux_parse(struct json_object *j, const char *where, struct ct_linux *l,
 	snprintf(w, sizeof(w), "%s.resources", where);
 	if (o)
 		l->resources_json = json_object_get(o);
-	if (ct_resources_parse && ct_resources_parse(o, w, &l->resources, e) < 0)
+	if (ct_resources_parse(o, w, &l->resources, e) < 0)
 		return -1;
 
 	o = NULL;
@@ -416,7 +404,7 @@ int ct_linux_parse(struct json_object *j, const char *where, struct ct_linux *l,
 	snprintf(w, sizeof(w), "%s.seccomp", where);
 	if (o)
 		l->seccomp_json = json_object_get(o);
-	if (ct_seccomp_parse && ct_seccomp_parse(o, w, &l->seccomp, e) < 0)
+	if (ct_seccomp_parse(o, w, &l->seccomp, e) < 0)
 		return -1;
 
 	if (parse_propagation(j, where, l, e) < 0)

@@ -11,9 +11,6 @@
 #include "vessel/fs.h"
 #include "runtime/spec_priv.h"
 
-/* TEMPORARY weak reference until runtime/caps.c lands (see spec_linux.c) */
-#pragma weak ct_caps_parse
-
 struct name_val {
 	const char *name;
 	long val;
@@ -371,7 +368,7 @@ static int parse_process(struct json_object *j, const char *where, struct ct_pro
 	if (o)
 		p->capabilities_json = json_object_get(o);
 	snprintf(w, sizeof(w), "%s.capabilities", where);
-	if (ct_caps_parse && ct_caps_parse(o, w, &p->caps, e) < 0)
+	if (ct_caps_parse(o, w, &p->caps, e) < 0)
 		return -1;
 
 	if (parse_rlimits(j, where, p, e) < 0)

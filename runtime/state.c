@@ -52,7 +52,7 @@ int ct_state_dir_create(const char *root, const char *id, struct vs_err *e)
 		return vs_err_prefix(e, "state root %s", root);
 	if (mkdir(dir, 0700) < 0) {
 		if (errno == EEXIST)
-			return vs_fail(e, EEXIST, "container %s already exists", id);
+			return vs_fail(e, 0, "container %s already exists", id);
 		return vs_fail_errno(e, "state directory %s", dir);
 	}
 	return 0;
@@ -292,7 +292,7 @@ char *ct_state_json_string(const struct ct_state *s, enum ct_status st, bool pre
 {
 	autojson struct json_object *j = ct_state_to_json(s, st);
 	const char *str = json_object_to_json_string_ext(
-		j, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE
+		j, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE
 			  : JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char *r = strdup(str);
 
