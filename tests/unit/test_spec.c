@@ -170,6 +170,10 @@ TEST(full_config_parses_process)
 	CHECK_STR(p->env[1], "A=b=c");
 	CHECK_STR(p->cwd, "/home");
 	CHECK(p->capabilities_json != NULL);
+	CHECK(p->caps.set);
+	CHECK_EQ(p->caps.bounding, 1ULL << 5);	/* CAP_KILL */
+	CHECK_EQ(p->caps.effective, 1ULL << 5);
+	CHECK_EQ(p->caps.ambient, 0);
 	REQUIRE(p->n_rlimits == 2);
 	CHECK_STR(p->rlimits[0].type, "RLIMIT_NOFILE");
 	CHECK_EQ(p->rlimits[0].resource, RLIMIT_NOFILE);
@@ -229,6 +233,8 @@ TEST(full_config_parses_linux)
 	CHECK(!l->devices[1].file_mode_set);
 	CHECK_STR(l->cgroups_path, "/vessel/t1");
 	CHECK(l->resources_json != NULL);
+	CHECK(l->resources.has_pids_limit);
+	CHECK_EQ(l->resources.pids_limit, 64);
 	CHECK(l->seccomp_json == NULL);
 	CHECK(l->seccomp == NULL);
 	CHECK_STR(l->rootfs_propagation, "rslave");
@@ -534,6 +540,25 @@ TEST(linux_section_rules_are_enforced)
 		       "config.json: annotations: keys must not be empty");
 }
 
+TEST(security_sections_are_parsed_with_field_paths)
+{
+	struct ct_spec *s = parse_ok("{" HEAD ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW',"
+				     "'syscalls':[{'names':['mkdir'],'action':'SCMP_ACT_ERRNO'}]}}}");
+
+	REQUIRE(s);
+	CHECK(s->lnx.seccomp != NULL);
+	CHECK(s->lnx.seccomp_json != NULL);
+	CHECK(!s->lnx.resources.has_pids_limit);
+	ct_spec_free(s);
+	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/',"
+				 "'capabilities':{'bounding':['CAP_NOPE']}}}"),
+		       "config.json: process.capabilities.bounding[0]: unknown capability");
+	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'resources':{'pids':{'limit':'x'}}}}"),
+		       "config.json: linux.resources.pids.limit: expected integer, got string");
+	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_NOPE'}}}"),
+		       "config.json: linux.seccomp.defaultAction: unknown action");
+}
+
 TEST(unknown_fields_are_ignored)
 {
 	struct ct_spec *s = parse_ok("{" HEAD ",'x-vendor':{'a':[1,2]},'process':{'args':['sh'],"
@@ -595,6 +620,9 @@ TEST(default_spec_round_trips_through_parser)
 	REQUIRE(s->process);
 	CHECK_STR(s->process->args[0], "sh");
 	CHECK(s->process->capabilities_json != NULL);
+	CHECK(s->process->caps.set);
+	CHECK(s->process->no_new_privileges);
+	CHECK(s->lnx.resources.has_devices);
 	CHECK(ct_spec_has_ns(s, CT_NS_PID));
 	CHECK(ct_spec_has_ns(s, CT_NS_NET));
 	CHECK(ct_spec_has_ns(s, CT_NS_MOUNT));
