@@ -180,7 +180,7 @@ int ct_process_find_exec(const struct ct_process *p, char **out, struct vs_err *
 			return 0;
 		}
 	}
-	return vs_fail(e, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+	return vs_fail(e, 0, "exec: \"%s\": executable file not found in $PATH", name);
 }
 
 int ct_process_finish(const struct ct_process *p, const struct ct_seccomp *seccomp,

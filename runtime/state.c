@@ -32,7 +32,7 @@ int ct_state_check_id(const char *id, struct vs_err *e)
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		      (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-' ||
 		      c == '.'))
-			return vs_fail(e, EINVAL,
+			return vs_fail(e, 0,
 				       "invalid container id \"%s\": only letters, digits and _+-. are allowed",
 				       id);
 	}
