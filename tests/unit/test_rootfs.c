@@ -341,6 +341,7 @@ struct setup_case {
 	struct ct_spec *spec;
 	struct ct_rootfs_opts opts;
 	const char *host_dir;	/* bound read-only at /mnt/host */
+	char *console;		/* a file standing in for the pty */
 	bool userns;
 };
 
@@ -486,6 +487,19 @@ static void setup_and_check(int fd, void *arg)
 	report(fd, access("/dev/pts/ptmx", F_OK) == 0, "devpts not mounted");
 	/* the old root is gone */
 	report(fd, access(c->host_dir, F_OK) < 0, "host dir still visible");
+	/* "rro" (mount_setattr AT_RECURSIVE) reaches the submount of the bind;
+	 * the original tree stays writable */
+	report(fd, write_fails_erofs("/recview/sub/x"), "rro did not reach the submount");
+	report(fd, write_fails_erofs("/recview/x"), "rro did not make the bind read-only");
+	report(fd, !write_fails_erofs("/rec/sub/x"), "rro leaked to the source tree");
+	/* /dev/console is the console we were given */
+	int k = open("/dev/console", O_RDONLY);
+	report(fd, k >= 0, "/dev/console missing");
+	if (k >= 0) {
+		read_fd_str(k, buf, sizeof(buf));
+		close(k);
+		report(fd, !strcmp(buf, "console"), "/dev/console has \"%s\"", buf);
+	}
 	dprintf(fd, "done\n");
 }
 
@@ -498,6 +512,7 @@ static char *o_pts_userns[] = { "nosuid", "noexec", "newinstance", "ptmxmode=066
 				NULL };
 static char *o_host[] = { "rbind", "ro", "nosuid", NULL };
 static char *o_sys[] = { "nosuid", "noexec", "nodev", "ro", NULL };
+static char *o_rro[] = { "rbind", "rro", NULL };
 static char *masked[] = { "/proc/kcore", "/etc/shadow", "/secret", "/does/not/exist", NULL };
 static char *readonly[] = { "/proc/sys", "/rw/data", "/not/there", NULL };
 static struct ct_namespace ns_all[] = { { CT_NS_MOUNT, NULL }, { CT_NS_PID, NULL },
@@ -512,6 +527,7 @@ static void build_case(const char *t, struct setup_case *c, struct ct_spec *s,
 	autofree char *root = vs_path_join(t, "rootfs");
 
 	mkd(t, "rootfs/bin");
+	mkd(t, "rootfs/rec");
 	mkd(t, "rootfs/tmp");
 	mkd(t, "host");
 	put(t, "host/hostfile", "from-host");
@@ -546,7 +562,12 @@ static void build_case(const char *t, struct setup_case *c, struct ct_spec *s,
 	s->root_path = strdup(root);
 	s->root_readonly = true;
 	s->mounts = m;
-	s->n_mounts = 6;
+	m[6] = (struct ct_mount){ .destination = "/rec", .type = "tmpfs", .source = "tmpfs" };
+	m[7] = (struct ct_mount){ .destination = "/rec/sub", .type = "tmpfs", .source = "tmpfs" };
+	/* the host path of /rec is the rootfs bind, where m[6] and m[7] live */
+	m[8] = (struct ct_mount){ .destination = "/recview", .type = "bind",
+				  .source = "rootfs/rec", .options = o_rro };
+	s->n_mounts = 9;
 	s->lnx.devices = d;
 	s->lnx.n_devices = 2;
 	s->lnx.namespaces = ns_all;
@@ -558,6 +579,9 @@ static void build_case(const char *t, struct setup_case *c, struct ct_spec *s,
 	c->spec = s;
 	c->opts.bundle = t;
 	c->host_dir = *host_dir;
+	put(t, "console", "console");
+	c->console = vs_path_join(t, "console");
+	c->opts.console_path = c->console;
 }
 
 /* Before the user namespace: the host dir gets a nosuid,nodev,noexec mount,
@@ -581,7 +605,7 @@ static void run_setup_case(bool no_pivot, bool userns)
 	autofree char *host_dir = NULL;
 	struct setup_case c = { 0 };
 	struct ct_spec s = { 0 };
-	struct ct_mount m[6];
+	struct ct_mount m[9];
 	struct ct_device d[2];
 	char out[4096];
 	struct vs_err e;
@@ -609,6 +633,7 @@ static void run_setup_case(bool no_pivot, bool userns)
 	autofree char *inside = vs_path_join(t, "rootfs/mnt-escape/host");
 	CHECK(stat(inside, &st) == 0 && S_ISDIR(st.st_mode));
 	free(s.root_path);
+	free(c.console);
 	CHECK(vs_rm_rf(t, &e) == 0);
 }
 
@@ -670,6 +695,84 @@ TEST(failing_mount_names_the_mount_and_leaves_nothing)
 	c.opts.bundle = t;
 	run_isolated(CLONE_NEWNS | CLONE_NEWPID, NULL, failing_mount, &c, out, sizeof(out));
 	CHECK_STR(out, "config.json: mounts[1] (src -> /x, type vesselnofs): mount: No such device");
+	CHECK(!host_has_mount_under(t));
+	CHECK(vs_rm_rf(t, &e) == 0);
+}
+
+/* The propagation tag of "/" in our mountinfo ("shared:", "master:" or none). */
+static void root_propagation(int fd, void *arg)
+{
+	struct setup_case *c = arg;
+	autofree char *mi = NULL;
+	struct vs_err e;
+	char msg[700];
+
+	if (ct_rootfs_setup(c->spec, &c->opts, &e) < 0 ||
+	    vs_read_file("/proc/self/mountinfo", &mi, NULL, &e) < 0) {
+		dprintf(fd, "setup failed: %s\n", vs_err_str(&e, msg, sizeof(msg)));
+		return;
+	}
+	for (char *save = NULL, *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char mp[256];
+
+		if (sscanf(l, "%*d %*d %*s %*s %255s", mp) == 1 && !strcmp(mp, "/")) {
+			dprintf(fd, "%s", strstr(l, " shared:") ? "shared" :
+					  strstr(l, " master:") ? "slave" : "private");
+			return;
+		}
+	}
+	dprintf(fd, "no / in mountinfo");
+}
+
+/* A private copy of the host tree made rshared, so the container's copy of
+ * it has peers (a slave needs a master; a host tree may be private). */
+static int shared_tree(int fd, void *arg)
+{
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SHARED, NULL) < 0) {
+		dprintf(fd, "shared_tree: %s\n", strerror(errno));
+		return -1;
+	}
+	/* keep this namespace (the master) alive after the child leaves it:
+	 * the fd stays open until the child exits */
+	if (open("/proc/self/ns/mnt", O_RDONLY) < 0) {
+		dprintf(fd, "shared_tree: open ns: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+TEST(rootfs_propagation_applies_to_the_new_root)
+{
+	static const struct {
+		unsigned long flags;
+		const char *want;
+	} cases[] = {
+		{ 0, "private" },	/* the default: rprivate */
+		{ MS_SHARED | MS_REC, "shared" },	/* pivot_root refuses shared: set after */
+		{ MS_SLAVE | MS_REC, "slave" },
+	};
+	autofree char *t = make_tmp();
+	char out[256];
+	struct vs_err e;
+	struct ct_mount proc = { .destination = "/proc", .type = "proc", .source = "proc" };
+
+	if (geteuid() != 0)
+		SKIP("needs root");
+	REQUIRE(t);
+	mkd(t, "rootfs");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ct_spec s = { 0 };
+		struct setup_case c = { .spec = &s };
+
+		s.root_path = "rootfs";
+		s.mounts = &proc;
+		s.n_mounts = 1;
+		s.lnx.rootfs_propagation_flags = cases[i].flags;
+		c.opts.bundle = t;
+		run_isolated(CLONE_NEWNS | CLONE_NEWPID, shared_tree, root_propagation, &c, out,
+			     sizeof(out));
+		CHECK_STR(out, cases[i].want);
+	}
 	CHECK(!host_has_mount_under(t));
 	CHECK(vs_rm_rf(t, &e) == 0);
 }
