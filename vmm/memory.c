@@ -3,7 +3,10 @@
  * subtraction-only comparisons so gpa + len can never wrap. */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "vmm/layout.h"
 #include "vmm/memory.h"
 
 /* The region holding [gpa, gpa + len) entirely, or NULL. len 0 is refused:
@@ -129,4 +132,87 @@ int vm_mem_add_region(struct vm_memory *m, uint64_t gpa, uint64_t size, void *ho
 		.gpa = gpa, .size = size, .host = host, .fd = fd, .fd_offset = fd_offset,
 	};
 	return 0;
+}
+
+static int map_region(struct vm_memory *m, uint64_t gpa, uint64_t size, int fd, uint64_t off,
+		      bool huge, struct vs_err *e)
+{
+	int flags = fd >= 0 ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS;
+	/* hugetlb: no MAP_NORESERVE, so an empty pool fails here with ENOMEM
+	 * instead of a SIGBUS when the guest first touches the page */
+	if (huge && fd < 0)
+		flags |= MAP_HUGETLB;
+	if (!huge)
+		flags |= MAP_NORESERVE;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, (off_t)off);
+	if (p == MAP_FAILED) {
+		if (huge && (errno == ENOMEM || errno == EINVAL))
+			return vs_fail(e, errno,
+				       "guest memory: cannot map %llu MiB of 2 MiB hugepages "
+				       "(is /proc/sys/vm/nr_hugepages large enough?)",
+				       (unsigned long long)(size >> 20));
+		return vs_fail_errno(e, "guest memory: mmap of %llu bytes",
+				     (unsigned long long)size);
+	}
+	/* no guest memory in core dumps; merge identical pages across VMs */
+	madvise(p, size, MADV_DONTDUMP);
+	if (!huge)
+		madvise(p, size, MADV_MERGEABLE);
+	if (vm_mem_add_region(m, gpa, size, p, fd, off, e) < 0) {
+		munmap(p, size);
+		return -1;
+	}
+	return 0;
+}
+
+int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages,
+		 struct vs_err *e)
+{
+	uint64_t low = size < VM_MMIO_HOLE_START ? size : VM_MMIO_HOLE_START;
+	uint64_t high = size - low;
+	int fd = -1;
+
+	memset(m, 0, sizeof(*m));
+	if (size == 0 || (size & 0xfff) || (hugepages && (size & ((2ull << 20) - 1))))
+		return vs_fail(e, EINVAL, "guest memory: size %llu is not page aligned",
+			       (unsigned long long)size);
+	if (memfd) {
+		fd = memfd_create("vessel-guest-ram", MFD_CLOEXEC | (hugepages ? MFD_HUGETLB : 0));
+		if (fd < 0)
+			return vs_fail_errno(e, "guest memory: memfd_create");
+		if (ftruncate(fd, (off_t)size) < 0) {
+			int err = errno;
+			close(fd);
+			if (hugepages)
+				return vs_fail(e, err, "guest memory: %llu MiB memfd of 2 MiB hugepages "
+						       "(is /proc/sys/vm/nr_hugepages large enough?)",
+					       (unsigned long long)(size >> 20));
+			return vs_fail(e, err, "guest memory: ftruncate of the memfd to %llu bytes",
+				       (unsigned long long)size);
+		}
+	}
+	if (map_region(m, 0, low, fd, 0, hugepages, e) < 0)
+		goto fail;
+	if (high && map_region(m, VM_MMIO_HOLE_END, high, fd, low, hugepages, e) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (m->nr == 0 && fd >= 0)
+		close(fd);	/* no region holds it yet */
+	vm_mem_free(m);
+	return -1;
+}
+
+void vm_mem_free(struct vm_memory *m)
+{
+	int fd = -1;
+
+	for (unsigned i = 0; i < m->nr; i++) {
+		munmap(m->regions[i].host, m->regions[i].size);
+		if (m->regions[i].fd >= 0)
+			fd = m->regions[i].fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	memset(m, 0, sizeof(*m));
 }

@@ -40,4 +40,14 @@ uint64_t vm_mem_size(const struct vm_memory *m);
 int vm_mem_add_region(struct vm_memory *m, uint64_t gpa, uint64_t size, void *host,
 		      int fd, uint64_t fd_offset, struct vs_err *e);
 
+/* Allocates guest RAM of size bytes laid out around the MMIO hole (one
+ * region below VM_MMIO_HOLE_START, the rest from 4 GiB): anonymous memory,
+ * or one memfd (MFD_CLOEXEC) both regions map, which snapshots and sharing
+ * need. hugepages: MAP_HUGETLB / MFD_HUGETLB with 2 MiB pages; an empty
+ * pool is reported as such. */
+int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages,
+		 struct vs_err *e);
+/* Unmaps what vm_mem_alloc mapped and closes its fd. */
+void vm_mem_free(struct vm_memory *m);
+
 #endif

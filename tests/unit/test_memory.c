@@ -1,7 +1,10 @@
 /* vmm/memory.c: bounds-checked guest memory access. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "vmm/memory.h"
@@ -104,4 +107,69 @@ TEST(mem_add_region_rejects_overlap_and_overflow)
 		CHECK_EQ(vm_mem_add_region(&m, 0x100000 * (i + 1), 16, x, -1, 0, &e), 0);
 	CHECK_EQ(vm_mem_add_region(&m, 0x10000000, 16, x, -1, 0, &e), -1);
 	CHECK_EQ(e.errnum, ENOSPC);
+}
+
+TEST(mem_alloc_anon_and_memfd_give_usable_ram)
+{
+	struct vm_memory m;
+	struct vs_err e;
+	uint32_t v = 0x12345678, back = 0;
+
+	REQUIRE(vm_mem_alloc(&m, 16ull << 20, false, false, &e) == 0);
+	CHECK_EQ(m.nr, 1);
+	CHECK_EQ(vm_mem_size(&m), 16ull << 20);
+	CHECK_EQ(m.regions[0].fd, -1);
+	CHECK_EQ(vm_mem_write(&m, (16ull << 20) - 4, &v, 4), 0);
+	CHECK_EQ(vm_mem_read(&m, (16ull << 20) - 4, &back, 4), 0);
+	CHECK_EQ(back, v);
+	vm_mem_free(&m);
+	CHECK_EQ(m.nr, 0);
+
+	REQUIRE(vm_mem_alloc(&m, 8ull << 20, true, false, &e) == 0);
+	CHECK(m.regions[0].fd >= 0);
+	CHECK_EQ(vm_mem_write(&m, 0x1000, &v, 4), 0);
+	/* the memfd holds the same bytes the guest sees */
+	CHECK_EQ(pread(m.regions[0].fd, &back, 4, 0x1000), 4);
+	CHECK_EQ(back, v);
+	vm_mem_free(&m);
+}
+
+TEST(mem_alloc_splits_ram_around_the_mmio_hole)
+{
+	struct vm_memory m;
+	struct vs_err e;
+
+	/* 3 GiB + 16 MiB: MAP_NORESERVE, so nothing is touched */
+	REQUIRE(vm_mem_alloc(&m, (3ull << 30) + (16ull << 20), true, false, &e) == 0);
+	REQUIRE(m.nr == 2);
+	CHECK_EQ(m.regions[0].gpa, 0);
+	CHECK_EQ(m.regions[0].size, 3ull << 30);
+	CHECK_EQ(m.regions[1].gpa, 4ull << 30);
+	CHECK_EQ(m.regions[1].size, 16ull << 20);
+	CHECK_EQ(m.regions[1].fd_offset, 3ull << 30);
+	CHECK(vm_mem_ptr(&m, 0xc0000000ull, 1) == NULL);	/* the hole */
+	CHECK(vm_mem_ptr(&m, 0x100000000ull, 4096) != NULL);
+	vm_mem_free(&m);
+}
+
+TEST(mem_alloc_hugepages_with_empty_pool_names_the_pool)
+{
+	struct vm_memory m;
+	struct vs_err e;
+	char buf[32] = "";
+	FILE *f = fopen("/proc/sys/vm/nr_hugepages", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	if (atoi(buf) != 0)
+		SKIP("the 2 MiB hugepage pool is not empty here (%d pages)", atoi(buf));
+	CHECK_EQ(vm_mem_alloc(&m, 64ull << 20, false, true, &e), -1);
+	CHECK_CONTAINS(e.msg, "nr_hugepages");
+	CHECK_EQ(vm_mem_alloc(&m, 64ull << 20, true, true, &e), -1);
+	CHECK_CONTAINS(e.msg, "nr_hugepages");
+	CHECK_EQ(m.nr, 0);
+	CHECK_EQ(vm_mem_alloc(&m, (64ull << 20) + 4096, false, true, &e), -1);
 }
