@@ -196,6 +196,21 @@ bool virtio_init(struct virtio_dev *d, uint64_t wanted, unsigned nq, const char 
 	return true;
 }
 
+bool virtio_setup(struct virtio_dev *d, uint16_t type, uint64_t wanted, unsigned nq,
+		  const char *name)
+{
+	char tname[64];
+	const char *why = "";
+
+	snprintf_g(tname, sizeof(tname), "%s_found", name);
+	bool ok = virtio_find(d, type, &why);
+	if (!check(ok, tname, "%s", why))
+		return false;
+	snprintf_g(tname, sizeof(tname), "%s_init", name);
+	ok = virtio_init(d, wanted, nq, &why);
+	return check(ok, tname, "%s", why);
+}
+
 void virtq_publish(struct virtio_dev *d, unsigned qi, uint16_t head)
 {
 	struct virtq *q = &d->q[qi];

@@ -69,6 +69,9 @@ bool virtio_find(struct virtio_dev *d, uint16_t type, const char **why);
  * the device offers), FEATURES_OK, set up queues 0..nq-1, DRIVER_OK (§3.1.1). */
 bool virtio_init(struct virtio_dev *d, uint64_t wanted, unsigned nq, const char **why);
 void virtio_reset(struct virtio_dev *d);
+/* virtio_find + virtio_init, reported as "<name>_found" and "<name>_init". */
+bool virtio_setup(struct virtio_dev *d, uint16_t type, uint64_t wanted, unsigned nq,
+		  const char *name);
 uint8_t virtio_status(struct virtio_dev *d);
 
 /* Adds a descriptor chain for bufs and notifies; returns the head id. */

@@ -24,11 +24,8 @@ static bool send_pfns(unsigned q)
 
 void guest_main(void)
 {
-	const char *why = "";
 
-	if (!check(virtio_find(&dev, VIRTIO_ID_BALLOON, &why), "virtio_balloon_found", "%s", why))
-		return;
-	if (!check(virtio_init(&dev, 0, 2, &why), "virtio_balloon_init", "%s", why))
+	if (!virtio_setup(&dev, VIRTIO_ID_BALLOON, 0, 2, "virtio_balloon"))
 		return;
 	uint32_t target = virtio_cfg32(&dev, CFG_NUM_PAGES);
 	uint64_t mem = 0;

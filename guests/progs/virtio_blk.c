@@ -65,14 +65,10 @@ static uint8_t blk_rw(uint32_t type, uint64_t sector, void *buf, uint32_t len, b
 
 void guest_main(void)
 {
-	const char *why = "";
 	uint64_t want;
 	bool ro = cmdline_get_u64("expect_ro", &want) && want;
 
-	if (!check(virtio_find(&dev, VIRTIO_ID_BLOCK, &why), "virtio_blk_found", "%s", why))
-		return;
-	if (!check(virtio_init(&dev, VIRTIO_BLK_F_RO | VIRTIO_BLK_F_FLUSH, 1, &why),
-		   "virtio_blk_init", "%s", why))
+	if (!virtio_setup(&dev, VIRTIO_ID_BLOCK, VIRTIO_BLK_F_RO | VIRTIO_BLK_F_FLUSH, 1, "virtio_blk"))
 		return;
 
 	uint64_t cap = virtio_cfg64(&dev, 0);

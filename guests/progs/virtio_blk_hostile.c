@@ -120,12 +120,9 @@ static void run_case(const char *name, const struct virtq_desc *descs, unsigned 
 
 void guest_main(void)
 {
-	const char *why = "";
 	uint64_t mem = 0;
 
-	if (!check(virtio_find(&dev, VIRTIO_ID_BLOCK, &why), "virtio_blk_hostile_found", "%s", why))
-		return;
-	if (!check(virtio_init(&dev, 0, 1, &why), "virtio_blk_hostile_init", "%s", why))
+	if (!virtio_setup(&dev, VIRTIO_ID_BLOCK, 0, 1, "virtio_blk_hostile"))
 		return;
 	if (!check(good_read(), "virtio_blk_hostile_baseline_read", "well-formed read failed"))
 		return;

@@ -9,15 +9,12 @@ static char line[128];
 
 void guest_main(void)
 {
-	const char *why = "";
 	char token[64] = "none";
 	uint16_t id;
 	uint32_t len;
 
 	cmdline_get("console_token", token, sizeof(token));
-	if (!check(virtio_find(&dev, VIRTIO_ID_CONSOLE, &why), "virtio_console_found", "%s", why))
-		return;
-	if (!check(virtio_init(&dev, 0, 2, &why), "virtio_console_init", "%s", why))
+	if (!virtio_setup(&dev, VIRTIO_ID_CONSOLE, 0, 2, "virtio_console"))
 		return;
 	int n = snprintf_g(line, sizeof(line), "hello from virtio-console %s\n", token);
 	struct vbuf b = { line, (uint32_t)n, false };

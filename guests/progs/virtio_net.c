@@ -49,16 +49,13 @@ static void post_rx(unsigned i)
 
 void guest_main(void)
 {
-	const char *why = "";
 	char token[48] = "none", macs[32];
 	uint8_t mac[6], want[6];
 	uint64_t rx = 0;
 
 	cmdline_get("net_token", token, sizeof(token));
 	cmdline_get_u64("net_rx", &rx);
-	if (!check(virtio_find(&dev, VIRTIO_ID_NET, &why), "virtio_net_found", "%s", why))
-		return;
-	if (!check(virtio_init(&dev, VIRTIO_NET_F_MAC, 2, &why), "virtio_net_init", "%s", why))
+	if (!virtio_setup(&dev, VIRTIO_ID_NET, VIRTIO_NET_F_MAC, 2, "virtio_net"))
 		return;
 	for (int i = 0; i < 6; i++)
 		mac[i] = virtio_cfg8(&dev, (uint32_t)i);

@@ -20,11 +20,8 @@ static uint32_t fill(uint8_t *b)
 
 void guest_main(void)
 {
-	const char *why = "";
 
-	if (!check(virtio_find(&dev, VIRTIO_ID_RNG, &why), "virtio_rng_found", "%s", why))
-		return;
-	if (!check(virtio_init(&dev, 0, 1, &why), "virtio_rng_init", "%s", why))
+	if (!virtio_setup(&dev, VIRTIO_ID_RNG, 0, 1, "virtio_rng"))
 		return;
 	/* the device may return fewer bytes than asked: top up */
 	for (int r = 0; r < 2; r++) {
