@@ -49,6 +49,8 @@ exec_hook(const struct ct_hook *h, int in_fd, int err_fd)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	signal(SIGPIPE, SIG_DFL);
+	/* its own process group, so a timeout kills what the hook started too */
+	setpgid(0, 0);
 	if (in_fd == STDIN_FILENO) {
 		/* dup2 onto itself would keep close-on-exec */
 		if (fcntl(in_fd, F_SETFD, 0) < 0)
@@ -141,7 +143,11 @@ static int run_one(const struct ct_hook *h, const char *name, const char *state,
 	close(errp[1]);
 
 	/* exec failures come back over the close-on-exec pipe */
-	if (read(err_r, &child_errno, sizeof(child_errno)) == sizeof(child_errno)) {
+	ssize_t got;
+	do
+		got = read(err_r, &child_errno, sizeof(child_errno));
+	while (got < 0 && errno == EINTR);
+	if (got == sizeof(child_errno)) {
 		waitpid(pid, NULL, 0);
 		errno = child_errno;
 		return vs_fail_errno(e, "%s: %s: cannot execute", name, h->path);
@@ -167,7 +173,8 @@ static int run_one(const struct ct_hook *h, const char *name, const char *state,
 			int64_t rest = deadline - now_ms();
 
 			if (rest <= 0) {
-				kill(pid, SIGKILL);
+				kill(-pid, SIGKILL);
+				kill(pid, SIGKILL);	/* in case setpgid failed */
 				waitpid(pid, &status, 0);
 				timed_out = true;
 				break;

@@ -4,6 +4,7 @@
  * objects have their own files.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,9 +197,12 @@ static int parse_hook_list(struct json_object *hooks, const char *where, const c
 		if (json_object_object_get_ex(o, "timeout", NULL)) {
 			if (vs_json_get_i64(o, w, "timeout", true, &t, e) < 0)
 				return -1;
-			if (t <= 0 || t > 86400 * 365)
+			if (t <= 0)
 				return vs_fail(e, EINVAL, "%s.timeout: %lld must be greater than 0",
 					       w, (long long)t);
+			if (t > INT_MAX / 1000)
+				return vs_fail(e, ERANGE, "%s.timeout: %lld s is too large", w,
+					       (long long)t);
 			h->timeout = (int)t;
 		}
 	}

@@ -124,7 +124,7 @@ static void make_rootless(struct json_object *doc)
 					json_object_array_del_idx(opts, k, 1);
 		}
 	}
-	/* the cgroup mount needs a cgroup namespace we can manage: drop it */
+	/* /sys/fs/cgroup comes with the recursive /sys bind: no mount of its own */
 	for (size_t i = json_object_array_length(mounts); i-- > 0;) {
 		struct json_object *d;
 

@@ -410,7 +410,10 @@ int ct_process_load(const char *path, struct ct_process **out, struct vs_err *e)
 {
 	autojson struct json_object *j = NULL;
 
+	autofree char *where = NULL;
+
 	if (vs_json_load_file(path, &j, e) < 0)
 		return -1;
-	return ct_process_parse(j, path, out, e);
+	where = vs_strdup_printf("%s: process", path);
+	return ct_process_parse(j, where, out, e);
 }

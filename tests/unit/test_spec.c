@@ -503,6 +503,8 @@ TEST(hook_rules_are_enforced)
 		       "config.json: hooks.poststop[0].timeout: 0 must be greater than 0");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'poststop':[{'path':'/a','timeout':-3}]}}"),
 		       "config.json: hooks.poststop[0].timeout: -3 must be greater than 0");
+	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'poststop':[{'path':'/a','timeout':9999999999}]}}"),
+		       "config.json: hooks.poststop[0].timeout: 9999999999 s is too large");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'createRuntime':[{'args':['x']}]}}"),
 		       "config.json: hooks.createRuntime[0].path: required field missing");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'startContainer':[{'path':'/a','env':['X']}]}}"),
@@ -596,6 +598,23 @@ TEST(process_parses_alone_for_exec)
 
 	CHECK_EQ(ct_process_load("/nonexistent/process.json", &p, &e), -1);
 	CHECK_CONTAINS(e.msg, "/nonexistent/process.json");
+
+	char path[] = "/tmp/vessel-process-XXXXXX";
+	int fd = mkstemp(path);
+	REQUIRE(fd >= 0);
+	close(fd);
+	autofree char *relcwd = dq("{'args':['ls'],'cwd':'rel'}");
+	REQUIRE(vs_write_file(path, relcwd, strlen(relcwd), 0600, &e) == 0);
+	CHECK_EQ(ct_process_load(path, &p, &e), -1);
+	CHECK_CONTAINS(e.msg, path);
+	CHECK_CONTAINS(e.msg, ": process.cwd: \"rel\" must be an absolute path");
+	autofree char *good = dq("{'args':['ls'],'cwd':'/'}");
+	REQUIRE(vs_write_file(path, good, strlen(good), 0600, &e) == 0);
+	CHECK_EQ(ct_process_load(path, &p, &e), 0);
+	if (p)
+		CHECK_STR(p->args[0], "ls");
+	ct_process_free(p);
+	unlink(path);
 }
 
 TEST(namespace_helpers_name_and_flag_each_type)
