@@ -11,7 +11,7 @@ V_CFLAGS := -std=gnu17 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter \
 V_LDLIBS := -ljson-c -lseccomp -lcap -lpthread
 
 REL_FLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-SAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+SAN_FLAGS := -O2 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=undefined
 
 LIB_SRC := $(wildcard lib/*.c)

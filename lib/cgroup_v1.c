@@ -56,7 +56,7 @@ static int read_i64(const char *dir, const char *file, int64_t *out, struct vs_e
 static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 		     struct vs_err *e)
 {
-	struct vs_cgroup_hier *h;
+	struct vs_cgroup_hier *h = NULL;
 	bool any = r->has_memory_limit || r->has_memory_reservation || r->has_memory_swap ||
 		   r->has_memory_kernel_tcp || r->has_memory_swappiness ||
 		   r->has_disable_oom_killer || r->has_use_hierarchy || r->has_memory_kernel;
@@ -134,7 +134,7 @@ static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 
 static int v1_cpu(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
-	struct vs_cgroup_hier *h;
+	struct vs_cgroup_hier *h = NULL;
 	bool any = r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period ||
 		   r->has_cpu_burst || r->has_cpu_rt_runtime || r->has_cpu_rt_period ||
 		   r->has_cpu_idle;
@@ -210,7 +210,7 @@ int vs_cg_v1_cpuset_inherit(const char *dir, struct vs_err *e)
 
 static int v1_pids(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
-	struct vs_cgroup_hier *h;
+	struct vs_cgroup_hier *h = NULL;
 	char buf[32];
 
 	if (!r->has_pids_limit)
@@ -242,7 +242,7 @@ static int blkio_devs(const char *dir, const char *file, const struct vs_cgroup_
 
 static int v1_blkio(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
-	struct vs_cgroup_hier *h;
+	struct vs_cgroup_hier *h = NULL;
 	bool any = r->has_blkio_weight || r->has_blkio_leaf_weight || r->n_blkio_weight_dev ||
 		   r->n_throttle_read_bps || r->n_throttle_write_bps ||
 		   r->n_throttle_read_iops || r->n_throttle_write_iops;
@@ -314,7 +314,7 @@ static void rule_str(const struct vs_cgroup_device_rule *d, char *buf, size_t le
 static int v1_devices(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 		      struct vs_err *e)
 {
-	struct vs_cgroup_hier *h;
+	struct vs_cgroup_hier *h = NULL;
 
 	if (!r->has_devices)
 		return 0;
@@ -337,7 +337,7 @@ static int v1_devices(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 static int v1_network(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 		      struct vs_err *e)
 {
-	struct vs_cgroup_hier *h;
+	struct vs_cgroup_hier *h = NULL;
 
 	if (r->has_net_class_id) {
 		if (need(cg, "net_cls", "network.classID", &h, e) < 0 ||

@@ -97,7 +97,7 @@ int vm_boot_multiboot(struct vm_memory *mem, const struct vm_boot_input *in,
 {
 	struct vm_e820_entry map[VM_E820_MAX];
 	uint8_t page[0x500] = { 0 };
-	uint64_t lo, hi, rip, low, high;
+	uint64_t lo = 0, hi = 0, rip = 0, low, high;
 
 	vm_mem_layout(vm_mem_size(mem), &low, &high);
 	long hoff = vm_multiboot_find(in->kernel, in->kernel_len);

@@ -166,8 +166,8 @@ int vm_emu_decode(const uint8_t *b, size_t n, const struct vm_emu_cpu *cpu,
 		/* 66/F2/F3 select other instructions in this group */
 		if (opsize || rep)
 			return unsupported(b, n, "prefixed 0f ae", e);
-		size_t end;
-		uint64_t ea;
+		size_t end = 0;
+		uint64_t ea = 0;
 		int r = decode_modrm(b, n, p, cpu, rex, addr32, seg_override, &end, &ea, e);
 		if (r < 0)
 			return -1;
