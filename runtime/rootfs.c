@@ -390,6 +390,29 @@ static int copy_tree(int src, int dst, struct vs_err *e)
  * a fresh cgroup/cgroup2 mount (the namespace root is the container's
  * cgroup), else a bind of the container's directory.
  */
+/* One hierarchy at root_fd/path (opened as fd): a fresh mount in a cgroup
+ * namespace, whose root is the container's cgroup; otherwise, or when the
+ * kernel refuses it, a bind of the container's directory. */
+static int cgroup_one(bool cgns, const struct vs_cgroup_mount *cm, int root_fd,
+		      const char *path, int fd, const struct ct_mount_opts *mo, struct vs_err *e)
+{
+	struct ct_mount_opts b = *mo;
+	char p[FD_PATH_MAX];
+
+	if (cgns) {
+		unsigned long flags = mo->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+
+		if (mount("cgroup", fd_path(fd, p), cm->fstype, flags, cm->options) == 0)
+			return 0;
+		if (errno != EPERM && errno != EACCES)
+			return vs_fail_errno(e, "mount %s %s", cm->fstype, cm->options);
+	}
+	b.flags |= MS_BIND | MS_REC;
+	if (do_bind(cm->host_dir, root_fd, path, fd, &b, e) < 0)
+		return vs_err_prefix(e, "bind %s", cm->host_dir);
+	return 0;
+}
+
 static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 			const struct ct_mount_opts *mo, int root_fd, int target_fd,
 			const struct ct_rootfs_opts *o, struct vs_err *e)
@@ -399,7 +422,7 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 	size_t n = 0;
 	char p[FD_PATH_MAX];
 	bool cgns = has_ns(s, CT_NS_CGROUP);
-	unsigned long flags = mo->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+	autoclose int top = -1;
 	int r = -1;
 
 	if (!o->cgroup_path)
@@ -410,81 +433,49 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 
 	if (n == 1 && !cm[0].target[0]) {
 		/* pure v2: one mount at the destination itself */
-		if (cgns) {
-			if (mount("cgroup2", fd_path(target_fd, p), "cgroup2", flags, NULL) < 0) {
-				vs_fail_errno(e, "mount cgroup2");
-				goto out;
-			}
-		} else {
-			struct ct_mount_opts b = *mo;
-
-			b.flags |= MS_BIND | MS_REC;
-			if (do_bind(cm[0].host_dir, root_fd, m->destination, target_fd, &b, e) < 0) {
-				vs_err_prefix(e, "bind %s", cm[0].host_dir);
-				goto out;
-			}
-		}
-		r = 0;
+		r = cgroup_one(cgns, &cm[0], root_fd, m->destination, target_fd, mo, e);
 		goto out;
 	}
 
 	/* v1 or hybrid: a tmpfs holding one directory per hierarchy */
-	if (mount("tmpfs", fd_path(target_fd, p), "tmpfs",
-		  MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0) {
+	if (mount("tmpfs", fd_path(target_fd, p), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=755") < 0) {
 		vs_fail_errno(e, "mount tmpfs");
 		goto out;
 	}
-	{
-		autoclose int top = reopen_top(root_fd, m->destination, e);
-
-		if (top < 0)
-			goto out;
-		for (size_t i = 0; i < n; i++) {
-			autoclose int dir = -1;
-
-			if (mkdirat(top, cm[i].target, 0755) < 0 && errno != EEXIST) {
-				vs_fail_errno(e, "mkdir %s", cm[i].target);
-				goto out;
-			}
-			dir = openat(top, cm[i].target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-			if (dir < 0) {
-				vs_fail_errno(e, "open %s", cm[i].target);
-				goto out;
-			}
-			if (cgns) {
-				if (mount("cgroup", fd_path(dir, p), cm[i].fstype, flags,
-					  cm[i].options) < 0) {
-					vs_fail_errno(e, "mount %s %s", cm[i].fstype, cm[i].target);
-					goto out;
-				}
-			} else {
-				struct ct_mount_opts b = *mo;
-
-				b.flags |= MS_BIND | MS_REC;
-				if (do_bind(cm[i].host_dir, top, cm[i].target, dir, &b, e) < 0) {
-					vs_err_prefix(e, "bind %s", cm[i].host_dir);
-					goto out;
-				}
-			}
-			/* co-mounted controllers: "cpu" and "cpuacct" lead to "cpu,cpuacct" */
-			if (strchr(cm[i].target, ',')) {
-				autofree char *names = strdup(cm[i].target);
-
-				for (char *save = NULL, *t = strtok_r(names, ",", &save); t;
-				     t = strtok_r(NULL, ",", &save))
-					if (symlinkat(cm[i].target, top, t) < 0 && errno != EEXIST) {
-						vs_fail_errno(e, "symlink %s", t);
-						goto out;
-					}
-			}
-		}
-		/* the tmpfs itself gets the mount's flags too (ro usually) */
-		if ((mo->flags & MS_RDONLY) &&
-		    mount(NULL, fd_path(top, p), NULL,
-			  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0) {
-			vs_fail_errno(e, "remount tmpfs read-only");
+	top = reopen_top(root_fd, m->destination, e);
+	if (top < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (mkdirat(top, cm[i].target, 0755) < 0 && errno != EEXIST) {
+			vs_fail_errno(e, "mkdir %s", cm[i].target);
 			goto out;
 		}
+		autoclose int dir = openat(top, cm[i].target, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (dir < 0) {
+			vs_fail_errno(e, "open %s", cm[i].target);
+			goto out;
+		}
+		if (cgroup_one(cgns, &cm[i], top, cm[i].target, dir, mo, e) < 0)
+			goto out;
+		/* co-mounted controllers: "cpu" and "cpuacct" lead to "cpu,cpuacct" */
+		if (strchr(cm[i].target, ',')) {
+			autofree char *names = strdup(cm[i].target);
+
+			for (char *save = NULL, *t = strtok_r(names, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save))
+				if (symlinkat(cm[i].target, top, t) < 0 && errno != EEXIST) {
+					vs_fail_errno(e, "symlink %s", t);
+					goto out;
+				}
+		}
+	}
+	/* the tmpfs itself gets the mount's read-only flag too */
+	if ((mo->flags & MS_RDONLY) &&
+	    mount(NULL, fd_path(top, p), NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=755") < 0) {
+		vs_fail_errno(e, "remount tmpfs read-only");
+		goto out;
 	}
 	r = 0;
 out:

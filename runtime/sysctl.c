@@ -136,9 +136,13 @@ int ct_sysctl_apply(const struct ct_spec *s, struct vs_err *e)
 		if (fd < 0)
 			return vs_fail_errno(e, "config.json: linux.sysctl: \"%s\": open %s", kv->key,
 					     path);
-		if (write(fd, kv->value, n) != (ssize_t)n)
-			return vs_fail_errno(e, "config.json: linux.sysctl: \"%s\": write \"%s\"",
-					     kv->key, kv->value);
+		ssize_t w = write(fd, kv->value, n);
+
+		/* /proc/sys takes a value in one write(); a short one is a failure */
+		if (w != (ssize_t)n)
+			return vs_fail(e, w < 0 ? errno : EIO,
+				       "config.json: linux.sysctl: \"%s\": write \"%s\"", kv->key,
+				       kv->value);
 	}
 	return 0;
 }
