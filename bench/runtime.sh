@@ -14,7 +14,9 @@ W=$(mktemp -d /tmp/vessel-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
 [ -x "$VR" ] || { echo "bench/runtime: $VR not built (make release)" >&2; exit 1; }
-"$TOP/tests/integration/make-bundle.sh" "$W/bundle" /bin/true >/dev/null
+# crun 1.8 accepts only 1.0.x configs; every runtime gets the same bundle
+BUILD=$(dirname "$VR") "$TOP/tests/integration/make-bundle.sh" "$W/bundle" \
+	--set 'c["ociVersion"]="1.0.2"' -- /bin/true >/dev/null
 
 hide=""
 if [ -f /sys/fs/cgroup/unified/cgroup.controllers ] && [ -d /sys/fs/cgroup/memory ]; then
