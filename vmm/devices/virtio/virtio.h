@@ -205,6 +205,9 @@ struct vm_virtio_dev *vm_virtio_lookup(uint16_t type, unsigned nth);
 extern const struct vm_device_ops vm_virtio_blk_ops, vm_virtio_net_ops, vm_virtio_console_ops,
 	vm_virtio_rng_ops, vm_virtio_vsock_ops, vm_virtio_balloon_ops;
 
+/* Console (console.c): the pty path the guest console is on, or NULL. */
+const char *vm_virtio_console_pty(void);
+
 /* Balloon (balloon.c): the core sets the target size; the driver is told
  * through a config change interrupt. -1 when there is no balloon. */
 int vm_balloon_set_target(uint64_t bytes);
