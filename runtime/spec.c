@@ -194,7 +194,7 @@ static int parse_hook_list(struct json_object *hooks, const char *where, const c
 					       "%s.env[%zu]: \"%s\" is not of the form KEY=value", w,
 					       k, h->env[k]);
 		/* timeout "MUST be greater than zero" */
-		if (json_object_object_get_ex(o, "timeout", NULL)) {
+		if (ct_json_has(o, "timeout")) {
 			if (vs_json_get_i64(o, w, "timeout", true, &t, e) < 0)
 				return -1;
 			if (t <= 0)

@@ -201,7 +201,7 @@ static int parse_devices(struct json_object *j, const char *where, struct ct_lin
 		if (vs_json_get_range(o, w, "major", d->type != 'p', 0, 0xfff, &d->major, e) < 0 ||
 		    vs_json_get_range(o, w, "minor", d->type != 'p', 0, 0xfffff, &d->minor, e) < 0)
 			return -1;
-		if (json_object_object_get_ex(o, "fileMode", NULL)) {
+		if (ct_json_has(o, "fileMode")) {
 			int64_t m = 0;
 
 			if (vs_json_get_range(o, w, "fileMode", false, 0, 07777, &m, e) < 0)
@@ -209,13 +209,13 @@ static int parse_devices(struct json_object *j, const char *where, struct ct_lin
 			d->file_mode = (mode_t)m;
 			d->file_mode_set = true;
 		}
-		if (json_object_object_get_ex(o, "uid", NULL)) {
+		if (ct_json_has(o, "uid")) {
 			if (ct_json_get_u32(o, w, "uid", false, &v, e) < 0)
 				return -1;
 			d->uid = v;
 			d->uid_set = true;
 		}
-		if (json_object_object_get_ex(o, "gid", NULL)) {
+		if (ct_json_has(o, "gid")) {
 			if (ct_json_get_u32(o, w, "gid", false, &v, e) < 0)
 				return -1;
 			d->gid = v;

@@ -8,6 +8,10 @@
 /* Size of the field-path buffers ("config.json: linux.devices[3]"). */
 #define CT_WHERE_MAX 384
 
+/* Whether obj has key with a non-null value (null counts as absent, as in
+ * lib/json.c's getters). */
+bool ct_json_has(struct json_object *obj, const char *key);
+
 /* "string", "integer", ... as lib/json.c words them. */
 const char *ct_json_type_name(struct json_object *j);
 

@@ -111,7 +111,7 @@ static int parse_user(struct json_object *j, const char *where, struct ct_proces
 	if (ct_json_get_u32(u, w, "gid", false, &v, e) < 0)
 		return -1;
 	p->gid = v;
-	if (json_object_object_get_ex(u, "umask", NULL)) {
+	if (ct_json_has(u, "umask")) {
 		int64_t m;
 
 		if (vs_json_get_range(u, w, "umask", true, 0, 0777, &m, e) < 0)
@@ -345,7 +345,7 @@ static int parse_process(struct json_object *j, const char *where, struct ct_pro
 	if (parse_user(j, where, p, e) < 0)
 		return -1;
 
-	if (json_object_object_get_ex(j, "commandLine", NULL))
+	if (ct_json_has(j, "commandLine"))
 		return vs_fail(e, EINVAL, "%s.commandLine: only supported on Windows; use args",
 			       where);
 	if (vs_json_get_strv(j, where, "args", true, &p->args, e) < 0)
@@ -377,7 +377,7 @@ static int parse_process(struct json_object *j, const char *where, struct ct_pro
 	    ct_json_dup_str(j, where, "apparmorProfile", false, &p->apparmor_profile, e) < 0 ||
 	    ct_json_dup_str(j, where, "selinuxLabel", false, &p->selinux_label, e) < 0)
 		return -1;
-	if (json_object_object_get_ex(j, "oomScoreAdj", NULL)) {
+	if (ct_json_has(j, "oomScoreAdj")) {
 		int64_t v;
 
 		if (vs_json_get_range(j, where, "oomScoreAdj", true, -1000, 1000, &v, e) < 0)

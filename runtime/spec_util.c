@@ -22,6 +22,13 @@ const char *ct_json_type_name(struct json_object *j)
 	return "unknown";
 }
 
+bool ct_json_has(struct json_object *obj, const char *key)
+{
+	struct json_object *v = NULL;
+
+	return obj && json_object_object_get_ex(obj, key, &v) && v;
+}
+
 int ct_json_dup_str(struct json_object *obj, const char *where, const char *key,
 		    bool required, char **out, struct vs_err *e)
 {

@@ -569,6 +569,17 @@ TEST(unknown_fields_are_ignored)
 	REQUIRE(s);
 	CHECK_STR(s->process->args[0], "sh");
 	ct_spec_free(s);
+
+	/* null is the same as absent */
+	s = parse_ok("{" HEAD ",'hostname':null,'process':{'args':['sh'],'cwd':'/',"
+		     "'oomScoreAdj':null,'commandLine':null,'user':{'umask':null}},"
+		     "'linux':null,'hooks':{'prestart':[{'path':'/x','timeout':null}]}}");
+	REQUIRE(s);
+	CHECK(!s->process->oom_score_adj_set);
+	CHECK(!s->process->umask_set);
+	CHECK(s->hostname == NULL);
+	CHECK_EQ(s->hooks.prestart[0].timeout, 0);
+	ct_spec_free(s);
 }
 
 TEST(process_parses_alone_for_exec)
