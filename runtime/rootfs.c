@@ -663,39 +663,31 @@ int ct_rootfs_setup(const struct ct_spec *s, const struct ct_rootfs_opts *o, str
 
 /* ---- after the root switch ------------------------------------------------- */
 
-/* Makes the mount at fd read-only, keeping its other (maybe locked) flags. */
-static int remount_ro(int fd, struct vs_err *e)
+/*
+ * After the root switch, paths are plain paths: "/" is the rootfs, so no
+ * symlink can leave it, and no container process runs yet to race us. This
+ * also works when the config mounts no /proc (no /proc/self/fd).
+ */
+
+/* Makes the mount at path read-only, keeping its other (maybe locked) flags. */
+static int remount_ro(const char *path, struct vs_err *e)
 {
 	struct ct_mount_opts ro = { .flags = MS_BIND | MS_RDONLY };
-	char p[FD_PATH_MAX];
 
-	return bind_remount(fd_path(fd, p), &ro, e);
-}
-
-/* After the root switch "/" is the rootfs; symlinks are followed within it. */
-static int open_in_root(const char *path, struct vs_err *e)
-{
-	autoclose int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	if (root < 0)
-		return vs_fail_errno(e, "open /");
-	return ct_rootfs_open_in(root, path, O_PATH, e);
+	return bind_remount(path, &ro, e);
 }
 
 static int mask_path(const char *path, struct vs_err *e)
 {
 	struct stat st;
-	char p[FD_PATH_MAX];
-	autoclose int fd = open_in_root(path, e);
 
-	if (fd < 0)
-		return e->errnum == ENOENT ? 0 : -1;
-	if (fstat(fd, &st) < 0)
-		return vs_fail_errno(e, "stat");
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : vs_fail_errno(e, "stat");
+	/* config-linux.md "Masked Paths": not readable by the container */
 	if (S_ISDIR(st.st_mode)) {
-		if (mount("tmpfs", fd_path(fd, p), "tmpfs", MS_RDONLY, "size=0,mode=555") < 0)
+		if (mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0,mode=555") < 0)
 			return vs_fail_errno(e, "mount read-only tmpfs");
-	} else if (mount("/dev/null", fd_path(fd, p), NULL, MS_BIND, NULL) < 0) {
+	} else if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0) {
 		return vs_fail_errno(e, "bind /dev/null");
 	}
 	return 0;
@@ -703,17 +695,13 @@ static int mask_path(const char *path, struct vs_err *e)
 
 static int readonly_path(const char *path, struct vs_err *e)
 {
-	char p[FD_PATH_MAX];
-	autoclose int fd = open_in_root(path, e);
+	struct stat st;
 
-	if (fd < 0)
-		return e->errnum == ENOENT ? 0 : -1;
-	if (mount(fd_path(fd, p), fd_path(fd, p), NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : vs_fail_errno(e, "stat");
+	if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0)
 		return vs_fail_errno(e, "bind onto itself");
-	autoclose int top = open_in_root(path, e);
-	if (top < 0)
-		return -1;
-	return remount_ro(top, e);
+	return remount_ro(path, e);
 }
 
 int ct_rootfs_finalize(const struct ct_spec *s, struct vs_err *e)
@@ -729,14 +717,7 @@ int ct_rootfs_finalize(const struct ct_spec *s, struct vs_err *e)
 		if (mask_path(s->lnx.masked_paths[i], e) < 0)
 			return vs_err_prefix(e, "config.json: linux.maskedPaths[%zu] (%s)", i,
 					     s->lnx.masked_paths[i]);
-	if (s->root_readonly) {
-		autoclose int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-		if (fd < 0 || remount_ro(fd, e) < 0) {
-			if (fd < 0)
-				vs_fail_errno(e, "open /");
-			return vs_err_prefix(e, "config.json: root.readonly");
-		}
-	}
+	if (s->root_readonly && remount_ro("/", e) < 0)
+		return vs_err_prefix(e, "config.json: root.readonly");
 	return 0;
 }
