@@ -40,6 +40,7 @@ static struct acpi_pm {
 	uint16_t sts, en, cnt;
 	uint8_t reset;
 	int sci;
+	const char *exit_why;	/* acted on after the lock is dropped */
 } pm = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void update_sci(bool force)
@@ -87,14 +88,26 @@ static void pm_write(unsigned off, uint8_t v)
 		unsigned typ = (full >> VM_ACPI_PM1_SLP_TYP_SHIFT) & 7;
 
 		pm.cnt = full & CNT_MASK;
-		if ((full & VM_ACPI_PM1_SLP_EN) && typ == VM_ACPI_S5_SLP_TYP && pm.ctx &&
-		    pm.ctx->request_exit)
-			pm.ctx->request_exit(pm.ctx, 0, "ACPI power-off");
+		if ((full & VM_ACPI_PM1_SLP_EN) && typ == VM_ACPI_S5_SLP_TYP)
+			pm.exit_why = "ACPI power-off";
 		break;
 	}
 	default:
 		break;
 	}
+}
+
+/* Drops the lock, then ends the VM if a register asked to: the core may
+ * stop vCPUs that are waiting for this lock. */
+static void exit_after_unlock(void)
+{
+	const char *why = pm.exit_why;
+	struct vm_ctx *ctx = pm.ctx;
+
+	pm.exit_why = NULL;
+	pthread_mutex_unlock(&pm.lock);
+	if (why && ctx && ctx->request_exit)
+		ctx->request_exit(ctx, 0, why);
 }
 
 static void pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -110,7 +123,7 @@ static void pm_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool 
 			data[i] = pm_read((unsigned)(off + i));
 		}
 	}
-	pthread_mutex_unlock(&pm.lock);
+	exit_after_unlock();
 }
 
 static void reset_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
@@ -122,10 +135,10 @@ static void reset_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bo
 			data[i] = 0xff;
 	} else {
 		pm.reset = data[0] & 0x0e;
-		if ((data[0] & RESET_BIT) && pm.ctx && pm.ctx->request_exit)
-			pm.ctx->request_exit(pm.ctx, 0, "ACPI reset");
+		if (data[0] & RESET_BIT)
+			pm.exit_why = "ACPI reset";
 	}
-	pthread_mutex_unlock(&pm.lock);
+	exit_after_unlock();
 }
 
 void vm_acpi_pm_power_button(void)

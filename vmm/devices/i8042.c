@@ -62,6 +62,7 @@ static struct i8042 {
 	uint8_t q[QUEUE_LEN], qflags[QUEUE_LEN];
 	unsigned qhead, qcount;
 	int irq_kbd, irq_aux;
+	bool reset_req;		/* acted on after the lock is dropped */
 } k = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static void update_irq(void)
@@ -119,8 +120,7 @@ static uint8_t read_data(void)
 
 static void reset_line(void)
 {
-	if (k.ctx && k.ctx->request_exit)
-		k.ctx->request_exit(k.ctx, 0, "guest reset through i8042");
+	k.reset_req = true;
 }
 
 static void command(uint8_t c)
@@ -216,7 +216,13 @@ static void i8042_io(void *opaque, uint64_t off, uint8_t *d, uint32_t len, bool 
 			d[i] = cmd_port ? status_now() : read_data();
 		}
 	}
+	bool reset = k.reset_req;
+	struct vm_ctx *ctx = k.ctx;
+	k.reset_req = false;
 	pthread_mutex_unlock(&k.lock);
+	/* outside the lock: the core may stop vCPUs that wait for it */
+	if (reset && ctx && ctx->request_exit)
+		ctx->request_exit(ctx, 0, "guest reset through i8042");
 }
 
 static void i8042_destroy(void)
