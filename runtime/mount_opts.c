@@ -54,6 +54,8 @@ static const struct opt opts[] = {
 	{ "nostrictatime", OPT_CLEAR, MS_STRICTATIME },
 	{ "lazytime", OPT_SET, MS_LAZYTIME },
 	{ "nolazytime", OPT_CLEAR, MS_LAZYTIME },
+	{ "iversion", OPT_SET, MS_I_VERSION },
+	{ "noiversion", OPT_CLEAR, MS_I_VERSION },
 	{ "silent", OPT_SET, MS_SILENT },
 	{ "loud", OPT_CLEAR, MS_SILENT },
 	{ "nosymfollow", OPT_SET, MS_NOSYMFOLLOW },
@@ -88,7 +90,9 @@ static const struct opt opts[] = {
 	{ "rrelatime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME },
 	{ "ratime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME },
 	{ "rnorelatime", OPT_ATTR_SET, MOUNT_ATTR_STRICTATIME },
-	{ "tmpcopyup", OPT_TMPCOPYUP, 0 },
+	{ "rnostrictatime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME },
+	{ "tmpcopyup", OPT_TMPCOPYUP, 1 },
+	{ "notmpcopyup", OPT_TMPCOPYUP, 0 },
 	{ "idmap", OPT_IDMAP, 0 },
 	{ "ridmap", OPT_RIDMAP, 0 },
 };
@@ -96,7 +100,7 @@ static const struct opt opts[] = {
 static bool is_atime_opt(const char *name)
 {
 	static const char *const atime[] = { "rnoatime", "rstrictatime", "rrelatime",
-					     "ratime", "rnorelatime" };
+					     "ratime", "rnorelatime", "rnostrictatime" };
 
 	for (size_t i = 0; i < sizeof(atime) / sizeof(atime[0]); i++)
 		if (!strcmp(name, atime[i]))
@@ -184,7 +188,7 @@ int ct_mount_opts_parse(char *const *options, const char *what, struct ct_mount_
 			o.attr_clr |= hit->flag;
 			break;
 		case OPT_TMPCOPYUP:
-			o.tmpcopyup = true;
+			o.tmpcopyup = hit->flag;
 			break;
 		case OPT_IDMAP:
 			o.idmap = true;

@@ -166,6 +166,25 @@ TEST(mount_opts_empty_option_is_refused_with_its_index)
 	CHECK_EQ(e.errnum, EINVAL);
 }
 
+TEST(mount_opts_notmpcopyup_and_iversion)
+{
+	char *v[] = { "tmpcopyup", "iversion", "notmpcopyup", NULL };
+	char *w[] = { "noiversion", "rnostrictatime", NULL };
+	struct ct_mount_opts o;
+
+	REQUIRE(parse(&o, v) == 0);
+	CHECK(!o.tmpcopyup);
+	CHECK_EQ(o.flags, MS_I_VERSION);
+	CHECK(o.data == NULL);
+	ct_mount_opts_free(&o);
+	REQUIRE(parse(&o, w) == 0);
+	CHECK_EQ(o.cleared, MS_I_VERSION);
+	CHECK_EQ(o.attr_set, MOUNT_ATTR_RELATIME);
+	CHECK_EQ(o.attr_clr, MOUNT_ATTR__ATIME);
+	CHECK(o.data == NULL);
+	ct_mount_opts_free(&o);
+}
+
 TEST(mount_opts_no_options_is_empty)
 {
 	struct ct_mount_opts o;
