@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vessel/cgroup.h"
 #include "vessel/cleanup.h"
 #include "vessel/fs.h"
 #include "vessel/json.h"
@@ -235,20 +236,15 @@ enum ct_status ct_state_status(const struct ct_state *s)
 		return CT_CREATED;
 	if (s->cgroup_path) {
 		/* the freezer decides paused (v1 freezer.state, v2 cgroup.freeze) */
-		autofree char *v1 = vs_strdup_printf("/sys/fs/cgroup/freezer%s/freezer.state",
-						     s->cgroup_path);
-		autofree char *buf = NULL;
+		struct vs_cgroup *cg = NULL;
+		bool frozen = false;
 
-		if (vs_read_file(v1, &buf, NULL, NULL) == 0) {
-			if (!strncmp(buf, "FROZEN", 6) || !strncmp(buf, "FREEZING", 8))
-				return CT_PAUSED;
-		} else {
-			autofree char *v2 = vs_strdup_printf("/sys/fs/cgroup%s/cgroup.freeze",
-							     s->cgroup_path);
-
-			if (vs_read_file(v2, &buf, NULL, NULL) == 0 && buf[0] == '1')
-				return CT_PAUSED;
+		if (vs_cgroup_open(s->cgroup_path, &cg, NULL) == 0 &&
+		    vs_cgroup_is_frozen(cg, &frozen, NULL) == 0 && frozen) {
+			vs_cgroup_free(cg);
+			return CT_PAUSED;
 		}
+		vs_cgroup_free(cg);
 	}
 	return CT_RUNNING;
 }
