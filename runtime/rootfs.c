@@ -483,6 +483,38 @@ out:
 	return r;
 }
 
+/*
+ * devpts "gid=5" (tty) fails with EINVAL in a user namespace that does not
+ * map gid 5; ptys then belong to the creator's group, as with runc.
+ */
+static int devpts_without_gid(const char *source, const char *target, unsigned long flags,
+			      const char *data)
+{
+	autofree char *copy = data ? strdup(data) : NULL;
+	autofree char *kept = calloc(1, data ? strlen(data) + 1 : 1);
+	bool had_gid = false;
+
+	if (!kept || (data && !copy)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	for (char *save = NULL, *t = copy ? strtok_r(copy, ",", &save) : NULL; t;
+	     t = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(t, "gid=", 4)) {
+			had_gid = true;
+			continue;
+		}
+		if (*kept)
+			strcat(kept, ",");
+		strcat(kept, t);
+	}
+	if (!had_gid) {
+		errno = EINVAL;
+		return -1;
+	}
+	return mount(source, target, "devpts", flags, kept);
+}
+
 /* ---- one mount ------------------------------------------------------------- */
 
 static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
@@ -534,7 +566,9 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 		if (old < 0)
 			return vs_fail_errno(e, "tmpcopyup: open");
 	}
-	if (mount(source, fd_path(target, p), m->type, flags, mo.data) < 0) {
+	if (mount(source, fd_path(target, p), m->type, flags, mo.data) < 0 &&
+	    !(errno == EINVAL && o->in_userns && !strcmp(m->type, "devpts") &&
+	      devpts_without_gid(source, fd_path(target, p), flags, mo.data) == 0)) {
 		/* In a user namespace without its own network namespace the
 		 * kernel refuses sysfs; give the host's, read-only as asked
 		 * (runc does the same). */
