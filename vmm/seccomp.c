@@ -53,6 +53,13 @@ static const int allowed[] = {
 	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(unlink),
 };
 
+/* SCMP_Ax() leaves fields to the compiler; clang's -Wextra wants them all */
+static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
+				   scmp_datum_t b)
+{
+	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+}
+
 int vm_seccomp_install(struct vs_err *e)
 {
 	struct sigaction sa;
@@ -79,18 +86,18 @@ int vm_seccomp_install(struct vs_err *e)
 	static const unsigned types[] = { 0xAE, 0x54, 0x12 };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-				      SCMP_A1(SCMP_CMP_MASKED_EQ, 0xff00, types[i] << 8));
+				      arg_cmp(1, SCMP_CMP_MASKED_EQ, 0xff00, types[i] << 8));
 		if (rc < 0)
 			goto fail;
 	}
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-			      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
+			      arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0));
 	if (rc < 0)
 		goto fail;
 	/* threads only (vCPUs, control); glibc falls back from clone3 to clone,
 	 * whose flags a filter can see */
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
-			      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+			      arg_cmp(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
 	if (rc < 0)
 		goto fail;
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);

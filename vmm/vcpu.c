@@ -37,8 +37,9 @@ static void set_lvt_mode(struct kvm_lapic_state *l, unsigned reg, uint32_t mode)
 static int setup_cpuid_msrs(struct vm *vm, struct vm_vcpu *v, struct vs_err *e)
 {
 	static struct vm_cpuid c;	/* large; vCPUs are created one at a time */
+	/* struct kvm_msrs with room for its entries */
 	struct {
-		struct kvm_msrs hdr;
+		uint32_t nmsrs, pad;
 		struct kvm_msr_entry ent[32];
 	} msrs;
 
@@ -49,11 +50,11 @@ static int setup_cpuid_msrs(struct vm *vm, struct vm_vcpu *v, struct vs_err *e)
 		return vs_fail_errno(e, "vCPU %u: KVM_SET_CPUID2", v->id);
 
 	memset(&msrs, 0, sizeof(msrs));
-	msrs.hdr.nmsrs = vm_msr_boot_list(vm->msr_list, vm->nr_msrs, msrs.ent, 32);
+	msrs.nmsrs = vm_msr_boot_list(vm->msr_list, vm->nr_msrs, msrs.ent, 32);
 	int n = ioctl(v->fd, KVM_SET_MSRS, &msrs);
 	if (n < 0)
 		return vs_fail_errno(e, "vCPU %u: KVM_SET_MSRS", v->id);
-	if ((unsigned)n != msrs.hdr.nmsrs)
+	if ((unsigned)n != msrs.nmsrs)
 		return vs_fail(e, EINVAL, "vCPU %u: KVM_SET_MSRS refused MSR 0x%x", v->id,
 			       msrs.ent[n].index);
 	return 0;
