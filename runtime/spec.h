@@ -183,6 +183,9 @@ struct ct_linux {
 	char *intel_rdt_clos_id;
 	char *intel_rdt_l3_cache_schema;
 	char *intel_rdt_mem_bw_schema;
+	char **intel_rdt_schemata;	/* 1.2: whole schemata lines */
+	bool intel_rdt_enable_monitoring;	/* 1.2 */
+	bool intel_rdt_enable_cmt, intel_rdt_enable_mbm;	/* 1.1 */
 
 	bool memory_policy_set;		/* set_mempolicy(2) */
 	int memory_policy_mode;		/* MPOL_* */

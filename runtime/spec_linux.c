@@ -91,6 +91,7 @@ void ct_linux_clear(struct ct_linux *l)
 	free(l->intel_rdt_clos_id);
 	free(l->intel_rdt_l3_cache_schema);
 	free(l->intel_rdt_mem_bw_schema);
+	vs_strvfreep(&l->intel_rdt_schemata);
 	free(l->memory_policy_nodes);
 	memset(l, 0, sizeof(*l));
 }
@@ -293,7 +294,12 @@ static int parse_intel_rdt(struct json_object *j, const char *where, struct ct_l
 	snprintf(w, sizeof(w), "%s.intelRdt", where);
 	if (ct_json_dup_str(o, w, "closID", false, &l->intel_rdt_clos_id, e) < 0 ||
 	    ct_json_dup_str(o, w, "l3CacheSchema", false, &l->intel_rdt_l3_cache_schema, e) < 0 ||
-	    ct_json_dup_str(o, w, "memBwSchema", false, &l->intel_rdt_mem_bw_schema, e) < 0)
+	    ct_json_dup_str(o, w, "memBwSchema", false, &l->intel_rdt_mem_bw_schema, e) < 0 ||
+	    vs_json_get_strv(o, w, "schemata", false, &l->intel_rdt_schemata, e) < 0 ||
+	    vs_json_get_bool(o, w, "enableMonitoring", false, &l->intel_rdt_enable_monitoring,
+			     e) < 0 ||
+	    vs_json_get_bool(o, w, "enableCMT", false, &l->intel_rdt_enable_cmt, e) < 0 ||
+	    vs_json_get_bool(o, w, "enableMBM", false, &l->intel_rdt_enable_mbm, e) < 0)
 		return -1;
 	l->intel_rdt_set = true;
 	return 0;

@@ -103,7 +103,8 @@ static const char full_config[] =
 	"  'maskedPaths':['/proc/kcore'],'readonlyPaths':['/proc/sys','/proc/bus'],"
 	"  'mountLabel':'ml',"
 	"  'personality':{'domain':'LINUX32','flags':[]},"
-	"  'intelRdt':{'closID':'g1','l3CacheSchema':'L3:0=ff'},"
+	"  'intelRdt':{'closID':'g1','l3CacheSchema':'L3:0=ff','schemata':['MB:0=50'],"
+	"              'enableMonitoring':true},"
 	"  'memoryPolicy':{'mode':'MPOL_BIND','nodes':'0-1','flags':['MPOL_F_STATIC_NODES']}},"
 	" 'hooks':{"
 	"  'prestart':[{'path':'/bin/pre','args':['pre','a'],'env':['X=1'],'timeout':5}],"
@@ -250,6 +251,9 @@ TEST(full_config_parses_linux)
 	CHECK(l->intel_rdt_set);
 	CHECK_STR(l->intel_rdt_clos_id, "g1");
 	CHECK_STR(l->intel_rdt_l3_cache_schema, "L3:0=ff");
+	CHECK_STR(l->intel_rdt_schemata[0], "MB:0=50");
+	CHECK(l->intel_rdt_enable_monitoring);
+	CHECK(!l->intel_rdt_enable_cmt);
 	CHECK(l->memory_policy_set);
 	CHECK_EQ(l->memory_policy_mode, 2);
 	CHECK_STR(l->memory_policy_nodes, "0-1");
@@ -532,6 +536,8 @@ TEST(linux_section_rules_are_enforced)
 		       "config.json: linux.maskedPaths[0]: \"proc/kcore\" must be an absolute path");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'personality':{'domain':'BSD'}}}"),
 		       "config.json: linux.personality.domain: unknown execution domain \"BSD\"");
+	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'intelRdt':{'enableMBM':1}}}"),
+		       "config.json: linux.intelRdt.enableMBM: expected boolean, got integer");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'memoryPolicy':{'mode':'MPOL_X'}}}"),
 		       "config.json: linux.memoryPolicy.mode: unknown memory policy \"MPOL_X\"");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hostname':'h'}"),
