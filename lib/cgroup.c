@@ -571,8 +571,10 @@ int vs_cgroup_kill(struct vs_cgroup *cg, int sig, struct vs_err *e)
 	if (fz && !fz->v2 && sig == SIGKILL) {
 		bool was = false;
 
-		if (vs_cg_v1_is_frozen(fz->dir, &was, NULL) == 0 && !was &&
-		    vs_cg_v1_freeze(fz->dir, true, NULL) == 0)
+		/* frozen already (paused container) or frozen now: either way it
+		 * must be thawed after the kill, a frozen task cannot die */
+		if (vs_cg_v1_is_frozen(fz->dir, &was, NULL) == 0 &&
+		    (was || vs_cg_v1_freeze(fz->dir, true, NULL) == 0))
 			thaw = true;
 	}
 	if (vs_cgroup_pids(cg, &pids, &n, e) < 0)

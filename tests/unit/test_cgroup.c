@@ -1,0 +1,647 @@
+/* libvessel cgroups, on the real hierarchies of this machine: v1 controllers
+ * (hybrid layout) and the cgroup2 mount at /sys/fs/cgroup/unified. Every
+ * test removes the cgroups it made. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/cgroup_priv.h"
+#include "test.h"
+#include "vessel/cgroup.h"
+#include "vessel/cleanup.h"
+#include "vessel/fs.h"
+
+#define UNIFIED VS_CGROUP_ROOT "/unified"
+
+/* A child that waits for one byte on a pipe, then runs fn and exits with
+ * its result. Lets the parent put it in a cgroup before it does anything. */
+struct child {
+	pid_t pid;
+	int go;
+};
+
+static struct child spawn(int (*fn)(void))
+{
+	int p[2];
+	struct child c = { -1, -1 };
+
+	if (pipe(p) < 0)
+		return c;
+	c.pid = fork();
+	if (c.pid == 0) {
+		char b;
+
+		close(p[1]);
+		if (read(p[0], &b, 1) != 1)
+			_exit(100);
+		_exit(fn ? fn() : 0);
+	}
+	close(p[0]);
+	c.go = p[1];
+	return c;
+}
+
+static void release(struct child *c)
+{
+	if (write(c->go, "x", 1) != 1)
+		perror("release");
+	close(c->go);
+	c->go = -1;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st = -1;
+
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+static char *test_path(const char *tag)
+{
+	return vs_strdup_printf("/vessel-test-%s-%d", tag, (int)getpid());
+}
+
+static bool have_v1(const char *ctl)
+{
+	autofree char *p = vs_path_join(VS_CGROUP_ROOT, ctl);
+	struct stat st;
+
+	return stat(p, &st) == 0 && access(VS_CGROUP_ROOT "/unified/cgroup.controllers", F_OK) == 0;
+}
+
+static bool gone_everywhere(const char *path)
+{
+	bool exists = true;
+
+	return vs_cgroup_exists(path, &exists, NULL) == 0 && !exists;
+}
+
+/* ---- paths and layout --------------------------------------------------- */
+
+TEST(cgroup_path_refuses_systemd_dotdot_and_root)
+{
+	struct vs_err e;
+	struct vs_cgroup *cg = NULL;
+
+	CHECK(vs_cgroup_create("system.slice:vessel:abc", &cg, &e) < 0);
+	CHECK_CONTAINS(e.msg, "systemd cgroup paths");
+	CHECK(vs_cgroup_create("/a/../../etc", &cg, &e) < 0);
+	CHECK_CONTAINS(e.msg, "\"..\" not allowed");
+	CHECK(vs_cgroup_create("//", &cg, &e) < 0);
+	CHECK_CONTAINS(e.msg, "root cgroup");
+	CHECK(vs_cgroup_create("", &cg, &e) < 0);
+	CHECK(cg == NULL);
+}
+
+TEST(cgroup_relative_path_is_relative_to_hierarchy_root)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("rel");
+
+	/* "vessel-test-rel-N/x" means the same as "/vessel-test-rel-N/x" */
+	autofree char *rel = vs_strdup_printf("%s//x/", p + 1);
+	REQUIRE(vs_cgroup_create(rel, &cg, &e) == 0);
+	autofree char *want = vs_strdup_printf("%s/x", p);
+	CHECK_STR(vs_cgroup_path(cg), want);
+	for (size_t i = 0; i < cg->n; i++) {
+		autofree char *d = vs_strdup_printf("%s%s", cg->h[i].mnt, want);
+		CHECK_STR(cg->h[i].dir, d);
+		CHECK(access(d, F_OK) == 0);
+	}
+	autocgroup struct vs_cgroup *top = NULL;
+	REQUIRE(vs_cgroup_open(p, &top, &e) == 0);
+	CHECK(vs_cgroup_destroy(top, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
+
+TEST(cgroup_detect_matches_mounts)
+{
+	struct vs_err e;
+	enum vs_cgroup_layout l;
+	bool v2root = access(VS_CGROUP_ROOT "/cgroup.controllers", F_OK) == 0;
+	bool unified = access(UNIFIED "/cgroup.controllers", F_OK) == 0;
+
+	REQUIRE(vs_cgroup_detect(&l, &e) == 0);
+	if (v2root)
+		CHECK_EQ(l, VS_CGROUP_V2);
+	else if (unified)
+		CHECK_EQ(l, VS_CGROUP_HYBRID);
+	else
+		CHECK_EQ(l, VS_CGROUP_V1);
+}
+
+TEST(cgroup_open_missing_names_directory)
+{
+	struct vs_err e;
+	struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("missing");
+
+	CHECK(vs_cgroup_open(p, &cg, &e) < 0);
+	CHECK_CONTAINS(e.msg, p);
+	CHECK_EQ(e.errnum, ENOENT);
+}
+
+TEST(shares_convert_to_weight)
+{
+	CHECK_EQ(vs_cgroup_shares_to_weight(2), 1);
+	CHECK_EQ(vs_cgroup_shares_to_weight(262144), 10000);
+	CHECK_EQ(vs_cgroup_shares_to_weight(1024), 39);
+	CHECK_EQ(vs_cgroup_shares_to_weight(0), 0);
+}
+
+/* ---- v1 (hybrid layout here) --------------------------------------------- */
+
+static int sleep_forever(void)
+{
+	pause();
+	return 0;
+}
+
+TEST(cgroup_v1_enter_pids_kill_destroy)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("procs");
+	autofree pid_t *pids = NULL;
+	size_t n = 0;
+	int st;
+
+	if (!have_v1("pids"))
+		SKIP("no v1 hierarchies here");
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	struct child c = spawn(sleep_forever);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	CHECK(vs_cgroup_pids(cg, &pids, &n, &e) == 0);
+	CHECK_EQ(n, 1);
+	CHECK(n == 1 && pids[0] == c.pid);
+	CHECK(vs_cgroup_kill(cg, SIGKILL, &e) == 0);
+	st = wait_status(c.pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
+
+TEST(cgroup_v1_cpuset_copies_parent_cpus_at_every_level)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("cpuset");
+	autofree char *deep = vs_strdup_printf("%s/a/b", p);
+	autofree char *root_cpus = NULL, *mid = NULL, *leaf = NULL, *mems = NULL;
+
+	if (!have_v1("cpuset"))
+		SKIP("no v1 cpuset hierarchy");
+	REQUIRE(vs_cgroup_create(deep, &cg, &e) == 0);
+	const char *d = vs_cgroup_dir(cg, "cpuset");
+	REQUIRE(d);
+	autofree char *middir = vs_strdup_printf("%s/cpuset%s/a", VS_CGROUP_ROOT, p);
+	CHECK(vs_cg_read(VS_CGROUP_ROOT "/cpuset", "cpuset.cpus", &root_cpus, &e) == 0);
+	CHECK(vs_cg_read(middir, "cpuset.cpus", &mid, &e) == 0);
+	CHECK(vs_cg_read(d, "cpuset.cpus", &leaf, &e) == 0);
+	CHECK(vs_cg_read(d, "cpuset.mems", &mems, &e) == 0);
+	CHECK_STR(mid, root_cpus);
+	CHECK_STR(leaf, root_cpus);
+	CHECK(mems && *mems);
+	/* and a task can join the leaf */
+	struct child c = spawn(NULL);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	wait_status(c.pid);
+	autocgroup struct vs_cgroup *top = NULL;
+	REQUIRE(vs_cgroup_open(p, &top, &e) == 0);
+	CHECK(vs_cgroup_destroy(top, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
+
+static int eat_memory(void)
+{
+	size_t sz = 256u << 20;
+	char *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (m == MAP_FAILED)
+		return 2;
+	for (size_t i = 0; i < sz; i += 4096)
+		m[i] = 1;
+	return 0;	/* not killed: the limit did not work */
+}
+
+TEST(memory_limit_oom_kills_process)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("oom");
+	autofree char *limit = NULL, *failcnt = NULL;
+	struct vs_cgroup_resources r = { 0 };
+	int st;
+
+	if (!have_v1("memory"))
+		SKIP("no v1 memory hierarchy");
+	r.has_memory_limit = true;
+	r.memory_limit = 32 << 20;
+	r.has_memory_swap = true;	/* memory+swap == memory: no swap */
+	r.memory_swap = 32 << 20;
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	const char *d = vs_cgroup_dir(cg, "memory");
+	CHECK(vs_cg_read(d, "memory.limit_in_bytes", &limit, &e) == 0);
+	CHECK_STR(limit, "33554432");
+	struct child c = spawn(eat_memory);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	st = wait_status(c.pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	/* the kernel counts it: "oom_kill N" in memory.oom_control */
+	CHECK(vs_cg_read(d, "memory.oom_control", &failcnt, &e) == 0);
+	CHECK_CONTAINS(failcnt, "oom_kill 1");
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
+
+TEST(memory_limit_raise_above_memsw_and_lower_again)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("memsw");
+	struct vs_cgroup_resources r = { 0 };
+
+	if (!have_v1("memory"))
+		SKIP("no v1 memory hierarchy");
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	const char *d = vs_cgroup_dir(cg, "memory");
+	r.has_memory_limit = r.has_memory_swap = true;
+	r.memory_limit = r.memory_swap = 16 << 20;
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	/* up: memsw must go first */
+	r.memory_limit = 64 << 20;
+	r.memory_swap = 128 << 20;
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	/* down: memsw must go last */
+	r.memory_limit = 8 << 20;
+	r.memory_swap = 8 << 20;
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	autofree char *l = NULL, *s = NULL;
+	CHECK(vs_cg_read(d, "memory.limit_in_bytes", &l, &e) == 0);
+	CHECK(vs_cg_read(d, "memory.memsw.limit_in_bytes", &s, &e) == 0);
+	CHECK_STR(l, "8388608");
+	CHECK_STR(s, "8388608");
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+static int fork_many(void)
+{
+	int ok = 0;
+
+	for (int i = 0; i < 20; i++) {
+		pid_t p = fork();
+
+		if (p == 0) {
+			pause();
+			_exit(0);
+		}
+		if (p < 0)
+			break;
+		ok++;
+	}
+	/* children are reaped by the cgroup kill below */
+	return ok;
+}
+
+TEST(pids_limit_stops_fork_bomb)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("pids");
+	struct vs_cgroup_resources r = { 0 };
+	int st;
+
+	if (!have_v1("pids"))
+		SKIP("no v1 pids hierarchy");
+	r.has_pids_limit = true;
+	r.pids_limit = 5;
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	struct child c = spawn(fork_many);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	st = wait_status(c.pid);
+	/* the child itself is one of the 5 */
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 4);
+	CHECK(vs_cgroup_kill(cg, SIGKILL, &e) == 0);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
+
+TEST(cgroup_v1_freeze_and_thaw)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("freeze");
+	autofree char *state = NULL;
+	bool frozen = false;
+	int st;
+
+	if (!have_v1("freezer"))
+		SKIP("no v1 freezer hierarchy");
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	struct child c = spawn(sleep_forever);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	CHECK(vs_cgroup_freeze(cg, true, &e) == 0);
+	CHECK(vs_cg_read(vs_cgroup_dir(cg, "freezer"), "freezer.state", &state, &e) == 0);
+	CHECK_STR(state, "FROZEN");
+	CHECK(vs_cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen);
+	CHECK(vs_cgroup_freeze(cg, false, &e) == 0);
+	CHECK(vs_cgroup_is_frozen(cg, &frozen, &e) == 0 && !frozen);
+	/* kill of a frozen cgroup still works (it thaws to deliver SIGKILL) */
+	CHECK(vs_cgroup_freeze(cg, true, &e) == 0);
+	CHECK(vs_cgroup_kill(cg, SIGKILL, &e) == 0);
+	st = wait_status(c.pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+static int open_null_then_zero(void)
+{
+	int a = open("/dev/null", O_WRONLY);
+	int b = open("/dev/zero", O_RDONLY);
+
+	if (a < 0)
+		return 1;	/* allowed device refused */
+	if (b >= 0)
+		return 2;	/* denied device opened */
+	return errno == EPERM ? 0 : 3;
+}
+
+TEST(cgroup_v1_devices_deny_all_then_rules)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("dev");
+	autofree char *list = NULL;
+	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_device_rule null = { true, 'c', 1, 3, "rw" };
+	int st;
+
+	if (!have_v1("devices"))
+		SKIP("no v1 devices hierarchy");
+	vs_cgroup_resources_add_device(&r, &null);
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	CHECK(vs_cg_read(vs_cgroup_dir(cg, "devices"), "devices.list", &list, &e) == 0);
+	CHECK_STR(list, "c 1:3 rw");
+	struct child c = spawn(open_null_then_zero);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	st = wait_status(c.pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+	vs_cgroup_resources_free(&r);
+}
+
+TEST(cgroup_v1_write_error_names_file_and_value)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("badval");
+	struct vs_cgroup_resources r = { 0 };
+	char buf[700];
+
+	if (!have_v1("cpu"))
+		SKIP("no v1 cpu hierarchy");
+	r.has_cpu_quota = true;
+	r.cpu_quota = 10;	/* below the kernel's 1 ms minimum */
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
+	autofree char *want = vs_strdup_printf("cgroup %s/cpu.cfs_quota_us: write \"10\"",
+					       vs_cgroup_dir(cg, "cpu"));
+	CHECK_STR(e.msg, want);
+	CHECK_CONTAINS(vs_err_str(&e, buf, sizeof(buf)), "Invalid argument");
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+TEST(cgroup_absent_file_is_error_only_when_asked)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("absent");
+	struct vs_cgroup_resources r = { 0 };
+
+	if (!have_v1("blkio"))
+		SKIP("no v1 blkio hierarchy");
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	const char *d = vs_cgroup_dir(cg, "blkio");
+	if (vs_cg_has(d, "blkio.weight")) {
+		vs_cgroup_destroy(cg, &e);
+		SKIP("this host has blkio.weight");
+	}
+	r.has_pids_limit = true;	/* something else, fine */
+	r.pids_limit = 100;
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	r.has_blkio_weight = true;
+	r.blkio_weight = 500;
+	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
+	CHECK_CONTAINS(e.msg, "blkio.weight");
+	CHECK_CONTAINS(e.msg, "not supported by this host");
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+TEST(cgroup_mount_info_lists_each_hierarchy)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("mnt");
+	struct vs_cgroup_mount *m = NULL;
+	size_t n = 0;
+	bool mem = false, uni = false;
+
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	REQUIRE(vs_cgroup_mount_info(cg, &m, &n, &e) == 0);
+	CHECK_EQ(n, cg->n);
+	for (size_t i = 0; i < n; i++) {
+		autofree char *mp = vs_path_join(VS_CGROUP_ROOT, m[i].target);
+		autofree char *want = vs_strdup_printf("%s%s", mp, p);
+
+		CHECK_STR(m[i].host_dir, want);
+		if (!strcmp(m[i].target, "memory")) {
+			mem = true;
+			CHECK_STR(m[i].fstype, "cgroup");
+			CHECK_STR(m[i].options, "memory");
+		}
+		if (!strcmp(m[i].target, "unified")) {
+			uni = true;
+			CHECK_STR(m[i].fstype, "cgroup2");
+		}
+		if (!strcmp(m[i].target, "systemd"))
+			CHECK_STR(m[i].options, "none,name=systemd");
+	}
+	if (vs_cgroup_layout(cg) == VS_CGROUP_HYBRID)
+		CHECK(mem && uni);
+	vs_cgroup_mount_info_free(m, n);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+/* ---- v2, on the real cgroup2 mount at /sys/fs/cgroup/unified ------------- */
+
+static bool have_unified(void)
+{
+	return access(UNIFIED "/cgroup.procs", F_OK) == 0;
+}
+
+TEST(cgroup_v2_enter_pids_freeze_kill)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("v2");
+	autofree pid_t *pids = NULL;
+	autofree char *ev = NULL, *procs = NULL;
+	size_t n = 0;
+	bool frozen = false;
+	int st;
+
+	if (!have_unified())
+		SKIP("no cgroup2 mount at %s", UNIFIED);
+	REQUIRE(vs_cgroup_open_v2_at(UNIFIED, p, true, &cg, &e) == 0);
+	struct child c = spawn(sleep_forever);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	CHECK(vs_cgroup_pids(cg, &pids, &n, &e) == 0);
+	CHECK(n == 1 && pids[0] == c.pid);
+	CHECK(vs_cgroup_freeze(cg, true, &e) == 0);
+	CHECK(vs_cg_read(cg->h[0].dir, "cgroup.events", &ev, &e) == 0);
+	CHECK_CONTAINS(ev, "frozen 1");
+	CHECK(vs_cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen);
+	CHECK(vs_cgroup_freeze(cg, false, &e) == 0);
+	CHECK(vs_cgroup_is_frozen(cg, &frozen, &e) == 0 && !frozen);
+	CHECK(vs_cgroup_kill(cg, SIGKILL, &e) == 0);	/* cgroup.kill */
+	st = wait_status(c.pid);
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+	CHECK(access(cg->h[0].dir, F_OK) < 0 && errno == ENOENT);
+}
+
+TEST(cgroup_v2_absent_controller_error_names_file)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("v2mem");
+	struct vs_cgroup_resources r = { 0 };
+
+	if (!have_unified())
+		SKIP("no cgroup2 mount at %s", UNIFIED);
+	REQUIRE(vs_cgroup_open_v2_at(UNIFIED, p, true, &cg, &e) == 0);
+	if (vs_cg_has(cg->h[0].dir, "memory.max")) {
+		vs_cgroup_destroy(cg, &e);
+		SKIP("memory controller present on %s", UNIFIED);
+	}
+	r.has_memory_limit = true;
+	r.memory_limit = 1 << 30;
+	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
+	autofree char *want = vs_strdup_printf("cgroup %s/memory.max:", cg->h[0].dir);
+	CHECK_CONTAINS(e.msg, want);
+	memset(&r, 0, sizeof(r));
+	r.has_pids_limit = true;
+	r.pids_limit = 3;
+	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
+	CHECK_CONTAINS(e.msg, "pids.max");
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+TEST(cgroup_v2_hugetlb_limit_written)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("v2huge");
+	autofree char *val = NULL;
+	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_hugetlb h = { "2MB", 4 << 21 };
+
+	if (!have_unified())
+		SKIP("no cgroup2 mount at %s", UNIFIED);
+	REQUIRE(vs_cgroup_open_v2_at(UNIFIED, p, true, &cg, &e) == 0);
+	if (!vs_cg_has(cg->h[0].dir, "hugetlb.2MB.max")) {
+		vs_cgroup_destroy(cg, &e);
+		SKIP("no v2 hugetlb controller with 2MB pages");
+	}
+	r.hugetlb = &h;
+	r.n_hugetlb = 1;
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	CHECK(vs_cg_read(cg->h[0].dir, "hugetlb.2MB.max", &val, &e) == 0);
+	CHECK_STR(val, "8388608");
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+TEST(cgroup_v2_device_program_denies_unlisted_devices)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("v2dev");
+	struct vs_cgroup_device_rule rules[] = {
+		{ false, 'a', -1, -1, "rwm" },		/* explicit deny all */
+		{ true, 'c', 1, -1, "rw" },		/* all of major 1 ... */
+		{ false, 'c', 1, 5, "r" },		/* ... but reading /dev/zero */
+		{ true, 'c', 1, 3, "w" },
+	};
+	int st;
+
+	if (!have_unified())
+		SKIP("no cgroup2 mount at %s", UNIFIED);
+	REQUIRE(vs_cgroup_open_v2_at(UNIFIED, p, true, &cg, &e) == 0);
+	if (vs_cg_v2_set_devices(cg->h[0].dir, rules, 4, &e) < 0) {
+		char buf[700];
+
+		fprintf(stderr, "  %s\n", vs_err_str(&e, buf, sizeof(buf)));
+		vs_cgroup_destroy(cg, NULL);
+		REQUIRE(!"device program refused");
+	}
+	/* replacing it keeps exactly one program attached */
+	CHECK(vs_cg_v2_set_devices(cg->h[0].dir, rules, 4, &e) == 0);
+	struct child c = spawn(open_null_then_zero);
+	REQUIRE(c.pid > 0);
+	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
+	release(&c);
+	st = wait_status(c.pid);
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
+
+TEST(cgroup_v2_device_program_allow_all_loads)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("v2all");
+	struct vs_cgroup_device_rule all = { true, 'a', -1, -1, "" };
+	struct bpf_insn *insns = NULL;
+	size_t n = 0;
+
+	/* a catch-all rule ends the program: no unreachable code after it */
+	vs_cg_v2_device_prog(&all, 1, &insns, &n);
+	CHECK_EQ(n, 8);
+	free(insns);
+	if (!have_unified())
+		SKIP("no cgroup2 mount at %s", UNIFIED);
+	REQUIRE(vs_cgroup_open_v2_at(UNIFIED, p, true, &cg, &e) == 0);
+	CHECK(vs_cg_v2_set_devices(cg->h[0].dir, &all, 1, &e) == 0);
+	CHECK(vs_cg_v2_set_devices(cg->h[0].dir, NULL, 0, &e) == 0);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
