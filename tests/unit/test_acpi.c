@@ -143,6 +143,11 @@ TEST(acpi_fadt_points_at_dsdt_and_pm_ports)
 	REQUIRE(d);
 	CHECK(!memcmp(d, "DSDT", 4));
 	CHECK_EQ(sum(d, rd32(d + 4)), 0);
+	const uint8_t *facs = m.ram + rd32(f + 36);
+	CHECK(!memcmp(facs, "FACS", 4));
+	CHECK_EQ(rd32(facs + 4), 64);
+	CHECK_EQ(rd32(f + 36) % 64, 0);
+	CHECK_EQ(rd64(f + 132), 0);		/* X_FIRMWARE_CTRL: one of the two */
 	CHECK_EQ(f[46] | f[47] << 8, VM_IRQ_ACPI_SCI);
 	CHECK_EQ(rd32(f + 56), VM_PORT_ACPI_PM);
 	CHECK_EQ(rd32(f + 64), VM_PORT_ACPI_PM + 4);

@@ -48,11 +48,12 @@ static uint8_t sum8(const uint8_t *p, size_t n)
 	return s;
 }
 
-/* Reserves len bytes, 16-byte aligned; NULL when the area is full. */
-static uint8_t *alloc(struct tables *t, uint64_t len, uint64_t *gpa, const char *what,
-		      struct vs_err *e)
+/* Reserves len bytes aligned to align (a power of two); NULL when the area
+ * is full. */
+static uint8_t *alloc_aligned(struct tables *t, uint64_t len, uint64_t align, uint64_t *gpa,
+			      const char *what, struct vs_err *e)
 {
-	uint64_t off = (t->off + 15) & ~15ull;
+	uint64_t off = (t->off + align - 1) & ~(align - 1);
 
 	if (off > t->size || len > t->size - off) {
 		vs_fail(e, ENOSPC, "ACPI %s: %llu bytes do not fit in the %llu-byte ACPI area", what,
@@ -63,6 +64,12 @@ static uint8_t *alloc(struct tables *t, uint64_t len, uint64_t *gpa, const char 
 	*gpa = t->gpa + off;
 	memset(t->buf + off, 0, len);
 	return t->buf + off;
+}
+
+static uint8_t *alloc(struct tables *t, uint64_t len, uint64_t *gpa, const char *what,
+		      struct vs_err *e)
+{
+	return alloc_aligned(t, len, 16, gpa, what, e);
 }
 
 /* System description table header (ACPI 6.4 §5.2.6); checksum set by finish(). */
@@ -272,13 +279,29 @@ static int build_dsdt(struct tables *t, const struct vm_config *cfg, uint64_t *g
 #define BOOT_ARCH_8042 (1u << 1)
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
 
-static int build_fadt(struct tables *t, uint64_t dsdt, uint64_t *gpa, struct vs_err *e)
+/* FACS (§5.2.10): no checksum; 64-byte aligned. A full (not
+ * hardware-reduced) platform has one; nothing in it is used for S5. */
+static int build_facs(struct tables *t, uint64_t *gpa, struct vs_err *e)
+{
+	uint8_t *p = alloc_aligned(t, 64, 64, gpa, "FACS", e);
+
+	if (!p)
+		return -1;
+	memcpy(p, "FACS", 4);
+	put32(p + 4, 64);
+	p[32] = 2;	/* version */
+	return 0;
+}
+
+static int build_fadt(struct tables *t, uint64_t dsdt, uint64_t facs, uint64_t *gpa,
+		      struct vs_err *e)
 {
 	uint8_t *p = alloc(t, FADT_LEN, gpa, "FADT", e);
 
 	if (!p)
 		return -1;
 	header(p, "FACP", FADT_LEN, 6);
+	put32(p + 36, (uint32_t)facs);	/* FIRMWARE_CTRL (X_FIRMWARE_CTRL stays 0) */
 	put32(p + 40, (uint32_t)dsdt);
 	put16(p + 46, VM_IRQ_ACPI_SCI);		/* SCI_INT */
 	/* SMI_CMD 0: no SMM handshake, the machine is always in ACPI mode */
@@ -380,7 +403,7 @@ int vm_acpi_build_buf(uint8_t *buf, uint64_t size, uint64_t gpa, const struct vm
 {
 	struct tables t = { .buf = buf, .size = size, .gpa = gpa };
 	enum { DSDT_, FADT_, MADT_, MCFG_, N };
-	uint64_t at[N], rsdp, rsdt, xsdt;
+	uint64_t at[N], rsdp, rsdt, xsdt, facs;
 	uint8_t *r, *rs, *xs;
 
 	if (cfg->cpus < 1 || cfg->cpus > VM_MAX_CPUS)
@@ -393,7 +416,8 @@ int vm_acpi_build_buf(uint8_t *buf, uint64_t size, uint64_t gpa, const struct vm
 	r = alloc(&t, 36, &rsdp, "RSDP", e);
 	if (!r)
 		return -1;
-	if (build_dsdt(&t, cfg, &at[DSDT_], e) < 0 || build_fadt(&t, at[DSDT_], &at[FADT_], e) < 0 ||
+	if (build_dsdt(&t, cfg, &at[DSDT_], e) < 0 || build_facs(&t, &facs, e) < 0 ||
+	    build_fadt(&t, at[DSDT_], facs, &at[FADT_], e) < 0 ||
 	    build_madt(&t, cfg, &at[MADT_], e) < 0 || build_mcfg(&t, &at[MCFG_], e) < 0)
 		return -1;
 
