@@ -2,7 +2,9 @@
  * The OCI runtime-spec configuration (config.json, runtime-spec 1.0-1.2, Linux).
  * ct_spec_load() parses and validates a bundle's config.json into a struct
  * ct_spec; every error names the file and the JSON field path at fault.
- * Unknown fields are ignored (the spec allows extensions).
+ * Unknown fields are ignored (the spec allows extensions); a JSON null counts
+ * as absent. Cross-section rules checked here: id mappings need a user
+ * namespace, timeOffsets a time namespace, hostname/domainname a uts one.
  *
  * Optional scalars have a `*_set` flag; absent strings are NULL; absent
  * arrays are NULL with a count of 0. String vectors are NULL-terminated.
@@ -243,7 +245,7 @@ void ct_spec_free(struct ct_spec *s);
  */
 int ct_process_parse(struct json_object *j, const char *where, struct ct_process **out,
 		     struct vs_err *e);
-/* Reads and parses a process JSON file. */
+/* Reads and parses a process JSON file; errors read "PATH: process.cwd: ...". */
 int ct_process_load(const char *path, struct ct_process **out, struct vs_err *e);
 void ct_process_free(struct ct_process *p);
 
