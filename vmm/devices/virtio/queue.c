@@ -286,6 +286,32 @@ int vm_vq_push(struct vm_vq *q, uint16_t head, uint32_t len, struct vs_err *e)
 	return 0;
 }
 
+int vm_vq_fill(struct vm_vq *q, unsigned i, uint16_t head, uint32_t len, struct vs_err *e)
+{
+	uint8_t *ent;
+
+	if (!q->enabled || head >= q->size || !inflight_test(q, head) || i >= q->size)
+		return vs_fail(e, EINVAL, "queue %u: head %u returned but not in use", q->index, head);
+	ent = q->used + 4 + 8u * ((uint16_t)(q->used_idx + i) % q->size);
+	store32(ent, head);
+	store32(ent + 4, len);
+	inflight_set(q, head, false);
+	return 0;
+}
+
+void vm_vq_flush(struct vm_vq *q, unsigned n)
+{
+	q->used_idx = (uint16_t)(q->used_idx + n);
+	store16(q->used + 2, q->used_idx);
+}
+
+void vm_vq_rewind(struct vm_vq *q, const uint16_t *heads, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		inflight_set(q, heads[i], false);
+	q->last_avail = (uint16_t)(q->last_avail - n);
+}
+
 bool vm_vq_should_notify(struct vm_vq *q)
 {
 	uint16_t old = q->signalled_used, neu = q->used_idx;

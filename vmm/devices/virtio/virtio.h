@@ -90,6 +90,13 @@ int vm_vq_enable(struct vm_vq *q, const struct vm_memory *mem, struct vs_err *e)
 int vm_vq_pop(struct vm_vq *q, struct vm_vq_elem *el, struct vs_err *e);
 /* Returns a chain to the driver with len bytes written into it. */
 int vm_vq_push(struct vm_vq *q, uint16_t head, uint32_t len, struct vs_err *e);
+/* Batched return (mergeable rx buffers): fill used entry i past the current
+ * used idx, then publish n entries at once with vm_vq_flush, so the driver
+ * never sees part of a packet. */
+int vm_vq_fill(struct vm_vq *q, unsigned i, uint16_t head, uint32_t len, struct vs_err *e);
+void vm_vq_flush(struct vm_vq *q, unsigned n);
+/* Gives back the last n popped chains (heads in pop order) unconsumed. */
+void vm_vq_rewind(struct vm_vq *q, const uint16_t *heads, unsigned n);
 /* After pushes: whether the driver asked to be interrupted (§2.7.7, §2.7.10
  * with VIRTIO_F_EVENT_IDX). Updates the "last signalled" mark. */
 bool vm_vq_should_notify(struct vm_vq *q);
