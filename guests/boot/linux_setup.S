@@ -65,8 +65,8 @@ init_size:	.long	0		/* filled by mkbzimage from the image end */
 handover_offset: .long	0
 kernel_info_offset: .long LINUX_KERNEL_INFO_OFFSET
 header_end:
-
-version_str:	.asciz	"vessel test guest"
+	/* loaders copy the header up to the jump target: the code starts right
+	 * here (tools/mkbzimage.c checks the short jump reaches it) */
 
 setup_start:
 	cli
@@ -156,3 +156,5 @@ gdt_ptr:
 pm32_ptr:
 	.long	0
 	.word	BOOT_CS
+
+version_str:	.asciz	"vessel test guest"

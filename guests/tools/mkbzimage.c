@@ -64,6 +64,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mkbzimage: %s: no setup header\n", argv[1]);
 		return 1;
 	}
+	/* the short jump at 0x200 must go forward, past the header */
+	if (setup[0x200] != 0xeb || setup[0x201] >= 0x80 || 0x202 + setup[0x201] < 0x268) {
+		fprintf(stderr, "mkbzimage: %s: bad jump at 0x200\n", argv[1]);
+		return 1;
+	}
 	if (slen > SETUP_MAX) {
 		fprintf(stderr, "mkbzimage: %s: setup is %zu bytes, more than %d\n", argv[1],
 			slen, SETUP_MAX);

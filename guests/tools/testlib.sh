@@ -81,10 +81,10 @@ g_boot_oks() {
 	for c in $BOOT_CHECKS; do echo "boot_$1_$c"; done
 }
 
-# runs at the end of a net test (EXIT trap of its subshell): the helper
-# process and the tap go, whatever happened
-NET_PY= NET_TAP=
+# runs at the end of a test with a host-side helper (EXIT trap of its
+# subshell): the helper process and the tap go, whatever happened
+HELPER_PY= NET_TAP=
 g_net_cleanup() {
-	if [ -n "$NET_PY" ]; then kill "$NET_PY" 2>/dev/null || true; fi
+	if [ -n "$HELPER_PY" ]; then kill "$HELPER_PY" 2>/dev/null || true; fi
 	if [ -n "$NET_TAP" ]; then ip link del "$NET_TAP" 2>/dev/null || true; fi
 }

@@ -152,14 +152,14 @@ t_virtio_net() {
 	trap 'g_net_cleanup' EXIT
 	"$PYTHON" "$GUEST_TOOLS/tapnet.py" "$tap" "$token" "$T_TMP/net.ready" "$T_TMP/net.out" \
 		"$T_TMP/net.stop" &
-	NET_PY=$!
-	g_wait_file "$T_TMP/net.ready" "$NET_PY"
+	HELPER_PY=$!
+	g_wait_file "$T_TMP/net.ready" "$HELPER_PY"
 	q_run virtio_net virtio_net.elf \
 		"expect_mac=$MAC net_token=$token net_rx=1" \
 		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
 		-device "virtio-net-pci,netdev=n0,mac=$MAC,disable-legacy=on"
 	touch "$T_TMP/net.stop"
-	wait "$NET_PY" || t_fail "no frame from the guest on $tap"
+	wait "$HELPER_PY" || t_fail "no frame from the guest on $tap"
 	g_expect_status "$rc" 1
 	g_expect_ok "$serial" virtio_net_found virtio_net_init virtio_net_mac virtio_net_tx \
 		virtio_net_rx virtio_net_status_clean
