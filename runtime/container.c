@@ -98,7 +98,6 @@ int ct_wait_status(pid_t pid)
 int ct_write_pid_file(const char *path, pid_t pid, struct vs_err *e)
 {
 	char buf[32];
-	autofree char *abs = NULL;
 
 	snprintf(buf, sizeof(buf), "%d", (int)pid);
 	if (vs_write_file_atomic(path, buf, strlen(buf), 0644, e) < 0)
