@@ -77,8 +77,17 @@ int ct_cmd_update(const struct ct_global *g, int argc, char **argv)
 	bool flags = false;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":r:", opts, NULL)) != -1) {
-		const char *name = argv[optind - 1];
+	int idx = -1;
+
+	while ((c = getopt_long(argc, argv, ":r:", opts, &idx)) != -1) {
+		/* the option as typed, for messages ("--memory") */
+		char name[64];
+
+		if (idx >= 0)
+			snprintf(name, sizeof(name), "--%s", opts[idx].name);
+		else
+			snprintf(name, sizeof(name), "%s", argv[optind - 1]);
+		idx = -1;
 
 		if (c != 'r' && c != '?' && c != ':')
 			flags = true;

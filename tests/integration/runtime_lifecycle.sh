@@ -194,6 +194,84 @@ start_reports_missing_program() {
 	leftovers lc12
 }
 
+preserve_fds_and_listen_fds() {
+	mkb "$T_TMP/fds" sh -c 'cat <&3; cat <&4; echo "LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID"; ls /proc/$$/fd > /tmp/fds; tr "\n" " " < /tmp/fds'
+	echo three > "$T_TMP/f3"; echo four > "$T_TMP/f4"
+	rt run --preserve-fds 2 --bundle "$T_TMP/fds" lc13 3< "$T_TMP/f3" 4< "$T_TMP/f4" > "$T_TMP/out"
+	printf 'three\nfour\nLISTEN_FDS= LISTEN_PID=\n0 1 2 3 4 ' | diff -u - "$T_TMP/out" >&2 ||
+		t_fail "preserve-fds: $(cat "$T_TMP/out")"
+	# sd_listen_fds: the runtime's LISTEN_FDS are passed on, for pid 1
+	LISTEN_FDS=1 rt run --bundle "$T_TMP/fds" lc14 3< "$T_TMP/f3" 4< "$T_TMP/f4" > "$T_TMP/out" 2>&1 || true
+	grep -q "^three$" "$T_TMP/out" || t_fail "LISTEN_FDS fd 3 not passed: $(cat "$T_TMP/out")"
+	grep -q "LISTEN_FDS=1 LISTEN_PID=1" "$T_TMP/out" || t_fail "LISTEN_FDS env: $(cat "$T_TMP/out")"
+	leftovers lc13; leftovers lc14
+}
+
+update_limits() {
+	rt run -d --bundle "$T_TMP/sleep" lc15
+	local cg=/sys/fs/cgroup/memory/vessel/lc15 pcg=/sys/fs/cgroup/pids/vessel/lc15
+	[ -d "$cg" ] || t_skip "no v1 memory hierarchy"
+	rt update --memory 48m --pids-limit 77 lc15
+	[ "$(cat $cg/memory.limit_in_bytes)" = 50331648 ] || t_fail "memory limit $(cat $cg/memory.limit_in_bytes)"
+	[ "$(cat $pcg/pids.max)" = 77 ] || t_fail "pids.max $(cat $pcg/pids.max)"
+	echo '{"memory": {"limit": 67108864}, "pids": {"limit": 55}}' > "$T_TMP/res.json"
+	rt update --resources "$T_TMP/res.json" lc15
+	[ "$(cat $cg/memory.limit_in_bytes)" = 67108864 ] || t_fail "memory via --resources"
+	[ "$(cat $pcg/pids.max)" = 55 ] || t_fail "pids via --resources"
+	echo '{"pids": {"limit": 44}}' | rt update -r - lc15
+	[ "$(cat $pcg/pids.max)" = 44 ] || t_fail "pids via stdin"
+	if rt update --memory lots lc15 2> "$T_TMP/err"; then t_fail "bad --memory accepted"; fi
+	grep -q -- '--memory: bad value "lots"' "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+	rt delete -f lc15
+}
+
+features_spec_version() {
+	rt features > "$T_TMP/f.json"
+	/usr/bin/python3 - "$T_TMP/f.json" <<'PY' || t_fail "features: $(head -c 300 "$T_TMP/f.json")"
+import json, sys
+f = json.load(open(sys.argv[1]))
+assert f["ociVersionMin"] == "1.0.0" and f["ociVersionMax"].startswith("1.")
+assert "createContainer" in f["hooks"] and "rbind" in f["mountOptions"]
+l = f["linux"]
+assert set(["pid", "network", "mount", "user", "cgroup"]) <= set(l["namespaces"]), l["namespaces"]
+assert "CAP_SYS_ADMIN" in l["capabilities"]
+assert l["cgroup"]["v1"] and l["cgroup"]["v2"] and not l["cgroup"]["systemd"]
+assert l["seccomp"]["enabled"] and "SCMP_ACT_ERRNO" in l["seccomp"]["actions"]
+assert not l["apparmor"]["enabled"] and not l["selinux"]["enabled"]
+PY
+	mkdir -p "$T_TMP/newspec"
+	rt spec --bundle "$T_TMP/newspec"
+	/usr/bin/python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert c["process"]["args"]' \
+		"$T_TMP/newspec/config.json" || t_fail "spec wrote a bad config.json"
+	if rt spec --bundle "$T_TMP/newspec" 2>/dev/null; then t_fail "spec overwrote config.json"; fi
+	rt --version | grep -q "^vessel-runtime version" || t_fail "--version"
+	rt -v | grep -q "^spec: 1\." || t_fail "-v"
+	rt --help | grep -q "create" || t_fail "--help"
+}
+
+exec_caps_and_no_new_privs() {
+	mkb "$T_TMP/nnp" --set 'c["process"]["noNewPrivileges"] = False' sleep 1000
+	rt run -d --bundle "$T_TMP/nnp" lc16
+	rt exec lc16 grep NoNewPrivs /proc/self/status | grep -q '0$' || t_fail "NNP set without asking"
+	rt exec --no-new-privs lc16 grep NoNewPrivs /proc/self/status | grep -q '1$' || t_fail "--no-new-privs ignored"
+	# CAP_NET_RAW is bit 13; --cap adds it
+	local eff
+	eff=$(rt exec lc16 sed -n 's/^CapEff:\s*//p' /proc/self/status)
+	[ $(( 0x$eff >> 13 & 1 )) = 0 ] || t_fail "CAP_NET_RAW present by default"
+	eff=$(rt exec --cap CAP_NET_RAW lc16 sed -n 's/^CapEff:\s*//p' /proc/self/status)
+	[ $(( 0x$eff >> 13 & 1 )) = 1 ] || t_fail "--cap CAP_NET_RAW not effective ($eff)"
+	rt delete -f lc16
+}
+
+kill_default_is_term() {
+	mkb "$T_TMP/term" sh -c 'trap "echo got-term > /tmp/sig; exit 0" TERM; while :; do sleep 0.1; done'
+	rt run -d --bundle "$T_TMP/term" lc17
+	rt kill lc17
+	wait_status lc17 stopped
+	[ "$(cat "$T_TMP/term/rootfs/tmp/sig")" = got-term ] || t_fail "default signal is not TERM"
+	rt delete lc17
+}
+
 t_run lifecycle_create_start_kill_delete create_start_kill_delete
 t_run lifecycle_state_json_fields state_json_fields
 t_run lifecycle_run_foreground_exit_status_pid1_hostname run_foreground_exit_status
@@ -206,3 +284,8 @@ t_run lifecycle_hooks_run_in_order hooks_run_in_order
 t_run lifecycle_failing_create_hook_leaves_nothing failing_create_hook_leaves_nothing
 t_run lifecycle_no_pivot no_pivot
 t_run lifecycle_missing_program_fails_create start_reports_missing_program
+t_run lifecycle_preserve_fds_and_listen_fds preserve_fds_and_listen_fds
+t_run lifecycle_update_limits update_limits
+t_run lifecycle_features_spec_version features_spec_version
+t_run lifecycle_exec_caps_and_no_new_privs exec_caps_and_no_new_privs
+t_run lifecycle_kill_default_is_term kill_default_is_term
