@@ -255,8 +255,8 @@ static int apply_propagation_attrs(int fd, const struct ct_mount_opts *mo, struc
 	return 0;
 }
 
-/* A bind mount keeps the source's flags; ro, nosuid... need a remount. The
- * target is reopened: the old fd points under the new mount. */
+/* A bind mount keeps the source's flags; ro, nosuid... need a remount of
+ * the new mount (target names its root, see reopen_top()). */
 static int bind_remount(const char *target, const struct ct_mount_opts *mo, struct vs_err *e)
 {
 	struct statvfs sv;
@@ -621,9 +621,12 @@ static int prepare_root(const struct ct_spec *s, const char *root, struct vs_err
 
 int ct_rootfs_mount(const struct ct_spec *s, const struct ct_rootfs_opts *o, struct vs_err *e)
 {
-	autofree char *rel = rootfs_path(s, o->bundle);
+	autofree char *rel = NULL;
 	char root[PATH_MAX];
 
+	if (!s->root_path || !*s->root_path)
+		return vs_fail(e, EINVAL, "config.json: root.path: missing");
+	rel = rootfs_path(s, o->bundle);
 	if (!rel)
 		return vs_fail(e, ENOMEM, "config.json: root.path: out of memory");
 	if (!realpath(rel, root))
@@ -647,9 +650,12 @@ int ct_rootfs_mount(const struct ct_spec *s, const struct ct_rootfs_opts *o, str
 
 int ct_rootfs_pivot(const struct ct_spec *s, const struct ct_rootfs_opts *o, struct vs_err *e)
 {
-	autofree char *rel = rootfs_path(s, o->bundle);
+	autofree char *rel = NULL;
 	char root[PATH_MAX];
 
+	if (!s->root_path || !*s->root_path)
+		return vs_fail(e, EINVAL, "config.json: root.path: missing");
+	rel = rootfs_path(s, o->bundle);
 	if (!rel || !realpath(rel, root))
 		return vs_fail_errno(e, "config.json: root.path: %s", rel ? rel : "");
 	if (chdir(root) < 0)
