@@ -14,7 +14,7 @@
 #define RAM_SIZE 0x10000
 
 static const struct vm_device_ops *const devs[] = {
-	&vm_serial_device, &vm_rtc_device,	    &vm_i8042_device,	&vm_debug_exit_device,
+	&vm_serial_device, &vm_rtc_device,	   &vm_i8042_device,   &vm_debug_exit_device,
 	&vm_fw_cfg_device, &vm_boot_marker_device, &vm_acpi_pm_device,
 };
 #define NDEVS (sizeof(devs) / sizeof(devs[0]))
@@ -37,10 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t ram[RAM_SIZE];
 	struct vm_config cfg;
-	struct vm_memory mem = { 0 };
+	struct vm_memory mem = {0};
 	struct vm_bus pio, mmio;
-	struct vm_irq irq = { .set_line = on_line };
-	struct vm_ctx ctx = { 0 };
+	struct vm_irq irq = {.set_line = on_line};
+	struct vm_ctx ctx = {0};
 	struct vs_err e;
 
 	if (size < 1)

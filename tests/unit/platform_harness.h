@@ -21,11 +21,11 @@ struct harness {
 	struct vm_irq irq;
 	uint8_t *ram;
 	uint64_t ram_size;
-	int line[32];		/* current level per GSI */
-	unsigned edges[32];	/* 0 -> 1 transitions per GSI */
+	int line[32];	    /* current level per GSI */
+	unsigned edges[32]; /* 0 -> 1 transitions per GSI */
 	int exits, exit_status;
 	char exit_why[256];
-	uint64_t now_ns;	/* what uptime_ns() returns */
+	uint64_t now_ns; /* what uptime_ns() returns */
 	pthread_t loop_thread;
 	bool loop_running;
 };
@@ -112,7 +112,7 @@ static inline void h_fini(void)
 
 static inline uint32_t h_in(uint16_t port, uint32_t len)
 {
-	uint8_t d[4] = { 0 };
+	uint8_t d[4] = {0};
 
 	vm_bus_dispatch(&H.pio, port, d, len, false);
 	return d[0] | d[1] << 8 | d[2] << 16 | (uint32_t)d[3] << 24;
@@ -120,7 +120,7 @@ static inline uint32_t h_in(uint16_t port, uint32_t len)
 
 static inline void h_out(uint16_t port, uint32_t len, uint32_t v)
 {
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t d[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
 
 	vm_bus_dispatch(&H.pio, port, d, len, true);
 }
@@ -143,7 +143,7 @@ static inline int h_save(const struct vm_device_ops *ops, struct vm_state_writer
 }
 
 static inline int h_restore(const struct vm_device_ops *ops, const struct vm_state_writer *w,
-		     struct vs_err *e)
+			    struct vs_err *e)
 {
 	struct vm_state_reader r;
 

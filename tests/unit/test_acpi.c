@@ -114,7 +114,7 @@ TEST(acpi_rsdp_points_at_valid_rsdt_and_xsdt)
 	CHECK_EQ((rd32(rsdt + 4) - 36) / 4, n);
 
 	/* every entry is a table with a right checksum, the same in both */
-	const char *want[] = { "FACP", "APIC", "MCFG" };
+	const char *want[] = {"FACP", "APIC", "MCFG"};
 	for (uint32_t i = 0; i < n && i < 3; i++) {
 		uint64_t a = rd64(xsdt + 36 + 8 * i);
 		CHECK_EQ(rd32(rsdt + 36 + 4 * i), a);
@@ -138,7 +138,7 @@ TEST(acpi_fadt_points_at_dsdt_and_pm_ports)
 	REQUIRE(f);
 	CHECK_EQ(rd32(f + 4), 276);
 	CHECK_EQ(f[8], 6);
-	CHECK_EQ(rd64(f + 140), rd32(f + 40));	/* X_DSDT == DSDT */
+	CHECK_EQ(rd64(f + 140), rd32(f + 40)); /* X_DSDT == DSDT */
 	const uint8_t *d = table(&m, rd64(f + 140));
 	REQUIRE(d);
 	CHECK(!memcmp(d, "DSDT", 4));
@@ -147,19 +147,19 @@ TEST(acpi_fadt_points_at_dsdt_and_pm_ports)
 	CHECK(!memcmp(facs, "FACS", 4));
 	CHECK_EQ(rd32(facs + 4), 64);
 	CHECK_EQ(rd32(f + 36) % 64, 0);
-	CHECK_EQ(rd64(f + 132), 0);		/* X_FIRMWARE_CTRL: one of the two */
+	CHECK_EQ(rd64(f + 132), 0); /* X_FIRMWARE_CTRL: one of the two */
 	CHECK_EQ(f[46] | f[47] << 8, VM_IRQ_ACPI_SCI);
 	CHECK_EQ(rd32(f + 56), VM_PORT_ACPI_PM);
 	CHECK_EQ(rd32(f + 64), VM_PORT_ACPI_PM + 4);
 	CHECK_EQ(f[88], 4);
 	CHECK_EQ(f[89], 2);
-	CHECK(rd32(f + 112) & (1u << 10));	/* RESET_REG_SUP */
-	CHECK(!(rd32(f + 112) & (1u << 20)));	/* not HW_REDUCED_ACPI */
-	CHECK_EQ(f[116], 1);			/* reset register in I/O space */
+	CHECK(rd32(f + 112) & (1u << 10));    /* RESET_REG_SUP */
+	CHECK(!(rd32(f + 112) & (1u << 20))); /* not HW_REDUCED_ACPI */
+	CHECK_EQ(f[116], 1);		      /* reset register in I/O space */
 	CHECK_EQ(rd64(f + 120), VM_PORT_ACPI_RESET);
 	CHECK_EQ(f[128], 6);
-	CHECK((f[109] | f[110] << 8) & 2);	/* 8042 present */
-	CHECK_EQ(rd64(f + 152), VM_PORT_ACPI_PM);	/* X_PM1a_EVT_BLK address */
+	CHECK((f[109] | f[110] << 8) & 2);	  /* 8042 present */
+	CHECK_EQ(rd64(f + 152), VM_PORT_ACPI_PM); /* X_PM1a_EVT_BLK address */
 	CHECK_EQ(rd64(f + 176), VM_PORT_ACPI_PM + 4);
 	free(m.ram);
 }
@@ -233,22 +233,35 @@ TEST(acpi_dsdt_holds_s5_pci0_and_com1)
 	uint32_t len = rd32(d + 4);
 	CHECK_EQ(d[8], 2);
 	/* first term: Name(\_S5_, Package(4){5, 5, 0, 0}) */
-	const uint8_t s5[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-			       0x0a, VM_ACPI_S5_SLP_TYP, 0x0a, VM_ACPI_S5_SLP_TYP, 0x00, 0x00 };
+	const uint8_t s5[] = {0x08,
+			      '\\',
+			      '_',
+			      'S',
+			      '5',
+			      '_',
+			      0x12,
+			      0x08,
+			      0x04,
+			      0x0a,
+			      VM_ACPI_S5_SLP_TYP,
+			      0x0a,
+			      VM_ACPI_S5_SLP_TYP,
+			      0x00,
+			      0x00};
 	CHECK(len > 36 + sizeof(s5) && !memcmp(d + 36, s5, sizeof(s5)));
 	CHECK(contains(d + 36, len - 36, "PCI0"));
 	CHECK(contains(d + 36, len - 36, "COM1"));
 	CHECK(contains(d + 36, len - 36, "_PRT"));
 	/* PNP0A08 as EisaId: DWordPrefix 0x080ad041 */
-	const uint8_t hid[] = { '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+	const uint8_t hid[] = {'_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08};
 	CHECK(memmem(d, len, hid, sizeof(hid)) != NULL);
 	free(m.ram);
 }
 
 TEST(acpi_build_refuses_memory_without_the_acpi_area)
 {
-	struct vm_memory mem = { 0 };
-	struct vm_config cfg = { .cpus = 1 };
+	struct vm_memory mem = {0};
+	struct vm_config cfg = {.cpus = 1};
 	struct vs_err e;
 	uint8_t *ram = calloc(1, 512 << 10);
 
@@ -262,7 +275,7 @@ TEST(acpi_build_refuses_memory_without_the_acpi_area)
 TEST(acpi_build_reports_tables_that_do_not_fit)
 {
 	uint8_t buf[512];
-	struct vm_config cfg = { .cpus = 1 };
+	struct vm_config cfg = {.cpus = 1};
 	struct vs_err e;
 
 	CHECK(vm_acpi_build_buf(buf, sizeof(buf), VM_ACPI_ADDR, &cfg, &e) < 0);
@@ -324,9 +337,9 @@ TEST(aml_names_pad_and_prefix_segments)
 	aml_name(&a, "RTC");
 	aml_name(&a, "\\A.B.C");
 	REQUIRE(!a.error);
-	const uint8_t want[] = { '\\', 0x2e, '_', 'S', 'B', '_', 'P', 'C', 'I', '0',
-				 'R', 'T', 'C', '_',
-				 '\\', 0x2f, 3, 'A', '_', '_', '_', 'B', '_', '_', '_', 'C', '_', '_', '_' };
+	const uint8_t want[] = {'\\', 0x2e, '_', 'S', 'B',  '_',  'P', 'C', 'I', '0',
+				'R',  'T',  'C', '_', '\\', 0x2f, 3,   'A', '_', '_',
+				'_',  'B',  '_', '_', '_',  'C',  '_', '_', '_'};
 	CHECK_EQ(a.len, sizeof(want));
 	CHECK(a.len == sizeof(want) && !memcmp(a.buf, want, sizeof(want)));
 	aml_free(&a);
@@ -358,10 +371,9 @@ TEST(aml_integers_and_eisaid_encode_like_iasl)
 	aml_int(&a, 0x100000000ull);
 	aml_eisaid(&a, "PNP0501");
 	REQUIRE(!a.error);
-	const uint8_t want[] = { 0x00, 0x01, 0x0a, 0x20, 0x0b, 0x34, 0x12,
-				 0x0c, 0x78, 0x56, 0x34, 0x12,
-				 0x0e, 0, 0, 0, 0, 1, 0, 0, 0,
-				 0x0c, 0x41, 0xd0, 0x05, 0x01 };
+	const uint8_t want[] = {0x00, 0x01, 0x0a, 0x20, 0x0b, 0x34, 0x12, 0x0c, 0x78,
+				0x56, 0x34, 0x12, 0x0e, 0,    0,    0,	  0,	1,
+				0,    0,    0,	  0x0c, 0x41, 0xd0, 0x05, 0x01};
 	CHECK_EQ(a.len, sizeof(want));
 	CHECK(a.len == sizeof(want) && !memcmp(a.buf, want, sizeof(want)));
 	aml_free(&a);
@@ -388,7 +400,7 @@ static int run(const char *cmd, char **out)
 /* Runs in a scratch directory: disassembles every table, recompiles the DSDT. */
 static void iasl_check(const struct machine *m)
 {
-	const char *sigs[] = { "FACP", "APIC", "MCFG", "DSDT" };
+	const char *sigs[] = {"FACP", "APIC", "MCFG", "DSDT"};
 	const uint8_t *f = find(m, "FACP");
 	struct vs_err e;
 
@@ -401,8 +413,8 @@ static void iasl_check(const struct machine *m)
 		autofree char *out = NULL;
 		REQUIRE(vs_write_file(name, t, rd32(t + 4), 0644, &e) == 0);
 		int rc = run(cmd, &out);
-		if (rc != 0 || strstr(out, "rror") || strstr(out, "Invalid") || strstr(out, "Incorrect") ||
-		    strstr(out, "arning")) {
+		if (rc != 0 || strstr(out, "rror") || strstr(out, "Invalid") ||
+		    strstr(out, "Incorrect") || strstr(out, "arning")) {
 			fprintf(stderr, "  iasl -d %s (rc %d):\n%.3000s\n", name, rc, out);
 			vt_failed_now = 1;
 		}

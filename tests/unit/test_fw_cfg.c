@@ -8,9 +8,9 @@
 #include "vmm/devices/fw_cfg.h"
 #include "vmm/layout.h"
 
-#define SEL VM_PORT_FW_CFG
+#define SEL  VM_PORT_FW_CFG
 #define DATA (VM_PORT_FW_CFG + 1)
-#define DMA (VM_PORT_FW_CFG + 4)
+#define DMA  (VM_PORT_FW_CFG + 4)
 
 static int create(void)
 {
@@ -60,10 +60,10 @@ static int dir_lookup(const char *name, uint32_t *size, unsigned *count)
 	for (uint32_t i = 0; i < n && i < 64; i++) {
 		for (int k = 0; k < 64; k++)
 			e[k] = inb(DATA);
-		char nm[57] = { 0 };
+		char nm[57] = {0};
 		memcpy(nm, e + 8, 56);
 		if (strcmp(prev, nm) > 0)
-			return -2;	/* not sorted */
+			return -2; /* not sorted */
 		strcpy(prev, nm);
 		if (!strcmp(nm, name)) {
 			found = e[4] << 8 | e[5];
@@ -82,13 +82,13 @@ TEST(fw_cfg_reports_signature_and_machine_numbers)
 	REQUIRE(create() == 0);
 	uint8_t sig[6];
 	read_item(FW_CFG_SIGNATURE, sig, 6);
-	CHECK(!memcmp(sig, "QEMU\0\0", 6));	/* zeros past the end */
-	CHECK_EQ(get_le(FW_CFG_ID, 4), 3);	/* traditional + DMA */
+	CHECK(!memcmp(sig, "QEMU\0\0", 6)); /* zeros past the end */
+	CHECK_EQ(get_le(FW_CFG_ID, 4), 3);  /* traditional + DMA */
 	CHECK_EQ(get_le(FW_CFG_RAM_SIZE, 8), 768ull << 20);
 	CHECK_EQ(get_le(FW_CFG_NB_CPUS, 2), 3);
 	CHECK_EQ(get_le(FW_CFG_MAX_CPUS, 2), 3);
 	CHECK_EQ(get_le(FW_CFG_NOGRAPHIC, 2), 1);
-	CHECK_EQ(get_le(0x7777, 4), 0);		/* unknown item reads zeros */
+	CHECK_EQ(get_le(0x7777, 4), 0); /* unknown item reads zeros */
 	CHECK_EQ(inb(SEL), 0xff);
 	vm_fw_cfg_device.destroy();
 	h_fini();
@@ -210,7 +210,7 @@ TEST(fw_cfg_dma_reads_into_guest_memory_and_refuses_outside)
 	h_out(SEL, 2, FW_CFG_NB_CPUS);
 	dma(0x1000, 0x04, 1, 0);
 	dma(0x1000, 0x02, 1, 0x3000);
-	CHECK_EQ(H.ram[0x3000], 0);		/* high byte of le16 2 */
+	CHECK_EQ(H.ram[0x3000], 0); /* high byte of le16 2 */
 	CHECK_EQ(be32_at(H.ram + 0x1000), 0);
 
 	/* a destination outside guest RAM: error bit, nothing written */

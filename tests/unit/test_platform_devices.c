@@ -20,7 +20,7 @@ static int create(const struct vm_device_ops *ops)
 /* --- i8042 ---------------------------------------------------------------- */
 
 #define KBD_DATA 0x60
-#define KBD_CMD 0x64
+#define KBD_CMD	 0x64
 
 /* One controller response, as Linux's i8042_command() waits for it. */
 static int kbd_reply(void)
@@ -34,21 +34,21 @@ TEST(i8042_passes_the_linux_probe_sequence)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create(&vm_i8042_device) == 0);
-	CHECK_EQ(inb(KBD_CMD) & 0x01, 0);	/* nothing to flush */
-	outb(KBD_CMD, 0xaa);			/* self-test */
+	CHECK_EQ(inb(KBD_CMD) & 0x01, 0); /* nothing to flush */
+	outb(KBD_CMD, 0xaa);		  /* self-test */
 	CHECK_EQ(kbd_reply(), 0x55);
-	CHECK(inb(KBD_CMD) & 0x04);		/* system flag */
-	outb(KBD_CMD, 0x20);			/* read command byte */
+	CHECK(inb(KBD_CMD) & 0x04); /* system flag */
+	outb(KBD_CMD, 0x20);	    /* read command byte */
 	int ctr = kbd_reply();
-	CHECK(ctr >= 0 && (ctr & 0x01));	/* keyboard interrupt enabled */
+	CHECK(ctr >= 0 && (ctr & 0x01)); /* keyboard interrupt enabled */
 	outb(KBD_CMD, 0x60);
 	outb(KBD_DATA, 0x45);
-	CHECK(inb(KBD_CMD) & 0x08 ? false : true);	/* last write went to data */
+	CHECK(inb(KBD_CMD) & 0x08 ? false : true); /* last write went to data */
 	outb(KBD_CMD, 0x20);
 	CHECK_EQ(kbd_reply(), 0x45);
-	outb(KBD_CMD, 0xab);			/* keyboard interface test */
+	outb(KBD_CMD, 0xab); /* keyboard interface test */
 	CHECK_EQ(kbd_reply(), 0x00);
-	outb(KBD_CMD, 0xa9);			/* AUX interface test */
+	outb(KBD_CMD, 0xa9); /* AUX interface test */
 	CHECK_EQ(kbd_reply(), 0x00);
 	/* AUX loopback: the byte comes back flagged as mouse data */
 	outb(KBD_CMD, 0xd3);
@@ -76,15 +76,15 @@ TEST(i8042_absent_keyboard_answers_fe_with_timeout)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create(&vm_i8042_device) == 0);
-	outb(KBD_DATA, 0xf2);			/* keyboard "get ID" */
+	outb(KBD_DATA, 0xf2); /* keyboard "get ID" */
 	uint8_t st = inb(KBD_CMD);
-	CHECK_EQ(st & 0x41, 0x41);		/* data, timeout */
-	CHECK_EQ(H.line[1], 1);			/* IRQ 1: keyboard interrupt enabled */
+	CHECK_EQ(st & 0x41, 0x41); /* data, timeout */
+	CHECK_EQ(H.line[1], 1);	   /* IRQ 1: keyboard interrupt enabled */
 	CHECK_EQ(inb(KBD_DATA), 0xfe);
 	CHECK_EQ(H.line[1], 0);
 	CHECK_EQ(inb(KBD_CMD) & 0x41, 0);
-	CHECK_EQ(inb(KBD_DATA), 0xfe);		/* empty buffer: last byte again */
-	outb(KBD_CMD, 0xd4);			/* to the mouse: nobody either */
+	CHECK_EQ(inb(KBD_DATA), 0xfe); /* empty buffer: last byte again */
+	outb(KBD_CMD, 0xd4);	       /* to the mouse: nobody either */
 	outb(KBD_DATA, 0xff);
 	CHECK_EQ(inb(KBD_CMD) & 0x61, 0x61);
 	CHECK_EQ(H.line[12], 1);
@@ -104,13 +104,13 @@ TEST(i8042_reset_pulse_requests_exit)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create(&vm_i8042_device) == 0);
-	outb(KBD_CMD, 0xff);			/* pulse nothing */
+	outb(KBD_CMD, 0xff); /* pulse nothing */
 	CHECK_EQ(H.exits, 0);
 	outb(KBD_CMD, 0xfe);
 	CHECK_EQ(H.exits, 1);
 	CHECK_EQ(H.exit_status, 0);
 	CHECK_STR(H.exit_why, "guest reset through i8042");
-	outb(KBD_CMD, 0xd1);			/* output port with reset low */
+	outb(KBD_CMD, 0xd1); /* output port with reset low */
 	outb(KBD_DATA, 0x02);
 	CHECK_EQ(H.exits, 2);
 	vm_i8042_device.destroy();
@@ -126,7 +126,7 @@ TEST(i8042_state_survives_save_and_restore)
 	REQUIRE(create(&vm_i8042_device) == 0);
 	outb(KBD_CMD, 0x60);
 	outb(KBD_DATA, 0x47);
-	outb(KBD_CMD, 0x65);			/* RAM byte 5 */
+	outb(KBD_CMD, 0x65); /* RAM byte 5 */
 	outb(KBD_DATA, 0x99);
 	outb(KBD_CMD, 0xd2);
 	outb(KBD_DATA, 0x12);
@@ -150,11 +150,11 @@ TEST(i8042_state_survives_save_and_restore)
 	CHECK(h_restore(&vm_i8042_device, &w, &e) < 0);
 	CHECK_CONTAINS(e.msg, "version");
 	w.buf[0] = 1;
-	w.buf[1 + 32 + 4] = 17;			/* queue count */
+	w.buf[1 + 32 + 4] = 17; /* queue count */
 	CHECK(h_restore(&vm_i8042_device, &w, &e) < 0);
 	CHECK_CONTAINS(e.msg, "queued");
 	w.buf[1 + 32 + 4] = 2;
-	w.buf[1 + 32 + 5 + 1] = 0x80;		/* flags of the first byte */
+	w.buf[1 + 32 + 5 + 1] = 0x80; /* flags of the first byte */
 	CHECK(h_restore(&vm_i8042_device, &w, &e) < 0);
 	CHECK_CONTAINS(e.msg, "flags");
 	vm_sw_free(&w);
@@ -179,10 +179,10 @@ TEST(debug_exit_write_ends_vm_with_shifted_status)
 	CHECK_EQ(H.exit_status, 0x2469);
 	h_out(VM_PORT_DEBUG_EXIT, 4, 0x10000);
 	CHECK_EQ(H.exit_status, 0x20001);
-	outb(VM_PORT_DEBUG_EXIT + 3, 2);	/* the whole 4-port window */
+	outb(VM_PORT_DEBUG_EXIT + 3, 2); /* the whole 4-port window */
 	CHECK_EQ(H.exit_status, 5);
 	CHECK_EQ(H.exits, 5);
-	outb(VM_PORT_DEBUG_EXIT + 4, 2);	/* past it: not this device */
+	outb(VM_PORT_DEBUG_EXIT + 4, 2); /* past it: not this device */
 	CHECK_EQ(H.exits, 5);
 	vm_debug_exit_device.destroy();
 	h_fini();
@@ -194,7 +194,7 @@ TEST(boot_marker_records_values_with_uptime)
 {
 	uint32_t v;
 	uint64_t ns;
-	char buf[4096] = { 0 };
+	char buf[4096] = {0};
 
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create(&vm_boot_marker_device) == 0);
@@ -230,19 +230,19 @@ TEST(boot_marker_records_values_with_uptime)
 /* --- ACPI PM -------------------------------------------------------------- */
 
 #define PM1_STS VM_PORT_ACPI_PM
-#define PM1_EN (VM_PORT_ACPI_PM + 2)
+#define PM1_EN	(VM_PORT_ACPI_PM + 2)
 #define PM1_CNT (VM_PORT_ACPI_PM + 4)
 
 TEST(acpi_pm_s5_sleep_powers_off)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create(&vm_acpi_pm_device) == 0);
-	CHECK_EQ(h_in(PM1_CNT, 2) & 1, 1);	/* SCI_EN: always ACPI mode */
+	CHECK_EQ(h_in(PM1_CNT, 2) & 1, 1); /* SCI_EN: always ACPI mode */
 	/* SLP_TYP alone, or another sleep type, does nothing */
 	h_out(PM1_CNT, 2, VM_ACPI_S5_SLP_TYP << 10);
 	h_out(PM1_CNT, 2, (1 << 10) | (1 << 13));
 	CHECK_EQ(H.exits, 0);
-	CHECK_EQ(h_in(PM1_CNT, 2) & 0x2000, 0);	/* SLP_EN reads 0 */
+	CHECK_EQ(h_in(PM1_CNT, 2) & 0x2000, 0); /* SLP_EN reads 0 */
 	h_out(PM1_CNT, 2, (VM_ACPI_S5_SLP_TYP << 10) | (1 << 13));
 	CHECK_EQ(H.exits, 1);
 	CHECK_EQ(H.exit_status, 0);
@@ -255,7 +255,7 @@ TEST(acpi_pm_reset_register_resets)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create(&vm_acpi_pm_device) == 0);
-	outb(VM_PORT_ACPI_RESET, 0x02);		/* Linux's first write: no reset yet */
+	outb(VM_PORT_ACPI_RESET, 0x02); /* Linux's first write: no reset yet */
 	CHECK_EQ(H.exits, 0);
 	CHECK_EQ(inb(VM_PORT_ACPI_RESET), 0x02);
 	outb(VM_PORT_ACPI_RESET, 0x06);
@@ -276,14 +276,14 @@ TEST(acpi_pm_power_button_raises_sci_when_enabled)
 	REQUIRE(create(&vm_acpi_pm_device) == 0);
 	vm_acpi_pm_power_button();
 	CHECK_EQ(h_in(PM1_STS, 2) & 0x100, 0x100);
-	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 0);	/* not enabled yet */
+	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 0); /* not enabled yet */
 	h_out(PM1_EN, 2, 0x100);
 	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 1);
 	CHECK_EQ(h_in(PM1_EN, 2), 0x100);
 	REQUIRE(h_save(&vm_acpi_pm_device, &w) == 0);
-	h_out(PM1_STS, 2, 0x0001);		/* other bits: no effect */
+	h_out(PM1_STS, 2, 0x0001); /* other bits: no effect */
 	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 1);
-	h_out(PM1_STS, 2, 0x0100);		/* write one to clear */
+	h_out(PM1_STS, 2, 0x0100); /* write one to clear */
 	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 0);
 	CHECK_EQ(h_in(PM1_STS, 2) & 0x100, 0);
 
@@ -307,10 +307,9 @@ TEST(acpi_pm_power_button_raises_sci_when_enabled)
 
 TEST(platform_devices_coexist_on_one_bus)
 {
-	const struct vm_device_ops *all[] = { &vm_serial_device, &vm_rtc_device,
-					      &vm_i8042_device, &vm_debug_exit_device,
-					      &vm_fw_cfg_device, &vm_boot_marker_device,
-					      &vm_acpi_pm_device };
+	const struct vm_device_ops *all[] = {
+		&vm_serial_device, &vm_rtc_device,	   &vm_i8042_device,  &vm_debug_exit_device,
+		&vm_fw_cfg_device, &vm_boot_marker_device, &vm_acpi_pm_device};
 	struct vs_err e;
 
 	REQUIRE(h_init(2 << 20) == 0);

@@ -50,8 +50,10 @@ TEST(rtc_reads_host_utc_time_in_bcd_24h)
 		struct tm tm;
 		gmtime_r(&before, &tm);
 		matched = bcd(sec) == (unsigned)tm.tm_sec && bcd(min) == (unsigned)tm.tm_min &&
-			  bcd(hour) == (unsigned)tm.tm_hour && bcd(wday) == (unsigned)tm.tm_wday + 1 &&
-			  bcd(mday) == (unsigned)tm.tm_mday && bcd(mon) == (unsigned)tm.tm_mon + 1 &&
+			  bcd(hour) == (unsigned)tm.tm_hour &&
+			  bcd(wday) == (unsigned)tm.tm_wday + 1 &&
+			  bcd(mday) == (unsigned)tm.tm_mday &&
+			  bcd(mon) == (unsigned)tm.tm_mon + 1 &&
 			  bcd(year) == (unsigned)(tm.tm_year % 100) &&
 			  bcd(cent) == (unsigned)(tm.tm_year + 1900) / 100;
 	}
@@ -65,11 +67,11 @@ TEST(rtc_set_mode_freezes_and_formats_binary_and_12h)
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create() == 0);
 	CHECK_EQ(cmos_read(0x0b), 0x02);
-	cmos_write(0x0b, 0x82);	/* SET, BCD, 24 h */
+	cmos_write(0x0b, 0x82); /* SET, BCD, 24 h */
 	cmos_write(0x00, 0x45);
 	cmos_write(0x02, 0x30);
 	cmos_write(0x04, 0x15);
-	cmos_write(0x07, 0x31);	/* the 31st before the month: not normalised */
+	cmos_write(0x07, 0x31); /* the 31st before the month: not normalised */
 	cmos_write(0x08, 0x01);
 	cmos_write(0x09, 0x31);
 	cmos_write(0x32, 0x20);
@@ -81,16 +83,16 @@ TEST(rtc_set_mode_freezes_and_formats_binary_and_12h)
 	CHECK_EQ(cmos_read(0x09), 0x31);
 	CHECK_EQ(cmos_read(0x32), 0x20);
 
-	cmos_write(0x0b, 0x86);	/* binary */
+	cmos_write(0x0b, 0x86); /* binary */
 	CHECK_EQ(cmos_read(0x04), 15);
 	CHECK_EQ(cmos_read(0x00), 45);
-	cmos_write(0x0b, 0x84);	/* binary, 12-hour: 3 PM */
+	cmos_write(0x0b, 0x84); /* binary, 12-hour: 3 PM */
 	CHECK_EQ(cmos_read(0x04), 0x83);
-	cmos_write(0x04, 0x80 | 12);	/* 12 PM is noon */
+	cmos_write(0x04, 0x80 | 12); /* 12 PM is noon */
 	cmos_write(0x0b, 0x86);
 	CHECK_EQ(cmos_read(0x04), 12);
 	cmos_write(0x0b, 0x84);
-	cmos_write(0x04, 12);	/* 12 AM is midnight */
+	cmos_write(0x04, 12); /* 12 AM is midnight */
 	cmos_write(0x0b, 0x86);
 	CHECK_EQ(cmos_read(0x04), 0);
 	vm_rtc_device.destroy();
@@ -105,23 +107,23 @@ TEST(rtc_guest_time_offset_survives_save_and_restore)
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create() == 0);
 	cmos_write(0x0b, 0x82);
-	cmos_write(0x09, 0x31);	/* 2031-06-15 12:00:00 */
+	cmos_write(0x09, 0x31); /* 2031-06-15 12:00:00 */
 	cmos_write(0x08, 0x06);
 	cmos_write(0x07, 0x15);
 	cmos_write(0x04, 0x12);
 	cmos_write(0x02, 0x00);
 	cmos_write(0x00, 0x00);
-	cmos_write(0x0b, 0x02);	/* the clock runs from there */
+	cmos_write(0x0b, 0x02); /* the clock runs from there */
 	CHECK_EQ(cmos_read(0x09), 0x31);
 	CHECK_EQ(cmos_read(0x08), 0x06);
 	CHECK_EQ(cmos_read(0x07), 0x15);
-	CHECK_EQ(cmos_read(0x06), 0x01);	/* a Sunday */
+	CHECK_EQ(cmos_read(0x06), 0x01); /* a Sunday */
 	cmos_write(0x50, 0xab);
 	REQUIRE(h_save(&vm_rtc_device, &w) == 0);
 
 	vm_rtc_device.destroy();
 	REQUIRE(create() == 0);
-	CHECK(cmos_read(0x09) != 0x31);	/* a new machine runs on host time */
+	CHECK(cmos_read(0x09) != 0x31); /* a new machine runs on host time */
 	CHECK_EQ(cmos_read(0x50), 0);
 	REQUIRE(h_restore(&vm_rtc_device, &w, &e) == 0);
 	CHECK_EQ(cmos_read(0x09), 0x31);
@@ -151,7 +153,7 @@ TEST(rtc_cmos_reports_memory_sizes_and_cpus)
 	H.cfg.cpus = 3;
 	REQUIRE(create() == 0);
 	CHECK_EQ(cmos_read(0x15) | cmos_read(0x16) << 8, 640);
-	CHECK_EQ(cmos_read(0x17) | cmos_read(0x18) << 8, 0xffff);	/* capped */
+	CHECK_EQ(cmos_read(0x17) | cmos_read(0x18) << 8, 0xffff); /* capped */
 	CHECK_EQ(cmos_read(0x30) | cmos_read(0x31) << 8, 0xffff);
 	/* 3 GiB below the hole: (3 GiB - 16 MiB) / 64 KiB */
 	CHECK_EQ(cmos_read(0x34) | cmos_read(0x35) << 8, 0xbf00);
@@ -173,10 +175,10 @@ TEST(rtc_status_registers_and_nvram)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create() == 0);
-	CHECK_EQ(cmos_read(0x0d), 0x80);	/* VRT */
+	CHECK_EQ(cmos_read(0x0d), 0x80); /* VRT */
 	CHECK_EQ(cmos_read(0x0c), 0);
 	CHECK_EQ(cmos_read(0x0a), 0x26);
-	cmos_write(0x0a, 0xa6);			/* UIP is read-only */
+	cmos_write(0x0a, 0xa6); /* UIP is read-only */
 	CHECK_EQ(cmos_read(0x0a), 0x26);
 	cmos_write(0x0d, 0x00);
 	CHECK_EQ(cmos_read(0x0d), 0x80);
@@ -186,7 +188,7 @@ TEST(rtc_status_registers_and_nvram)
 	CHECK_EQ(cmos_read(0x40), 0x5a);
 	cmos_write(0x7f, 0x11);
 	CHECK_EQ(cmos_read(0x7f), 0x11);
-	CHECK_EQ(inb(0x70), 0xff);		/* the index port is write-only */
+	CHECK_EQ(inb(0x70), 0xff); /* the index port is write-only */
 	/* one 16-bit access: index then data */
 	h_out(0x70, 2, 0x3341);
 	CHECK_EQ(cmos_read(0x41), 0x33);

@@ -76,20 +76,20 @@ TEST(serial_scratch_and_divisor_latch_read_back)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create() == 0);
-	CHECK_EQ(inb(IIR), 0x01);	/* no interrupt after reset */
-	CHECK_EQ(inb(LSR), 0x60);	/* THR and transmitter empty */
+	CHECK_EQ(inb(IIR), 0x01); /* no interrupt after reset */
+	CHECK_EQ(inb(LSR), 0x60); /* THR and transmitter empty */
 	outb(SCR, 0xa5);
 	CHECK_EQ(inb(SCR), 0xa5);
 	outb(IER, 0x05);
-	outb(LCR, 0x83);		/* DLAB */
-	outb(THR, 0x01);		/* DLL: 115200 baud */
-	outb(IER, 0x02);		/* DLM */
+	outb(LCR, 0x83); /* DLAB */
+	outb(THR, 0x01); /* DLL: 115200 baud */
+	outb(IER, 0x02); /* DLM */
 	CHECK_EQ(inb(THR), 0x01);
 	CHECK_EQ(inb(IER), 0x02);
 	outb(LCR, 0x03);
 	CHECK_EQ(inb(LCR), 0x03);
-	CHECK_EQ(inb(IER), 0x05);	/* IER kept behind the latch */
-	CHECK_EQ(inb(MSR) & 0xf0, 0xb0);	/* DCD, DSR, CTS: line connected */
+	CHECK_EQ(inb(IER), 0x05);	 /* IER kept behind the latch */
+	CHECK_EQ(inb(MSR) & 0xf0, 0xb0); /* DCD, DSR, CTS: line connected */
 	vm_serial_device.destroy();
 	h_fini();
 }
@@ -106,7 +106,7 @@ TEST(serial_output_reaches_file_on_newline_and_destroy)
 	autofree char *a = slurp(path);
 	CHECK_STR(a, "hello\n");
 	send("tail");
-	vm_serial_device.destroy();	/* never lose output at exit */
+	vm_serial_device.destroy(); /* never lose output at exit */
 	autofree char *b = slurp(path);
 	CHECK_STR(b, "hello\ntail");
 	/* O_APPEND: a second VM run adds to the log */
@@ -147,11 +147,11 @@ TEST(serial_loopback_echoes_and_maps_modem_lines)
 	inb(MSR);
 	outb(MCR, 0x10 | 0x0a);
 	CHECK_EQ(inb(MSR) & 0xf0, 0x90);
-	outb(MCR, 0x10 | 0x05);	/* DTR, OUT1 -> DSR, RI */
+	outb(MCR, 0x10 | 0x05); /* DTR, OUT1 -> DSR, RI */
 	uint8_t msr = inb(MSR);
 	CHECK_EQ(msr & 0xf0, 0x60);
-	CHECK_EQ(msr & 0x0b, 0x0b);	/* CTS, DSR and DCD changed */
-	CHECK_EQ(inb(MSR) & 0x0f, 0);	/* deltas clear on read */
+	CHECK_EQ(msr & 0x0b, 0x0b);   /* CTS, DSR and DCD changed */
+	CHECK_EQ(inb(MSR) & 0x0f, 0); /* deltas clear on read */
 
 	outb(THR, 'x');
 	CHECK(inb(LSR) & 0x01);
@@ -160,7 +160,7 @@ TEST(serial_loopback_echoes_and_maps_modem_lines)
 	outb(MCR, 0x0b);
 	vm_serial_device.destroy();
 	autofree char *out = slurp(path);
-	CHECK_STR(out, "");	/* loopback data never reaches the console */
+	CHECK_STR(out, ""); /* loopback data never reaches the console */
 	h_fini();
 	cleanup_tmp();
 }
@@ -170,7 +170,7 @@ TEST(serial_thr_empty_interrupt_follows_8250_rules)
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create() == 0);
 	CHECK_EQ(H.line[VM_IRQ_COM1], 0);
-	outb(IER, 0x02);	/* enabling THRI with THR empty raises it */
+	outb(IER, 0x02); /* enabling THRI with THR empty raises it */
 	CHECK_EQ(H.line[VM_IRQ_COM1], 1);
 	CHECK_EQ(inb(IIR), 0x02);
 	/* reading IIR while THRI is the source clears it */
@@ -198,32 +198,32 @@ TEST(serial_rx_fifo_interrupts_and_overrun)
 {
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(create() == 0);
-	outb(FCR, 0x81);	/* FIFO on, trigger level 8 */
-	outb(MCR, 0x10);	/* loopback feeds the RX FIFO */
+	outb(FCR, 0x81); /* FIFO on, trigger level 8 */
+	outb(MCR, 0x10); /* loopback feeds the RX FIFO */
 	outb(IER, 0x01);
 	send("abc");
-	CHECK_EQ(inb(IIR), 0xcc);	/* below the trigger: character timeout */
+	CHECK_EQ(inb(IIR), 0xcc); /* below the trigger: character timeout */
 	CHECK_EQ(H.line[VM_IRQ_COM1], 1);
 	send("defgh");
-	CHECK_EQ(inb(IIR), 0xc4);	/* trigger level reached */
-	char got[9] = { 0 };
+	CHECK_EQ(inb(IIR), 0xc4); /* trigger level reached */
+	char got[9] = {0};
 	for (int i = 0; i < 8; i++)
 		got[i] = (char)inb(THR);
 	CHECK_STR(got, "abcdefgh");
 	CHECK_EQ(inb(IIR), 0xc1);
 	CHECK_EQ(H.line[VM_IRQ_COM1], 0);
 
-	send("0123456789abcdefX");	/* 17 bytes into 16 */
+	send("0123456789abcdefX"); /* 17 bytes into 16 */
 	outb(IER, 0x05);
-	CHECK_EQ(inb(IIR), 0xc6);	/* overrun: line status outranks data */
+	CHECK_EQ(inb(IIR), 0xc6); /* overrun: line status outranks data */
 	uint8_t lsr = inb(LSR);
 	CHECK_EQ(lsr & 0x03, 0x03);
-	CHECK_EQ(inb(LSR) & 0x02, 0);	/* OE clears on read */
+	CHECK_EQ(inb(LSR) & 0x02, 0); /* OE clears on read */
 	CHECK_EQ(inb(IIR), 0xc4);
-	outb(FCR, 0x83);	/* clear RX */
+	outb(FCR, 0x83); /* clear RX */
 	CHECK_EQ(inb(LSR) & 0x01, 0);
 	CHECK_EQ(inb(IIR), 0xc1);
-	outb(FCR, 0x00);	/* 16450 mode: a one-byte holding register */
+	outb(FCR, 0x00); /* 16450 mode: a one-byte holding register */
 	CHECK_EQ(inb(IIR), 0x01);
 	send("pq");
 	CHECK_EQ(inb(LSR) & 0x03, 0x03);
@@ -255,7 +255,7 @@ TEST(serial_state_survives_save_and_restore)
 	CHECK_EQ(inb(SCR), 0);
 	memset(H.line, 0, sizeof(H.line));
 	REQUIRE(h_restore(&vm_serial_device, &w, &e) == 0);
-	CHECK_EQ(H.line[VM_IRQ_COM1], 1);	/* the restored interrupt is asserted */
+	CHECK_EQ(H.line[VM_IRQ_COM1], 1); /* the restored interrupt is asserted */
 	CHECK_EQ(inb(SCR), 0x77);
 	CHECK_EQ(inb(LCR), 0x1b);
 	CHECK_EQ(inb(MCR), 0x1b);
@@ -264,7 +264,7 @@ TEST(serial_state_survives_save_and_restore)
 	CHECK_EQ((char)inb(THR), 'x');
 	CHECK_EQ((char)inb(THR), 'y');
 	CHECK_EQ((char)inb(THR), 'z');
-	CHECK_EQ(inb(IIR), 0xc2);	/* THR empty was pending too */
+	CHECK_EQ(inb(IIR), 0xc2); /* THR empty was pending too */
 	outb(LCR, 0x9b);
 	CHECK_EQ(inb(THR), 0x03);
 
@@ -273,10 +273,10 @@ TEST(serial_state_survives_save_and_restore)
 	CHECK(h_restore(&vm_serial_device, &w, &e) < 0);
 	CHECK_CONTAINS(e.msg, "version");
 	w.buf[0] = 1;
-	w.buf[11] = 200;	/* FIFO count */
+	w.buf[11] = 200; /* FIFO count */
 	CHECK(h_restore(&vm_serial_device, &w, &e) < 0);
 	CHECK_CONTAINS(e.msg, "FIFO");
-	w.buf[11] = 2;		/* one byte left over */
+	w.buf[11] = 2; /* one byte left over */
 	CHECK(h_restore(&vm_serial_device, &w, &e) < 0);
 	w.len = 5;
 	CHECK(h_restore(&vm_serial_device, &w, &e) < 0);
@@ -286,17 +286,17 @@ TEST(serial_state_survives_save_and_restore)
 }
 
 /* Waits (bounded) for cond; the bound only stops a broken test from hanging. */
-#define WAIT_FOR(cond)                                                        \
-	({                                                                    \
-		bool _ok = false;                                             \
-		for (int _i = 0; _i < 5000 && !(_ok = (cond)); _i++)          \
-			usleep(1000);                                         \
-		_ok;                                                          \
+#define WAIT_FOR(cond)                                                                             \
+	({                                                                                         \
+		bool _ok = false;                                                                  \
+		for (int _i = 0; _i < 5000 && !(_ok = (cond)); _i++)                               \
+			usleep(1000);                                                              \
+		_ok;                                                                               \
 	})
 
 TEST(serial_pty_carries_output_and_input)
 {
-	char buf[64] = { 0 };
+	char buf[64] = {0};
 
 	REQUIRE(h_init(1 << 20) == 0);
 	REQUIRE(h_start_loop() == 0);
@@ -308,7 +308,7 @@ TEST(serial_pty_carries_output_and_input)
 	REQUIRE(fd >= 0);
 
 	send("guest says hi\r\n");
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	size_t got = 0;
 	while (got < 15 && poll(&p, 1, 5000) == 1) {
 		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);

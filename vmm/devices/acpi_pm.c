@@ -24,13 +24,13 @@
 #include "vmm/x86/acpi.h"
 
 #define ACPI_PM_STATE_VERSION 1
-#define PM_PORTS 8	/* PM1a_EVT (4) + PM1a_CNT (2) + 2 reserved */
+#define PM_PORTS	      8 /* PM1a_EVT (4) + PM1a_CNT (2) + 2 reserved */
 
 /* status bits the guest may see and clear */
 #define STS_MASK (VM_ACPI_PM1_PWRBTN | VM_ACPI_PM1_WAK_STS)
-#define EN_MASK VM_ACPI_PM1_PWRBTN
+#define EN_MASK	 VM_ACPI_PM1_PWRBTN
 /* control bits that read back: SCI_EN, BM_RLD, SLP_TYP */
-#define CNT_MASK (VM_ACPI_PM1_SCI_EN | 0x0002 | 0x1c00)
+#define CNT_MASK  (VM_ACPI_PM1_SCI_EN | 0x0002 | 0x1c00)
 #define RESET_BIT 0x04
 
 static struct acpi_pm {
@@ -40,8 +40,8 @@ static struct acpi_pm {
 	uint16_t sts, en, cnt;
 	uint8_t reset;
 	int sci;
-	const char *exit_why;	/* acted on after the lock is dropped */
-} pm = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	const char *exit_why; /* acted on after the lock is dropped */
+} pm = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void update_sci(bool force)
 {
@@ -60,7 +60,7 @@ static uint8_t pm_read(unsigned off)
 	case 2: return (uint8_t)pm.en;
 	case 3: return (uint8_t)(pm.en >> 8);
 	case 4: return (uint8_t)(pm.cnt | VM_ACPI_PM1_SCI_EN);
-	case 5: return (uint8_t)(pm.cnt >> 8);	/* SLP_EN reads as 0 */
+	case 5: return (uint8_t)(pm.cnt >> 8); /* SLP_EN reads as 0 */
 	default: return 0;
 	}
 }
@@ -70,19 +70,16 @@ static void pm_write(unsigned off, uint8_t v)
 	switch (off) {
 	case 0:
 	case 1:
-		pm.sts &= (uint16_t)~((uint16_t)v << (8 * off));	/* write 1 to clear */
+		pm.sts &= (uint16_t) ~((uint16_t)v << (8 * off)); /* write 1 to clear */
 		update_sci(false);
 		break;
 	case 2:
 	case 3:
-		pm.en = (uint16_t)((pm.en & ~(0xff << (8 * (off - 2)))) |
-				   (v << (8 * (off - 2))));
+		pm.en = (uint16_t)((pm.en & ~(0xff << (8 * (off - 2)))) | (v << (8 * (off - 2))));
 		pm.en &= EN_MASK;
 		update_sci(false);
 		break;
-	case 4:
-		pm.cnt = (uint16_t)(((pm.cnt & 0xff00) | v) & CNT_MASK);
-		break;
+	case 4: pm.cnt = (uint16_t)(((pm.cnt & 0xff00) | v) & CNT_MASK); break;
 	case 5: {
 		uint16_t full = (uint16_t)((pm.cnt & 0x00ff) | v << 8);
 		unsigned typ = (full >> VM_ACPI_PM1_SLP_TYP_SHIFT) & 7;
@@ -92,8 +89,7 @@ static void pm_write(unsigned off, uint8_t v)
 			pm.exit_why = "ACPI power-off";
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -171,8 +167,7 @@ static int acpi_pm_create(struct vm_ctx *ctx, struct vs_err *e)
 	pthread_mutex_unlock(&pm.lock);
 	if (vm_bus_register(ctx->pio, VM_PORT_ACPI_PM, PM_PORTS, pm_io, NULL, "acpi-pm", e) < 0)
 		return -1;
-	if (vm_bus_register(ctx->pio, VM_PORT_ACPI_RESET, 1, reset_io, NULL, "acpi-reset", e) <
-	    0) {
+	if (vm_bus_register(ctx->pio, VM_PORT_ACPI_RESET, 1, reset_io, NULL, "acpi-reset", e) < 0) {
 		vm_bus_unregister(ctx->pio, VM_PORT_ACPI_PM, NULL);
 		return -1;
 	}

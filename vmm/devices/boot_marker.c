@@ -17,8 +17,8 @@
 #include "vmm/layout.h"
 
 #define BOOT_MARKER_STATE_VERSION 1
-#define BOOT_MARKER_PORTS 4
-#define MAX_MARKERS 64
+#define BOOT_MARKER_PORTS	  4
+#define MAX_MARKERS		  64
 
 static struct boot_marker {
 	pthread_mutex_t lock;
@@ -29,10 +29,9 @@ static struct boot_marker {
 	} m[MAX_MARKERS];
 	unsigned n;
 	uint64_t dropped;
-} bm = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} bm = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void boot_marker_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len,
-			   bool is_write)
+static void boot_marker_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
 {
 	uint32_t v = 0;
 
@@ -61,8 +60,7 @@ void vm_boot_marker_report(FILE *f)
 		fprintf(f, "boot-marker 0x%" PRIx32 " at %" PRIu64 ".%03" PRIu64 " ms\n",
 			bm.m[i].value, bm.m[i].ns / 1000000, bm.m[i].ns / 1000 % 1000);
 	if (bm.dropped)
-		fprintf(f, "boot-marker: %" PRIu64 " more not recorded (table full)\n",
-			bm.dropped);
+		fprintf(f, "boot-marker: %" PRIu64 " more not recorded (table full)\n", bm.dropped);
 	pthread_mutex_unlock(&bm.lock);
 }
 
@@ -96,8 +94,8 @@ static int boot_marker_create(struct vm_ctx *ctx, struct vs_err *e)
 	bm.n = 0;
 	bm.dropped = 0;
 	pthread_mutex_unlock(&bm.lock);
-	if (vm_bus_register(ctx->pio, VM_PORT_BOOT_MARKER, BOOT_MARKER_PORTS, boot_marker_io,
-			    NULL, "boot-marker", e) < 0)
+	if (vm_bus_register(ctx->pio, VM_PORT_BOOT_MARKER, BOOT_MARKER_PORTS, boot_marker_io, NULL,
+			    "boot-marker", e) < 0)
 		return -1;
 	bm.ctx = ctx;
 	return 0;

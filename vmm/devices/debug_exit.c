@@ -13,7 +13,7 @@
 #include "vmm/layout.h"
 
 #define DEBUG_EXIT_STATE_VERSION 1
-#define DEBUG_EXIT_PORTS 4
+#define DEBUG_EXIT_PORTS	 4
 
 static struct vm_ctx *dctx;
 

@@ -26,25 +26,25 @@
 #include "vmm/layout.h"
 
 #define FW_CFG_STATE_VERSION 1
-#define FW_CFG_PORTS 12		/* 0x510-0x51b: selector, data, DMA address */
-#define OFF_SELECTOR 0
-#define OFF_DATA 1
-#define OFF_DMA 4
-#define DMA_SIGNATURE 0x51454d5520434647ull	/* "QEMU CFG" */
-#define MAX_FILE_DATA (16u << 20)
+#define FW_CFG_PORTS	     12 /* 0x510-0x51b: selector, data, DMA address */
+#define OFF_SELECTOR	     0
+#define OFF_DATA	     1
+#define OFF_DMA		     4
+#define DMA_SIGNATURE	     0x51454d5520434647ull /* "QEMU CFG" */
+#define MAX_FILE_DATA	     (16u << 20)
 
-#define DMA_CTL_ERROR 0x01
-#define DMA_CTL_READ 0x02
-#define DMA_CTL_SKIP 0x04
+#define DMA_CTL_ERROR  0x01
+#define DMA_CTL_READ   0x02
+#define DMA_CTL_SKIP   0x04
 #define DMA_CTL_SELECT 0x08
-#define DMA_CTL_WRITE 0x10
+#define DMA_CTL_WRITE  0x10
 
 struct fw_item {
 	uint16_t key;
 	uint8_t *data;
 	uint32_t len;
-	char name[FW_CFG_MAX_FILE_NAME];	/* files only */
-	bool builtin;				/* rebuilt at create() */
+	char name[FW_CFG_MAX_FILE_NAME]; /* files only */
+	bool builtin;			 /* rebuilt at create() */
 };
 
 #define MAX_ITEMS (16 + FW_CFG_MAX_FILES)
@@ -59,8 +59,8 @@ static struct fw_cfg {
 	/* guest-visible registers */
 	uint16_t selector;
 	uint32_t offset;
-	uint32_t dma_high;	/* high half of the DMA address, written first */
-} f = { .lock = PTHREAD_MUTEX_INITIALIZER, .next_file_key = FW_CFG_FILE_FIRST };
+	uint32_t dma_high; /* high half of the DMA address, written first */
+} f = {.lock = PTHREAD_MUTEX_INITIALIZER, .next_file_key = FW_CFG_FILE_FIRST};
 
 static void be16(uint8_t *p, uint16_t v)
 {
@@ -94,8 +94,7 @@ static void drop(unsigned i)
 }
 
 /* Replaces or adds item key with a copy of data; -1 (ENOMEM/ENOSPC). */
-static int set_item(uint16_t key, const void *data, uint32_t len, const char *name,
-		    bool builtin)
+static int set_item(uint16_t key, const void *data, uint32_t len, const char *name, bool builtin)
 {
 	struct fw_item *it = find(key);
 	uint8_t *copy = malloc(len ? len : 1);
@@ -262,7 +261,7 @@ static void dma_run(uint64_t access)
 	uint64_t addr;
 
 	if (!f.ctx || vm_mem_read(f.ctx->mem, access, d, sizeof(d)) < 0)
-		return;	/* no structure to report the error in */
+		return; /* no structure to report the error in */
 	ctl = get_be32(d);
 	len = get_be32(d + 4);
 	addr = (uint64_t)get_be32(d + 8) << 32 | get_be32(d + 12);
@@ -270,7 +269,7 @@ static void dma_run(uint64_t access)
 	if (ctl & DMA_CTL_SELECT)
 		select_item((uint16_t)(ctl >> 16));
 	if (ctl & DMA_CTL_WRITE) {
-		result = DMA_CTL_ERROR;	/* no writable items */
+		result = DMA_CTL_ERROR; /* no writable items */
 	} else if (ctl & DMA_CTL_READ) {
 		if (!dma_transfer(addr, len, true))
 			result = DMA_CTL_ERROR;
@@ -323,9 +322,8 @@ static int build_items(const struct vm_config *cfg)
 	}
 	if (set_item(FW_CFG_SIGNATURE, "QEMU", 4, NULL, true) < 0 ||
 	    set_le(FW_CFG_ID, 0x3, 4) < 0 /* traditional interface and DMA */ ||
-	    set_le(FW_CFG_RAM_SIZE, cfg->mem_size, 8) < 0 ||
-	    set_le(FW_CFG_NOGRAPHIC, 1, 2) < 0 || set_le(FW_CFG_NB_CPUS, cfg->cpus, 2) < 0 ||
-	    set_le(FW_CFG_MAX_CPUS, cfg->cpus, 2) < 0 ||
+	    set_le(FW_CFG_RAM_SIZE, cfg->mem_size, 8) < 0 || set_le(FW_CFG_NOGRAPHIC, 1, 2) < 0 ||
+	    set_le(FW_CFG_NB_CPUS, cfg->cpus, 2) < 0 || set_le(FW_CFG_MAX_CPUS, cfg->cpus, 2) < 0 ||
 	    set_le(FW_CFG_CMDLINE_SIZE, cfg->cmdline ? clen + 1 : 0, 4) < 0 ||
 	    set_item(FW_CFG_CMDLINE_DATA, cmdline, cfg->cmdline ? (uint32_t)clen + 1 : 0, NULL,
 		     true) < 0)
@@ -358,8 +356,8 @@ static int fw_cfg_create(struct vm_ctx *ctx, struct vs_err *e)
 	pthread_mutex_unlock(&f.lock);
 	if (ret < 0)
 		return -1;
-	if (vm_bus_register(ctx->pio, VM_PORT_FW_CFG, FW_CFG_PORTS, fw_cfg_io, NULL, "fw_cfg",
-			    e) < 0)
+	if (vm_bus_register(ctx->pio, VM_PORT_FW_CFG, FW_CFG_PORTS, fw_cfg_io, NULL, "fw_cfg", e) <
+	    0)
 		return -1;
 	f.ctx = ctx;
 	f.created = true;
@@ -405,8 +403,8 @@ static int fw_cfg_restore(unsigned idx, struct vm_state_reader *r, struct vs_err
 	if (ver != FW_CFG_STATE_VERSION)
 		return vs_fail(e, EINVAL, "fw_cfg state: version %u, expected %u", ver,
 			       FW_CFG_STATE_VERSION);
-	if (vm_sr_u16(r, &sel, e) < 0 || vm_sr_u32(r, &off, e) < 0 ||
-	    vm_sr_u32(r, &high, e) < 0 || vm_sr_end(r, e) < 0)
+	if (vm_sr_u16(r, &sel, e) < 0 || vm_sr_u32(r, &off, e) < 0 || vm_sr_u32(r, &high, e) < 0 ||
+	    vm_sr_end(r, e) < 0)
 		return -1;
 	pthread_mutex_lock(&f.lock);
 	f.selector = sel;

@@ -22,48 +22,48 @@
 #include "vmm/layout.h"
 
 #define I8042_STATE_VERSION 1
-#define QUEUE_LEN 16
-#define IRQ_KBD 1
-#define IRQ_AUX 12
+#define QUEUE_LEN	    16
+#define IRQ_KBD		    1
+#define IRQ_AUX		    12
 
 /* status register */
-#define ST_OBF 0x01
-#define ST_SYS 0x04
-#define ST_CMD 0x08	/* last write went to the command port */
+#define ST_OBF	    0x01
+#define ST_SYS	    0x04
+#define ST_CMD	    0x08 /* last write went to the command port */
 #define ST_UNLOCKED 0x10
-#define ST_AUX 0x20	/* the output byte comes from the mouse port */
-#define ST_TIMEOUT 0x40
+#define ST_AUX	    0x20 /* the output byte comes from the mouse port */
+#define ST_TIMEOUT  0x40
 
 /* command byte (controller RAM 0) */
-#define CTR_KBD_INT 0x01
-#define CTR_AUX_INT 0x02
-#define CTR_SYS 0x04
+#define CTR_KBD_INT	0x01
+#define CTR_AUX_INT	0x02
+#define CTR_SYS		0x04
 #define CTR_KBD_DISABLE 0x10
 #define CTR_AUX_DISABLE 0x20
-#define CTR_XLATE 0x40
+#define CTR_XLATE	0x40
 
 /* output port */
-#define OUT_RESET 0x01	/* 0 holds the CPU in reset */
-#define OUT_A20 0x02
+#define OUT_RESET 0x01 /* 0 holds the CPU in reset */
+#define OUT_A20	  0x02
 
 /* flags of a queued output byte */
-#define Q_AUX 0x1
+#define Q_AUX	  0x1
 #define Q_TIMEOUT 0x2
 
 static struct i8042 {
 	pthread_mutex_t lock;
 	struct vm_ctx *ctx;
 	bool created;
-	uint8_t ram[32];	/* ram[0] is the command byte */
-	uint8_t status;		/* ST_CMD | ST_SYS kept here; OBF/AUX/TIMEOUT derived */
+	uint8_t ram[32]; /* ram[0] is the command byte */
+	uint8_t status;	 /* ST_CMD | ST_SYS kept here; OBF/AUX/TIMEOUT derived */
 	uint8_t outport;
-	uint8_t pending;	/* command waiting for its data byte, 0: none */
-	uint8_t last;		/* what 0x60 reads when the buffer is empty */
+	uint8_t pending; /* command waiting for its data byte, 0: none */
+	uint8_t last;	 /* what 0x60 reads when the buffer is empty */
 	uint8_t q[QUEUE_LEN], qflags[QUEUE_LEN];
 	unsigned qhead, qcount;
 	int irq_kbd, irq_aux;
-	bool reset_req;		/* acted on after the lock is dropped */
-} k = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	bool reset_req; /* acted on after the lock is dropped */
+} k = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void update_irq(void)
 {
@@ -86,7 +86,7 @@ static void update_irq(void)
 static void push(uint8_t v, uint8_t flags)
 {
 	if (k.qcount == QUEUE_LEN)
-		return;	/* a guest that never reads loses the newest bytes */
+		return; /* a guest that never reads loses the newest bytes */
 	k.q[(k.qhead + k.qcount) % QUEUE_LEN] = v;
 	k.qflags[(k.qhead + k.qcount) % QUEUE_LEN] = flags;
 	k.qcount++;
@@ -125,11 +125,11 @@ static void reset_line(void)
 
 static void command(uint8_t c)
 {
-	if (c >= 0x20 && c <= 0x3f) {		/* read controller RAM */
+	if (c >= 0x20 && c <= 0x3f) { /* read controller RAM */
 		push(k.ram[c & 0x1f], 0);
 		return;
 	}
-	if (c >= 0x60 && c <= 0x7f) {		/* write controller RAM: data follows */
+	if (c >= 0x60 && c <= 0x7f) { /* write controller RAM: data follows */
 		k.pending = c;
 		return;
 	}
@@ -142,27 +142,25 @@ static void command(uint8_t c)
 	switch (c) {
 	case 0xa7: k.ram[0] |= CTR_AUX_DISABLE; break;
 	case 0xa8: k.ram[0] &= (uint8_t)~CTR_AUX_DISABLE; break;
-	case 0xa9: push(0x00, 0); break;	/* AUX interface test: no error */
-	case 0xaa:				/* controller self-test */
+	case 0xa9: push(0x00, 0); break; /* AUX interface test: no error */
+	case 0xaa:			 /* controller self-test */
 		k.ram[0] |= CTR_SYS;
 		push(0x55, 0);
 		break;
-	case 0xab: push(0x00, 0); break;	/* keyboard interface test: no error */
+	case 0xab: push(0x00, 0); break; /* keyboard interface test: no error */
 	case 0xad: k.ram[0] |= CTR_KBD_DISABLE; break;
 	case 0xae: k.ram[0] &= (uint8_t)~CTR_KBD_DISABLE; break;
-	case 0xc0: push(0x80, 0); break;	/* input port: keyboard not inhibited */
-	case 0xd0:				/* read output port */
+	case 0xc0: push(0x80, 0); break; /* input port: keyboard not inhibited */
+	case 0xd0:			 /* read output port */
 		push((uint8_t)(k.outport | (k.qcount ? 0x10 : 0)), 0);
 		break;
-	case 0xd1:				/* write output port */
-	case 0xd2:				/* write keyboard output buffer */
-	case 0xd3:				/* write AUX output buffer */
-	case 0xd4:				/* write to the AUX device */
-		k.pending = c;
-		break;
+	case 0xd1: /* write output port */
+	case 0xd2: /* write keyboard output buffer */
+	case 0xd3: /* write AUX output buffer */
+	case 0xd4: /* write to the AUX device */ k.pending = c; break;
 	case 0xdd: k.outport &= (uint8_t)~OUT_A20; break;
 	case 0xdf: k.outport |= OUT_A20; break;
-	default: break;				/* unknown commands are ignored */
+	default: break; /* unknown commands are ignored */
 	}
 }
 
@@ -174,7 +172,7 @@ static void data(uint8_t v)
 	if (c >= 0x60 && c <= 0x7f) {
 		k.ram[c & 0x1f] = v;
 		if (c == 0x60)
-			update_irq();	/* interrupt enables may have changed */
+			update_irq(); /* interrupt enables may have changed */
 		return;
 	}
 	switch (c) {
@@ -185,7 +183,7 @@ static void data(uint8_t v)
 		return;
 	case 0xd2: push(v, 0); return;
 	case 0xd3: push(v, Q_AUX); return;
-	case 0xd4: push(0xfe, Q_AUX | Q_TIMEOUT); return;	/* no mouse */
+	case 0xd4: push(0xfe, Q_AUX | Q_TIMEOUT); return; /* no mouse */
 	default: break;
 	}
 	/* a byte for the keyboard: nobody answers */

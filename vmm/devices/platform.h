@@ -11,13 +11,13 @@
 
 #include "vmm/device.h"
 
-extern const struct vm_device_ops vm_serial_device;	/* 16550A at 0x3f8, IRQ 4 */
-extern const struct vm_device_ops vm_rtc_device;	/* MC146818 at 0x70 */
-extern const struct vm_device_ops vm_i8042_device;	/* 0x60/0x64 */
-extern const struct vm_device_ops vm_debug_exit_device;	/* 0xf4 */
-extern const struct vm_device_ops vm_fw_cfg_device;	/* 0x510 */
+extern const struct vm_device_ops vm_serial_device;	 /* 16550A at 0x3f8, IRQ 4 */
+extern const struct vm_device_ops vm_rtc_device;	 /* MC146818 at 0x70 */
+extern const struct vm_device_ops vm_i8042_device;	 /* 0x60/0x64 */
+extern const struct vm_device_ops vm_debug_exit_device;	 /* 0xf4 */
+extern const struct vm_device_ops vm_fw_cfg_device;	 /* 0x510 */
 extern const struct vm_device_ops vm_boot_marker_device; /* 0x440 */
-extern const struct vm_device_ops vm_acpi_pm_device;	/* 0x600, 0xcf9 */
+extern const struct vm_device_ops vm_acpi_pm_device;	 /* 0x600, 0xcf9 */
 
 /* serial: writes out what the guest wrote and is still buffered. */
 void vm_serial_flush(void);

@@ -29,24 +29,24 @@
 
 #define RTC_STATE_VERSION 1
 
-#define REG_SEC 0x00
-#define REG_MIN 0x02
-#define REG_HOUR 0x04
-#define REG_WDAY 0x06
-#define REG_MDAY 0x07
-#define REG_MON 0x08
-#define REG_YEAR 0x09
-#define REG_A 0x0a
-#define REG_B 0x0b
-#define REG_C 0x0c
-#define REG_D 0x0d
+#define REG_SEC	    0x00
+#define REG_MIN	    0x02
+#define REG_HOUR    0x04
+#define REG_WDAY    0x06
+#define REG_MDAY    0x07
+#define REG_MON	    0x08
+#define REG_YEAR    0x09
+#define REG_A	    0x0a
+#define REG_B	    0x0b
+#define REG_C	    0x0c
+#define REG_D	    0x0d
 #define REG_CENTURY VM_ACPI_CMOS_CENTURY
 
-#define A_UIP 0x80
-#define B_SET 0x80
+#define A_UIP	    0x80
+#define B_SET	    0x80
 #define B_DM_BINARY 0x04
-#define B_24H 0x02
-#define D_VRT 0x80
+#define B_24H	    0x02
+#define D_VRT	    0x80
 
 static struct rtc {
 	pthread_mutex_t lock;
@@ -54,9 +54,9 @@ static struct rtc {
 	bool created;
 	uint8_t index;
 	uint8_t cmos[128];
-	int64_t offset;		/* guest seconds - host seconds */
-	struct tm frozen;	/* the fields while B.SET is on */
-} r = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	int64_t offset;	  /* guest seconds - host seconds */
+	struct tm frozen; /* the fields while B.SET is on */
+} r = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int64_t host_now(void)
 {
@@ -118,11 +118,11 @@ static uint8_t read_time(uint8_t i)
 		/* 12-hour mode: 1-12, bit 7 set for PM */
 		return (uint8_t)(encode(tm.tm_hour % 12 ? (unsigned)tm.tm_hour % 12 : 12) |
 				 (tm.tm_hour >= 12 ? 0x80 : 0));
-	case REG_WDAY: return encode((unsigned)tm.tm_wday + 1);	/* Sunday = 1 */
+	case REG_WDAY: return encode((unsigned)tm.tm_wday + 1); /* Sunday = 1 */
 	case REG_MDAY: return encode((unsigned)tm.tm_mday);
 	case REG_MON: return encode((unsigned)tm.tm_mon + 1);
 	case REG_YEAR: return encode(year % 100);
-	default: return encode(year / 100 % 100);	/* century */
+	default: return encode(year / 100 % 100); /* century */
 	}
 }
 
@@ -153,7 +153,7 @@ static void write_time(uint8_t i, uint8_t v)
 		}
 	}
 	if (r.cmos[REG_B] & B_SET)
-		r.frozen = tm;	/* kept as written until SET clears */
+		r.frozen = tm; /* kept as written until SET clears */
 	else
 		r.offset = (int64_t)timegm(&tm) - host_now();
 }
@@ -163,7 +163,7 @@ static void write_b(uint8_t v)
 	uint8_t old = r.cmos[REG_B];
 
 	if ((v & B_SET) && !(old & B_SET)) {
-		guest_tm(&r.frozen);	/* freeze the running clock */
+		guest_tm(&r.frozen); /* freeze the running clock */
 	} else if (!(v & B_SET) && (old & B_SET)) {
 		struct tm tm = r.frozen;
 		r.offset = (int64_t)timegm(&tm) - host_now();
@@ -177,7 +177,7 @@ static uint8_t reg_read(uint8_t i)
 		return read_time(i);
 	switch (i) {
 	case REG_A: return r.cmos[REG_A] & (uint8_t)~A_UIP;
-	case REG_C: return 0;	/* no interrupt flags: reading clears nothing */
+	case REG_C: return 0; /* no interrupt flags: reading clears nothing */
 	case REG_D: return D_VRT;
 	default: return r.cmos[i];
 	}
@@ -193,7 +193,7 @@ static void reg_write(uint8_t i, uint8_t v)
 	case REG_A: r.cmos[REG_A] = v & 0x7f; break;
 	case REG_B: write_b(v); break;
 	case REG_C:
-	case REG_D: break;	/* read-only */
+	case REG_D: break; /* read-only */
 	default: r.cmos[i] = v; break;
 	}
 }
@@ -208,7 +208,7 @@ static void rtc_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 			if (is_write)
 				r.index = data[k] & 0x7f;
 			else
-				data[k] = 0xff;	/* write-only */
+				data[k] = 0xff; /* write-only */
 		} else if (port == 1) {
 			if (is_write)
 				reg_write(r.index, data[k]);
@@ -237,12 +237,12 @@ static void fill_memory_fields(const struct vm_config *cfg)
 	uint64_t low = mem < VM_MMIO_HOLE_START ? mem : VM_MMIO_HOLE_START;
 	uint64_t high = mem - low;
 
-	put16(0x15, 640);	/* base memory, KiB */
+	put16(0x15, 640); /* base memory, KiB */
 	uint64_t ext = low > (1ull << 20) ? (low - (1ull << 20)) >> 10 : 0;
-	put16(0x17, ext);	/* extended memory above 1 MiB, KiB */
+	put16(0x17, ext); /* extended memory above 1 MiB, KiB */
 	put16(0x30, ext);
 	put16(0x34, low > (16ull << 20) ? (low - (16ull << 20)) >> 16 : 0);
-	high >>= 16;		/* 64 KiB units, three bytes */
+	high >>= 16; /* 64 KiB units, three bytes */
 	if (high > 0xffffff)
 		high = 0xffffff;
 	r.cmos[0x5b] = (uint8_t)high;
@@ -269,8 +269,8 @@ static int rtc_create(struct vm_ctx *ctx, struct vs_err *e)
 	r.index = 0;
 	r.offset = 0;
 	memset(&r.frozen, 0, sizeof(r.frozen));
-	r.cmos[REG_A] = 0x26;	/* 32.768 kHz time base, 1024 Hz rate */
-	r.cmos[REG_B] = B_24H;	/* BCD, 24-hour: what PC firmware leaves */
+	r.cmos[REG_A] = 0x26;  /* 32.768 kHz time base, 1024 Hz rate */
+	r.cmos[REG_B] = B_24H; /* BCD, 24-hour: what PC firmware leaves */
 	fill_memory_fields(ctx->cfg);
 	pthread_mutex_unlock(&r.lock);
 	if (vm_bus_register(ctx->pio, VM_PORT_RTC, 2, rtc_io, NULL, "rtc", e) < 0)
@@ -287,8 +287,8 @@ static unsigned rtc_count(void)
 
 static void save_tm(struct vm_state_writer *w, const struct tm *tm)
 {
-	const int f[] = { tm->tm_sec, tm->tm_min, tm->tm_hour, tm->tm_mday,
-			  tm->tm_mon, tm->tm_year, tm->tm_wday };
+	const int f[] = {tm->tm_sec, tm->tm_min,  tm->tm_hour, tm->tm_mday,
+			 tm->tm_mon, tm->tm_year, tm->tm_wday};
 
 	for (unsigned i = 0; i < 7; i++)
 		vm_sw_u32(w, (uint32_t)f[i]);
@@ -328,10 +328,11 @@ static int rtc_restore(unsigned idx, struct vm_state_reader *rd, struct vs_err *
 	if (index > 0x7f)
 		return vs_fail(e, EINVAL, "rtc state: index register 0x%02x out of range", index);
 	/* timegm() must get sane numbers: a crafted state cannot overflow it */
-	const uint32_t max[7] = { 60, 59, 23, 31, 11, 8099, 6 };
+	const uint32_t max[7] = {60, 59, 23, 31, 11, 8099, 6};
 	for (unsigned i = 0; i < 7; i++)
 		if ((int32_t)f[i] < 0 || f[i] > max[i])
-			return vs_fail(e, EINVAL, "rtc state: frozen time field %u out of range", i);
+			return vs_fail(e, EINVAL, "rtc state: frozen time field %u out of range",
+				       i);
 	if ((int64_t)off > (int64_t)1 << 40 || (int64_t)off < -((int64_t)1 << 40))
 		return vs_fail(e, EINVAL, "rtc state: clock offset out of range");
 

@@ -25,53 +25,61 @@
 #include "vmm/layout.h"
 
 #define SERIAL_STATE_VERSION 1
-#define FIFO_LEN 16
-#define OUT_BUF 4096
+#define FIFO_LEN	     16
+#define OUT_BUF		     4096
 
 /* register offsets */
-enum { R_RBR_THR = 0, R_IER = 1, R_IIR_FCR = 2, R_LCR = 3, R_MCR = 4, R_LSR = 5, R_MSR = 6,
-       R_SCR = 7 };
+enum {
+	R_RBR_THR = 0,
+	R_IER = 1,
+	R_IIR_FCR = 2,
+	R_LCR = 3,
+	R_MCR = 4,
+	R_LSR = 5,
+	R_MSR = 6,
+	R_SCR = 7
+};
 
-#define IER_RDI 0x01	/* received data available */
-#define IER_THRI 0x02	/* THR empty */
-#define IER_RLSI 0x04	/* receiver line status */
-#define IER_MSI 0x08	/* modem status */
+#define IER_RDI	 0x01 /* received data available */
+#define IER_THRI 0x02 /* THR empty */
+#define IER_RLSI 0x04 /* receiver line status */
+#define IER_MSI	 0x08 /* modem status */
 
 #define IIR_NONE 0x01
-#define IIR_MSI 0x00
+#define IIR_MSI	 0x00
 #define IIR_THRI 0x02
-#define IIR_RDI 0x04
+#define IIR_RDI	 0x04
 #define IIR_RLSI 0x06
-#define IIR_CTI 0x0c	/* character timeout: data below the trigger level */
+#define IIR_CTI	 0x0c /* character timeout: data below the trigger level */
 #define IIR_FIFO 0xc0
 
-#define FCR_ENABLE 0x01
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
 #define FCR_CLEAR_TX 0x04
 
 #define LCR_DLAB 0x80
 
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
+#define MCR_DTR	 0x01
+#define MCR_RTS	 0x02
 #define MCR_OUT1 0x04
 #define MCR_OUT2 0x08
 #define MCR_LOOP 0x10
 
-#define LSR_DR 0x01
-#define LSR_OE 0x02
-#define LSR_BI 0x10
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
-#define LSR_ERRORS 0x1e	/* OE, PE, FE, BI: cleared by reading LSR */
+#define LSR_DR	   0x01
+#define LSR_OE	   0x02
+#define LSR_BI	   0x10
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
+#define LSR_ERRORS 0x1e /* OE, PE, FE, BI: cleared by reading LSR */
 
-#define MSR_DCTS 0x01
-#define MSR_DDSR 0x02
-#define MSR_TERI 0x04
-#define MSR_DDCD 0x08
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define MSR_DCTS   0x01
+#define MSR_DDSR   0x02
+#define MSR_TERI   0x04
+#define MSR_DDCD   0x08
+#define MSR_CTS	   0x10
+#define MSR_DSR	   0x20
+#define MSR_RI	   0x40
+#define MSR_DCD	   0x80
 #define MSR_DELTAS 0x0f
 
 static struct serial {
@@ -81,15 +89,15 @@ static struct serial {
 
 	/* guest-visible registers */
 	uint8_t dll, dlm, ier, fcr, lcr, mcr, lsr, msr, scr;
-	bool thr_ipending;	/* THR-empty interrupt pending (cleared by IIR read) */
+	bool thr_ipending; /* THR-empty interrupt pending (cleared by IIR read) */
 	uint8_t rx[FIFO_LEN];
 	unsigned rx_head, rx_count;
 	int irq_level;
 
 	/* host side */
-	int out_fd, in_fd;	/* -1: none */
+	int out_fd, in_fd; /* -1: none */
 	bool close_out, close_in;
-	int pty_slave;		/* held open so the master never sees a hang-up */
+	int pty_slave; /* held open so the master never sees a hang-up */
 	char pty_path[64];
 	int timer_fd;
 	bool timer_armed, in_watched;
@@ -97,8 +105,11 @@ static struct serial {
 	struct termios saved_tio;
 	uint8_t out[OUT_BUF];
 	size_t out_len;
-} s = { .lock = PTHREAD_MUTEX_INITIALIZER, .out_fd = -1, .in_fd = -1, .pty_slave = -1,
-	.timer_fd = -1 };
+} s = {.lock = PTHREAD_MUTEX_INITIALIZER,
+       .out_fd = -1,
+       .in_fd = -1,
+       .pty_slave = -1,
+       .timer_fd = -1};
 
 static unsigned fifo_cap(void)
 {
@@ -107,7 +118,7 @@ static unsigned fifo_cap(void)
 
 static unsigned rx_trigger(void)
 {
-	static const unsigned level[4] = { 1, 4, 8, 14 };
+	static const unsigned level[4] = {1, 4, 8, 14};
 
 	return (s.fcr & FCR_ENABLE) ? level[s.fcr >> 6] : 1;
 }
@@ -164,7 +175,7 @@ static void flush_locked(void)
 static void arm_idle_timer(void)
 {
 	/* 10 ms without output flushes a prompt that has no newline */
-	struct itimerspec its = { .it_value = { .tv_nsec = 10 * 1000 * 1000 } };
+	struct itimerspec its = {.it_value = {.tv_nsec = 10 * 1000 * 1000}};
 
 	if (s.timer_fd < 0 || s.timer_armed)
 		return;
@@ -227,10 +238,10 @@ static void on_input(void *opaque, uint32_t events)
 		if (n > 0)
 			update_irq(false);
 		else if (n == 0 || (errno != EAGAIN && errno != EINTR))
-			watch_input(false);	/* end of input: stop polling it */
+			watch_input(false); /* end of input: stop polling it */
 	}
 	if (s.rx_count == fifo_cap())
-		watch_input(false);	/* resumed when the guest reads RBR */
+		watch_input(false); /* resumed when the guest reads RBR */
 	pthread_mutex_unlock(&s.lock);
 }
 
@@ -273,8 +284,7 @@ static uint8_t reg_read(unsigned reg)
 		watch_input(true);
 		update_irq(false);
 		return v;
-	case R_IER:
-		return (s.lcr & LCR_DLAB) ? s.dlm : s.ier;
+	case R_IER: return (s.lcr & LCR_DLAB) ? s.dlm : s.ier;
 	case R_IIR_FCR:
 		v = iir_now();
 		/* reading IIR clears a THR-empty interrupt that it reports */
@@ -283,10 +293,8 @@ static uint8_t reg_read(unsigned reg)
 			update_irq(false);
 		}
 		return v;
-	case R_LCR:
-		return s.lcr;
-	case R_MCR:
-		return s.mcr;
+	case R_LCR: return s.lcr;
+	case R_MCR: return s.mcr;
 	case R_LSR:
 		v = s.lsr;
 		s.lsr &= (uint8_t)~LSR_ERRORS;
@@ -299,8 +307,7 @@ static uint8_t reg_read(unsigned reg)
 		if (v & MSR_DELTAS)
 			update_irq(false);
 		return v;
-	default:
-		return s.scr;
+	default: return s.scr;
 	}
 }
 
@@ -308,7 +315,7 @@ static void transmit(uint8_t c)
 {
 	/* the write empties the interrupt, then the byte leaves THR at once */
 	s.thr_ipending = false;
-	s.lsr &= (uint8_t)~(LSR_THRE | LSR_TEMT);
+	s.lsr &= (uint8_t) ~(LSR_THRE | LSR_TEMT);
 	update_irq(false);
 	if (s.mcr & MCR_LOOP)
 		rx_push(c);
@@ -352,23 +359,18 @@ static void reg_write(unsigned reg, uint8_t v)
 			s.lsr &= (uint8_t)~LSR_DR;
 			watch_input(true);
 		}
-		s.fcr = v & 0xc9;	/* enable, DMA mode, trigger level */
+		s.fcr = v & 0xc9; /* enable, DMA mode, trigger level */
 		update_irq(false);
 		return;
-	case R_LCR:
-		s.lcr = v;
-		return;
+	case R_LCR: s.lcr = v; return;
 	case R_MCR:
 		s.mcr = v & 0x1f;
 		update_msr();
 		update_irq(false);
 		return;
 	case R_LSR:
-	case R_MSR:
-		return;	/* read-only (factory test writes are ignored) */
-	default:
-		s.scr = v;
-		return;
+	case R_MSR: return; /* read-only (factory test writes are ignored) */
+	default: s.scr = v; return;
 	}
 }
 
@@ -393,10 +395,10 @@ static void serial_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, b
 
 static void reset_regs(void)
 {
-	s.dll = 0x0c;	/* 9600 baud */
+	s.dll = 0x0c; /* 9600 baud */
 	s.dlm = 0;
 	s.ier = s.fcr = s.mcr = s.scr = 0;
-	s.lcr = 0x03;	/* 8N1 */
+	s.lcr = 0x03; /* 8N1 */
 	s.lsr = LSR_THRE | LSR_TEMT;
 	s.msr = 0;
 	s.thr_ipending = false;
@@ -486,8 +488,7 @@ static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 		if (open_pty(e) < 0)
 			return -1;
 		break;
-	case VM_CONSOLE_NONE:
-		break;
+	case VM_CONSOLE_NONE: break;
 	}
 
 	if (ctx->loop && s.out_fd >= 0) {
@@ -509,7 +510,7 @@ static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 			goto fail;
 		s.in_watched = true;
 	} else {
-		s.in_fd = -1;	/* nobody would read it */
+		s.in_fd = -1; /* nobody would read it */
 	}
 	if (vm_bus_register(ctx->pio, VM_PORT_COM1, 8, serial_io, NULL, "serial", e) < 0)
 		goto fail;

@@ -11,10 +11,10 @@
 #include "vmm/x86/acpi.h"
 #include "vmm/x86/aml.h"
 
-#define HDR_LEN 36
-#define OEM_ID "VESSEL"
+#define HDR_LEN	     36
+#define OEM_ID	     "VESSEL"
 #define OEM_TABLE_ID "VESSELVM"
-#define CREATOR_ID "VSSL"
+#define CREATOR_ID   "VSSL"
 
 struct tables {
 	uint8_t *buf;
@@ -56,8 +56,8 @@ static uint8_t *alloc_aligned(struct tables *t, uint64_t len, uint64_t align, ui
 	uint64_t off = (t->off + align - 1) & ~(align - 1);
 
 	if (off > t->size || len > t->size - off) {
-		vs_fail(e, ENOSPC, "ACPI %s: %llu bytes do not fit in the %llu-byte ACPI area", what,
-			(unsigned long long)len, (unsigned long long)t->size);
+		vs_fail(e, ENOSPC, "ACPI %s: %llu bytes do not fit in the %llu-byte ACPI area",
+			what, (unsigned long long)len, (unsigned long long)t->size);
 		return NULL;
 	}
 	t->off = off + len;
@@ -80,9 +80,9 @@ static void header(uint8_t *p, const char *sig, uint32_t len, uint8_t rev)
 	p[8] = rev;
 	memcpy(p + 10, OEM_ID, 6);
 	memcpy(p + 16, OEM_TABLE_ID, 8);
-	put32(p + 24, 1);	/* OEM revision */
+	put32(p + 24, 1); /* OEM revision */
 	memcpy(p + 28, CREATOR_ID, 4);
-	put32(p + 32, 1);	/* creator revision */
+	put32(p + 32, 1); /* creator revision */
 }
 
 static void finish(uint8_t *p, uint32_t len)
@@ -94,10 +94,10 @@ static void finish(uint8_t *p, uint32_t len)
 /* Generic Address Structure (§5.2.3.2) in system I/O space */
 static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
 {
-	p[0] = 1;	/* SystemIO */
+	p[0] = 1; /* SystemIO */
 	p[1] = bits;
 	p[2] = 0;
-	p[3] = access;	/* 1 byte, 2 word, 3 dword; 0 undefined */
+	p[3] = access; /* 1 byte, 2 word, 3 dword; 0 undefined */
 	put64(p + 4, port);
 }
 
@@ -106,7 +106,7 @@ static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
 static void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len)
 {
 	/* Memory32Fixed (§6.4.3.4): large item 0x86, read-write */
-	uint8_t d[12] = { 0x86, 9, 0, 1 };
+	uint8_t d[12] = {0x86, 9, 0, 1};
 
 	put32(d + 4, base);
 	put32(d + 8, len);
@@ -120,9 +120,9 @@ static void dsdt_pci0(struct aml *a)
 
 	dev = aml_device_open(a, "PCI0");
 	aml_name_decl(a, "_HID");
-	aml_eisaid(a, "PNP0A08");	/* PCI Express root bridge (ECAM) */
+	aml_eisaid(a, "PNP0A08"); /* PCI Express root bridge (ECAM) */
 	aml_name_decl(a, "_CID");
-	aml_eisaid(a, "PNP0A03");	/* PCI root bridge */
+	aml_eisaid(a, "PNP0A03"); /* PCI root bridge */
 	aml_name_decl(a, "_SEG");
 	aml_int(a, 0);
 	aml_name_decl(a, "_BBN");
@@ -132,7 +132,7 @@ static void dsdt_pci0(struct aml *a)
 
 	aml_init(&crs);
 	aml_res_word_bus(&crs, 0, 0);
-	aml_res_io(&crs, 0xcf8, 0xcf8, 1, 8);	/* CONFIG_ADDRESS/CONFIG_DATA */
+	aml_res_io(&crs, 0xcf8, 0xcf8, 1, 8); /* CONFIG_ADDRESS/CONFIG_DATA */
 	aml_res_word_io(&crs, 0x0000, 0x0cf7);
 	aml_res_word_io(&crs, VM_ACPI_PCI_IO_BASE, VM_ACPI_PCI_IO_END);
 	aml_res_dword_mem(&crs, (uint32_t)VM_PCI_MMIO_BASE,
@@ -260,7 +260,7 @@ static int build_dsdt(struct tables *t, const struct vm_config *cfg, uint64_t *g
 	uint32_t len = (uint32_t)(HDR_LEN + a.len);
 	p = alloc(t, len, gpa, "DSDT", e);
 	if (p) {
-		header(p, "DSDT", len, 2);	/* revision 2: 64-bit integers */
+		header(p, "DSDT", len, 2); /* revision 2: 64-bit integers */
 		memcpy(p + HDR_LEN, a.buf, a.len);
 		finish(p, len);
 	}
@@ -270,13 +270,13 @@ static int build_dsdt(struct tables *t, const struct vm_config *cfg, uint64_t *g
 
 /* --- FADT (§5.2.9), revision 6 --------------------------------------------- */
 
-#define FADT_LEN 276
-#define FADT_F_WBINVD (1u << 0)
-#define FADT_F_PROC_C1 (1u << 2)
-#define FADT_F_SLP_BUTTON (1u << 5)	/* no fixed sleep button */
-#define FADT_F_RESET_REG_SUP (1u << 10)
-#define BOOT_ARCH_LEGACY_DEVICES (1u << 0)
-#define BOOT_ARCH_8042 (1u << 1)
+#define FADT_LEN		  276
+#define FADT_F_WBINVD		  (1u << 0)
+#define FADT_F_PROC_C1		  (1u << 2)
+#define FADT_F_SLP_BUTTON	  (1u << 5) /* no fixed sleep button */
+#define FADT_F_RESET_REG_SUP	  (1u << 10)
+#define BOOT_ARCH_LEGACY_DEVICES  (1u << 0)
+#define BOOT_ARCH_8042		  (1u << 1)
 #define BOOT_ARCH_VGA_NOT_PRESENT (1u << 2)
 
 /* FACS (§5.2.10): no checksum; 64-byte aligned. A full (not
@@ -289,7 +289,7 @@ static int build_facs(struct tables *t, uint64_t *gpa, struct vs_err *e)
 		return -1;
 	memcpy(p, "FACS", 4);
 	put32(p + 4, 64);
-	p[32] = 2;	/* version */
+	p[32] = 2; /* version */
 	return 0;
 }
 
@@ -301,27 +301,27 @@ static int build_fadt(struct tables *t, uint64_t dsdt, uint64_t facs, uint64_t *
 	if (!p)
 		return -1;
 	header(p, "FACP", FADT_LEN, 6);
-	put32(p + 36, (uint32_t)facs);	/* FIRMWARE_CTRL (X_FIRMWARE_CTRL stays 0) */
+	put32(p + 36, (uint32_t)facs); /* FIRMWARE_CTRL (X_FIRMWARE_CTRL stays 0) */
 	put32(p + 40, (uint32_t)dsdt);
-	put16(p + 46, VM_IRQ_ACPI_SCI);		/* SCI_INT */
+	put16(p + 46, VM_IRQ_ACPI_SCI); /* SCI_INT */
 	/* SMI_CMD 0: no SMM handshake, the machine is always in ACPI mode */
-	put32(p + 56, VM_PORT_ACPI_PM);		/* PM1a_EVT_BLK */
-	put32(p + 64, VM_PORT_ACPI_PM + 4);	/* PM1a_CNT_BLK */
-	p[88] = 4;				/* PM1_EVT_LEN */
-	p[89] = 2;				/* PM1_CNT_LEN */
+	put32(p + 56, VM_PORT_ACPI_PM);	    /* PM1a_EVT_BLK */
+	put32(p + 64, VM_PORT_ACPI_PM + 4); /* PM1a_CNT_BLK */
+	p[88] = 4;			    /* PM1_EVT_LEN */
+	p[89] = 2;			    /* PM1_CNT_LEN */
 	/* no PM timer, no GPE blocks; C2/C3 not supported (latency > max) */
-	put16(p + 96, 101);			/* P_LVL2_LAT */
-	put16(p + 98, 1001);			/* P_LVL3_LAT */
-	p[108] = VM_ACPI_CMOS_CENTURY;		/* CENTURY */
+	put16(p + 96, 101);	       /* P_LVL2_LAT */
+	put16(p + 98, 1001);	       /* P_LVL3_LAT */
+	p[108] = VM_ACPI_CMOS_CENTURY; /* CENTURY */
 	put16(p + 109, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
 	put32(p + 112, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP);
-	gas_io(p + 116, 8, 1, VM_PORT_ACPI_RESET);	/* RESET_REG */
-	p[128] = 0x06;					/* RESET_VALUE */
-	p[131] = 3;					/* minor version: 6.3 */
-	put64(p + 140, dsdt);				/* X_DSDT */
-	gas_io(p + 148, 32, 0, VM_PORT_ACPI_PM);	/* X_PM1a_EVT_BLK */
-	gas_io(p + 172, 16, 0, VM_PORT_ACPI_PM + 4);	/* X_PM1a_CNT_BLK */
-	memcpy(p + 268, "VESSELVM", 8);		/* hypervisor vendor identity */
+	gas_io(p + 116, 8, 1, VM_PORT_ACPI_RESET);   /* RESET_REG */
+	p[128] = 0x06;				     /* RESET_VALUE */
+	p[131] = 3;				     /* minor version: 6.3 */
+	put64(p + 140, dsdt);			     /* X_DSDT */
+	gas_io(p + 148, 32, 0, VM_PORT_ACPI_PM);     /* X_PM1a_EVT_BLK */
+	gas_io(p + 172, 16, 0, VM_PORT_ACPI_PM + 4); /* X_PM1a_CNT_BLK */
+	memcpy(p + 268, "VESSELVM", 8);		     /* hypervisor vendor identity */
 	finish(p, FADT_LEN);
 	return 0;
 }
@@ -338,37 +338,37 @@ static int build_madt(struct tables *t, const struct vm_config *cfg, uint64_t *g
 		return -1;
 	header(p, "APIC", len, 5);
 	put32(p + 36, (uint32_t)VM_LAPIC_ADDR);
-	put32(p + 40, 1);	/* PCAT_COMPAT: dual 8259s are present */
+	put32(p + 40, 1); /* PCAT_COMPAT: dual 8259s are present */
 	q = p + 44;
 	for (unsigned i = 0; i < cfg->cpus; i++, q += 8) {
-		q[0] = 0;	/* Processor Local APIC */
+		q[0] = 0; /* Processor Local APIC */
 		q[1] = 8;
-		q[2] = (uint8_t)i;	/* ACPI processor UID */
-		q[3] = (uint8_t)i;	/* APIC ID */
-		put32(q + 4, 1);	/* enabled */
+		q[2] = (uint8_t)i; /* ACPI processor UID */
+		q[3] = (uint8_t)i; /* APIC ID */
+		put32(q + 4, 1);   /* enabled */
 	}
-	q[0] = 1;	/* I/O APIC */
+	q[0] = 1; /* I/O APIC */
 	q[1] = 12;
 	q[2] = VM_ACPI_IOAPIC_ID;
 	put32(q + 4, (uint32_t)VM_IOAPIC_ADDR);
-	put32(q + 8, 0);	/* GSI base */
+	put32(q + 8, 0); /* GSI base */
 	q += 12;
 	/* Interrupt source overrides: the PIT's IRQ 0 is IOAPIC pin 2; the
 	 * SCI is level-triggered active-high (flags: polarity bits 1-0,
 	 * trigger bits 3-2; 01 = high / edge, 11 = low / level) */
 	q[0] = 2;
 	q[1] = 10;
-	q[2] = 0;	/* ISA */
+	q[2] = 0; /* ISA */
 	q[3] = 0;
 	put32(q + 4, 2);
-	put16(q + 8, 0);	/* conforms to the bus */
+	put16(q + 8, 0); /* conforms to the bus */
 	q += 10;
 	q[0] = 2;
 	q[1] = 10;
 	q[2] = 0;
 	q[3] = VM_IRQ_ACPI_SCI;
 	put32(q + 4, VM_IRQ_ACPI_SCI);
-	put16(q + 8, 0x0d);	/* active high, level */
+	put16(q + 8, 0x0d); /* active high, level */
 	q += 10;
 	/* Local APIC NMI: LINT1 of every processor */
 	q[0] = 4;
@@ -391,9 +391,9 @@ static int build_mcfg(struct tables *t, uint64_t *gpa, struct vs_err *e)
 		return -1;
 	header(p, "MCFG", len, 1);
 	put64(p + 44, VM_PCI_ECAM_BASE);
-	put16(p + 52, 0);	/* segment */
-	p[54] = 0;		/* start bus */
-	p[55] = (uint8_t)(VM_PCI_ECAM_SIZE / (1u << 20) - 1);	/* end bus */
+	put16(p + 52, 0);				      /* segment */
+	p[54] = 0;					      /* start bus */
+	p[55] = (uint8_t)(VM_PCI_ECAM_SIZE / (1u << 20) - 1); /* end bus */
 	finish(p, len);
 	return 0;
 }
@@ -401,7 +401,7 @@ static int build_mcfg(struct tables *t, uint64_t *gpa, struct vs_err *e)
 int vm_acpi_build_buf(uint8_t *buf, uint64_t size, uint64_t gpa, const struct vm_config *cfg,
 		      struct vs_err *e)
 {
-	struct tables t = { .buf = buf, .size = size, .gpa = gpa };
+	struct tables t = {.buf = buf, .size = size, .gpa = gpa};
 	enum { DSDT_, FADT_, MADT_, MCFG_, N };
 	uint64_t at[N], rsdp, rsdt, xsdt, facs;
 	uint8_t *r, *rs, *xs;

@@ -16,16 +16,16 @@
 #define VM_ACPI_IOAPIC_ID 0
 /* PCI I/O window the DSDT declares besides 0x0000-0x0cf7: I/O BARs go here. */
 #define VM_ACPI_PCI_IO_BASE 0x0d00
-#define VM_ACPI_PCI_IO_END 0xffff
+#define VM_ACPI_PCI_IO_END  0xffff
 /* CMOS register holding the century (FADT CENTURY, rtc.c) */
 #define VM_ACPI_CMOS_CENTURY 0x32
 
 /* FADT fixed-hardware register bits (ACPI 6.4 §4.8.3) */
-#define VM_ACPI_PM1_PWRBTN 0x0100	/* PM1 status/enable: power button */
-#define VM_ACPI_PM1_WAK_STS 0x8000
-#define VM_ACPI_PM1_SCI_EN 0x0001	/* PM1 control */
+#define VM_ACPI_PM1_PWRBTN	  0x0100 /* PM1 status/enable: power button */
+#define VM_ACPI_PM1_WAK_STS	  0x8000
+#define VM_ACPI_PM1_SCI_EN	  0x0001 /* PM1 control */
 #define VM_ACPI_PM1_SLP_TYP_SHIFT 10
-#define VM_ACPI_PM1_SLP_EN 0x2000
+#define VM_ACPI_PM1_SLP_EN	  0x2000
 
 /* Builds every table for cfg (one LAPIC per vCPU) into guest memory at
  * VM_ACPI_ADDR. Fails when that range is not guest RAM or the tables do not

@@ -6,21 +6,21 @@
 #include "vmm/x86/aml.h"
 
 /* AML opcodes (ACPI 6.4 §20.2.5, §20.2.3) */
-#define OP_ZERO 0x00
-#define OP_ONE 0x01
-#define OP_NAME 0x08
-#define OP_BYTE 0x0a
-#define OP_WORD 0x0b
-#define OP_DWORD 0x0c
-#define OP_STRING 0x0d
-#define OP_QWORD 0x0e
-#define OP_SCOPE 0x10
-#define OP_BUFFER 0x11
-#define OP_PACKAGE 0x12
-#define OP_METHOD 0x14
-#define OP_EXT 0x5b
-#define OP_EXT_DEVICE 0x82
-#define DUAL_NAME_PREFIX 0x2e
+#define OP_ZERO		  0x00
+#define OP_ONE		  0x01
+#define OP_NAME		  0x08
+#define OP_BYTE		  0x0a
+#define OP_WORD		  0x0b
+#define OP_DWORD	  0x0c
+#define OP_STRING	  0x0d
+#define OP_QWORD	  0x0e
+#define OP_SCOPE	  0x10
+#define OP_BUFFER	  0x11
+#define OP_PACKAGE	  0x12
+#define OP_METHOD	  0x14
+#define OP_EXT		  0x5b
+#define OP_EXT_DEVICE	  0x82
+#define DUAL_NAME_PREFIX  0x2e
 #define MULTI_NAME_PREFIX 0x2f
 
 static void fail(struct aml *a, const char *why)
@@ -267,7 +267,8 @@ void aml_eisaid(struct aml *a, const char *id)
 		}
 	}
 	/* three 5-bit letters ('A' = 1) then four nibbles, stored big-endian */
-	uint16_t vendor = (uint16_t)(((id[0] - 0x40) << 10) | ((id[1] - 0x40) << 5) | (id[2] - 0x40));
+	uint16_t vendor =
+		(uint16_t)(((id[0] - 0x40) << 10) | ((id[1] - 0x40) << 5) | (id[2] - 0x40));
 	uint32_t v = (uint32_t)(vendor >> 8) | (uint32_t)(vendor & 0xff) << 8 |
 		     (uint32_t)(h[0] << 4 | h[1]) << 16 | (uint32_t)(h[2] << 4 | h[3]) << 24;
 	/* always a DWord, as ASL compilers emit it */
@@ -356,15 +357,15 @@ void aml_res_irq(struct aml *a, uint16_t mask)
 
 static void word_addr(struct aml *a, uint8_t type, uint8_t tflags, uint16_t min, uint16_t max)
 {
-	aml_byte(a, 0x88);	/* Word Address Space Descriptor */
-	le(a, 13, 2);		/* length of what follows */
+	aml_byte(a, 0x88); /* Word Address Space Descriptor */
+	le(a, 13, 2);	   /* length of what follows */
 	aml_byte(a, type);
 	aml_byte(a, ADDR_PRODUCER_FIXED);
 	aml_byte(a, tflags);
-	le(a, 0, 2);		/* granularity */
+	le(a, 0, 2); /* granularity */
 	le(a, min, 2);
 	le(a, max, 2);
-	le(a, 0, 2);		/* translation offset */
+	le(a, 0, 2); /* translation offset */
 	le(a, (uint16_t)(max - min + 1), 2);
 }
 
@@ -381,9 +382,9 @@ void aml_res_word_io(struct aml *a, uint16_t min, uint16_t max)
 
 void aml_res_dword_mem(struct aml *a, uint32_t min, uint32_t max, bool cacheable)
 {
-	aml_byte(a, 0x87);	/* DWord Address Space Descriptor (§6.4.3.5.2) */
+	aml_byte(a, 0x87); /* DWord Address Space Descriptor (§6.4.3.5.2) */
 	le(a, 23, 2);
-	aml_byte(a, 0);		/* memory range */
+	aml_byte(a, 0); /* memory range */
 	aml_byte(a, ADDR_PRODUCER_FIXED);
 	/* bit 0 read-write; bits 2-1 _MEM: 0 non-cacheable, 1 cacheable */
 	aml_byte(a, cacheable ? 0x03 : 0x01);

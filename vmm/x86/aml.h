@@ -12,7 +12,7 @@
 struct aml {
 	uint8_t *buf;
 	size_t len, cap;
-	const char *error;	/* first failure, static string; NULL: none */
+	const char *error; /* first failure, static string; NULL: none */
 };
 
 void aml_init(struct aml *a);
@@ -53,7 +53,7 @@ size_t aml_package_open(struct aml *a, unsigned nelems);
 
 /* Statements used in method bodies. */
 #define AML_RETURN 0xa4
-#define AML_ARG0 0x68	/* Arg0..Arg6 are 0x68..0x6e */
+#define AML_ARG0   0x68 /* Arg0..Arg6 are 0x68..0x6e */
 
 /* Resource template descriptors (ACPI 6.4 §6.4.2, §6.4.3). */
 void aml_res_io(struct aml *a, uint16_t min, uint16_t max, uint8_t align, uint8_t len);
