@@ -53,6 +53,9 @@ $(GUEST_DIR)/linux_setup.elf: $(GUEST_DIR)/obj/boot/linux_setup.o
 $(GUEST_DIR)/mkbzimage: guests/tools/mkbzimage.c guests/boot/boot.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 -O2 -Wall -Wextra -Werror -o $@ $<
+# kept after the build: the mkbzimage test feeds them to the tool again
+.SECONDARY: $(GUEST_DIR)/linux_setup.elf $(GUEST_DIR)/linux_setup.bin \
+	$(GUEST_DIR)/boot_linux.payload.elf $(GUEST_DIR)/boot_linux.payload.bin
 $(GUEST_DIR)/boot_linux.bzImage: $(GUEST_DIR)/linux_setup.bin $(GUEST_DIR)/boot_linux.payload.bin \
 		$(GUEST_DIR)/mkbzimage
 	$(GUEST_DIR)/mkbzimage $(GUEST_DIR)/linux_setup.bin $(GUEST_DIR)/boot_linux.payload.bin $@

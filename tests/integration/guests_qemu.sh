@@ -198,6 +198,35 @@ t_virtio_vsock() {
 	t_skip "QEMU run needs an AF_VSOCK host listener; the guest is run on vessel-vmm only"
 }
 
+# the bzImage builder refuses what would not boot, says why, leaves no file
+t_mkbzimage_rejects_bad_input() {
+	local tool=$GUESTS/mkbzimage out=$T_TMP/bad.bzImage err=$T_TMP/mkbz.err rc
+	[ -x "$tool" ] || t_fail "$tool missing (run make guests)"
+	g_image linux_setup.bin
+	local setup=$img
+	g_image boot_linux.payload.bin
+	local payload=$img
+	head -c 4096 /dev/zero >"$T_TMP/zero.bin"
+	head -c 16 "$payload" >"$T_TMP/short.bin"
+	rc=0; "$tool" 2>"$err" || rc=$?
+	[ "$rc" -eq 2 ] && grep -q usage "$err" || t_fail "no usage error without arguments"
+	for bad in "$T_TMP/zero.bin $payload:no setup header" \
+		"$setup $T_TMP/short.bin:payload too small" \
+		"$T_TMP/missing.bin $payload:missing.bin"; do
+		rc=0
+		"$tool" ${bad%%:*} "$out" 2>"$err" || rc=$?
+		[ "$rc" -eq 1 ] || t_fail "exit $rc for ${bad##*:}"
+		grep -q "${bad##*:}" "$err" || t_fail "message lacks '${bad##*:}': $(cat "$err")"
+		[ ! -e "$out" ] || t_fail "output left behind for ${bad##*:}"
+	done
+	rc=0
+	"$tool" "$setup" "$payload" "$T_TMP/no/such/dir/x" 2>"$err" || rc=$?
+	[ "$rc" -eq 1 ] || t_fail "exit $rc for an unwritable output"
+	"$tool" "$setup" "$payload" "$out" || t_fail "good input refused"
+	cmp -s "$out" "$GUESTS/boot_linux.bzImage" || t_fail "output differs from the build's"
+}
+
+t_run guests_mkbzimage_rejects_bad_input t_mkbzimage_rejects_bad_input
 t_run qemu_boot_multiboot t_boot_multiboot
 t_run qemu_boot_pvh t_boot_pvh
 t_run qemu_boot_linux t_boot_linux
