@@ -139,15 +139,14 @@ static int cap_get(struct __user_cap_data_struct d[2], struct vs_err *e)
 	return 0;
 }
 
-static void warn_lost(uint64_t want, uint64_t have, const char *set)
+/* One warning per capability asked for but not given. */
+static void warn_lost(uint64_t lost)
 {
-	uint64_t lost = want & ~have;
-
 	for (int cap = 0; cap < 64; cap++)
 		if (lost & (1ull << cap))
-			vs_warn("capabilities: %s cannot be put in the %s set: the runtime "
-				"does not hold it (bounding/permitted); left out",
-				ct_caps_name(cap) ? ct_caps_name(cap) : "?", set);
+			vs_warn("capabilities: %s is not held by the runtime (bounding/permitted "
+				"set); left out of the container's sets",
+				ct_caps_name(cap) ? ct_caps_name(cap) : "?");
 }
 
 int ct_caps_apply(const struct ct_caps *c, struct vs_err *e)
@@ -174,10 +173,8 @@ int ct_caps_apply(const struct ct_caps *c, struct vs_err *e)
 					((uint64_t)d[1].inheritable << 32)));
 	/* an ambient cap must be permitted and inheritable */
 	amb = c->ambient & prm & inh;
-	warn_lost(c->permitted, prm, "permitted");
-	warn_lost(c->effective & prm, eff, "effective");
-	warn_lost(c->inheritable, inh, "inheritable");
-	warn_lost(c->ambient & c->permitted & c->inheritable, amb, "ambient");
+	warn_lost(((c->permitted | c->effective) & ~prm) | (c->inheritable & ~inh) |
+		  (c->ambient & c->permitted & c->inheritable & ~amb));
 
 	d[0].effective = (uint32_t)eff;
 	d[1].effective = (uint32_t)(eff >> 32);

@@ -248,6 +248,8 @@ int ct_seccomp_parse(struct json_object *j, const char *where, struct ct_seccomp
 	}
 	/* the runtime sets no_new_privs itself when the spec asks for it */
 	seccomp_attr_set(s->ctx, SCMP_FLTATR_CTL_NNP, 0);
+	/* kernel errors as they are (EACCES...), not libseccomp's ECANCELED */
+	seccomp_attr_set(s->ctx, SCMP_FLTATR_API_SYSRAWRC, 1);
 	if (parse_arches(j, where, s, e) < 0 || parse_flags(j, where, s, e) < 0 ||
 	    vs_json_get_str(j, where, "listenerPath", false, &lp, e) < 0 ||
 	    vs_json_get_str(j, where, "listenerMetadata", false, &meta, e) < 0 ||
