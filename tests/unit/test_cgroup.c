@@ -512,7 +512,7 @@ TEST(cgroup_v2_enter_pids_freeze_kill)
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("v2");
 	autofree pid_t *pids = NULL;
-	autofree char *ev = NULL, *procs = NULL;
+	autofree char *ev = NULL;
 	size_t n = 0;
 	bool frozen = false;
 	int st;
