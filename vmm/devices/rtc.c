@@ -11,8 +11,16 @@
  * Register A's UIP bit is never set: every read is computed atomically, so
  * there is no update cycle to wait for (a guest reading several registers
  * across a second boundary sees the seconds change, as after any update).
- * No interrupt sources: the PIE/AIE/UIE enables are stored, register C reads
- * 0. Register D always reports valid RAM and time (VRT).
+ * Interrupts on IRQ 8: the update-ended flag (UF) every second, the alarm
+ * flag (AF) when the seconds/minutes/hours alarm registers match (a value of
+ * 0xc0-0xff is "don't care"), the periodic flag (PF) at register A's rate.
+ * Timers on the event loop produce them (a timerfd on CLOCK_REALTIME for
+ * second boundaries, which are the guest's too since the offset is whole
+ * seconds, and one for the periodic rate), armed only while an interrupt is
+ * enabled: an idle guest costs no wake-ups, and without an event loop there
+ * are no flags. IRQF = PF.PIE + AF.AIE + UF.UIE; reading C returns and
+ * clears the flags and lowers the line. Register D always reports valid RAM
+ * and time (VRT).
  *
  * The NVRAM also carries the memory size fields PC firmware and some guests
  * read (the QEMU/SeaBIOS conventions): 0x15-0x18, 0x30/0x31, 0x34/0x35,
@@ -21,7 +29,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm/devices/platform.h"
 #include "vmm/layout.h"
@@ -43,6 +54,16 @@
 #define REG_CENTURY VM_ACPI_CMOS_CENTURY
 
 #define A_UIP	    0x80
+#define A_RATE	    0x0f
+#define B_PIE	    0x40
+#define B_AIE	    0x20
+#define B_UIE	    0x10
+#define B_INTS	    0x70
+#define C_IRQF	    0x80
+#define C_PF	    0x40
+#define C_AF	    0x20
+#define C_UF	    0x10
+#define IRQ_RTC	    8
 #define B_SET	    0x80
 #define B_DM_BINARY 0x04
 #define B_24H	    0x02
@@ -54,9 +75,11 @@ static struct rtc {
 	bool created;
 	uint8_t index;
 	uint8_t cmos[128];
-	int64_t offset;	  /* guest seconds - host seconds */
-	struct tm frozen; /* the fields while B.SET is on */
-} r = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	int64_t offset;		  /* guest seconds - host seconds */
+	struct tm frozen;	  /* the fields while B.SET is on */
+	int tick_fd, periodic_fd; /* -1: no event loop */
+	int irq_level;
+} r = {.lock = PTHREAD_MUTEX_INITIALIZER, .tick_fd = -1, .periodic_fd = -1};
 
 static int64_t host_now(void)
 {
@@ -158,6 +181,96 @@ static void write_time(uint8_t i, uint8_t v)
 		r.offset = (int64_t)timegm(&tm) - host_now();
 }
 
+/* Register C as read: the flags (kept in cmos[REG_C]) and IRQF. */
+static uint8_t reg_c(void)
+{
+	uint8_t f = r.cmos[REG_C] & B_INTS;
+
+	return (uint8_t)(f | (f & r.cmos[REG_B] & B_INTS ? C_IRQF : 0));
+}
+
+static void update_irq(bool force)
+{
+	int level = !!(reg_c() & C_IRQF);
+
+	if ((level != r.irq_level || force) && r.ctx)
+		vm_irq_line(r.ctx->irq, IRQ_RTC, level);
+	r.irq_level = level;
+}
+
+/* Period of rate 1-15 on the 32.768 kHz time base (MC146818 table 5):
+ * rates 1 and 2 repeat 8 and 9; 0 is off. */
+static uint64_t periodic_ns(unsigned rate)
+{
+	unsigned shift = rate < 3 ? rate + 6 : rate - 1;
+
+	return rate ? ((1000000000ull << shift) >> 15) : 0;
+}
+
+/* Timers follow the enables: second ticks while UIE or AIE (and the clock
+ * runs), the periodic timer while PIE. */
+static void rearm(void)
+{
+	struct itimerspec its = {0};
+	uint8_t b = r.cmos[REG_B];
+
+	if (r.tick_fd >= 0) {
+		if ((b & (B_UIE | B_AIE)) && !(b & B_SET)) {
+			its.it_value.tv_sec = host_now() + 1;
+			its.it_interval.tv_sec = 1;
+		}
+		timerfd_settime(r.tick_fd, TFD_TIMER_ABSTIME, &its, NULL);
+	}
+	if (r.periodic_fd >= 0) {
+		uint64_t ns = (b & B_PIE) ? periodic_ns(r.cmos[REG_A] & A_RATE) : 0;
+		memset(&its, 0, sizeof(its));
+		its.it_value.tv_sec = (time_t)(ns / 1000000000);
+		its.it_value.tv_nsec = (long)(ns % 1000000000);
+		its.it_interval = its.it_value;
+		timerfd_settime(r.periodic_fd, 0, &its, NULL);
+	}
+}
+
+static bool alarm_matches(void)
+{
+	static const uint8_t pairs[3][2] = {{0x01, REG_SEC}, {0x03, REG_MIN}, {0x05, REG_HOUR}};
+
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t want = r.cmos[pairs[i][0]];
+		if (want < 0xc0 && want != read_time(pairs[i][1]))
+			return false;
+	}
+	return true;
+}
+
+static void on_tick(void *opaque, uint32_t events)
+{
+	uint64_t n;
+
+	if (read(r.tick_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&r.lock);
+	if (!(r.cmos[REG_B] & B_SET)) {
+		r.cmos[REG_C] |= C_UF;
+		if (alarm_matches())
+			r.cmos[REG_C] |= C_AF;
+		update_irq(false);
+	}
+	pthread_mutex_unlock(&r.lock);
+}
+
+static void on_periodic(void *opaque, uint32_t events)
+{
+	uint64_t n;
+
+	if (read(r.periodic_fd, &n, sizeof(n)) < 0)
+		return;
+	pthread_mutex_lock(&r.lock);
+	r.cmos[REG_C] |= C_PF;
+	update_irq(false);
+	pthread_mutex_unlock(&r.lock);
+}
+
 static void write_b(uint8_t v)
 {
 	uint8_t old = r.cmos[REG_B];
@@ -169,6 +282,8 @@ static void write_b(uint8_t v)
 		r.offset = (int64_t)timegm(&tm) - host_now();
 	}
 	r.cmos[REG_B] = v;
+	rearm();
+	update_irq(false);
 }
 
 static uint8_t reg_read(uint8_t i)
@@ -177,7 +292,12 @@ static uint8_t reg_read(uint8_t i)
 		return read_time(i);
 	switch (i) {
 	case REG_A: return r.cmos[REG_A] & (uint8_t)~A_UIP;
-	case REG_C: return 0; /* no interrupt flags: reading clears nothing */
+	case REG_C: {
+		uint8_t c = reg_c();
+		r.cmos[REG_C] = 0; /* reading clears every flag */
+		update_irq(false);
+		return c;
+	}
 	case REG_D: return D_VRT;
 	default: return r.cmos[i];
 	}
@@ -190,7 +310,10 @@ static void reg_write(uint8_t i, uint8_t v)
 		return;
 	}
 	switch (i) {
-	case REG_A: r.cmos[REG_A] = v & 0x7f; break;
+	case REG_A:
+		r.cmos[REG_A] = v & 0x7f;
+		rearm();
+		break;
 	case REG_B: write_b(v); break;
 	case REG_C:
 	case REG_D: break; /* read-only */
@@ -256,6 +379,15 @@ static void rtc_destroy(void)
 	pthread_mutex_lock(&r.lock);
 	if (r.created && r.ctx)
 		vm_bus_unregister(r.ctx->pio, VM_PORT_RTC, NULL);
+	int *fds[] = {&r.tick_fd, &r.periodic_fd};
+	for (unsigned i = 0; i < 2; i++) {
+		if (*fds[i] < 0)
+			continue;
+		if (r.ctx && r.ctx->loop)
+			vm_event_del(r.ctx->loop, *fds[i]);
+		close(*fds[i]);
+		*fds[i] = -1;
+	}
 	r.created = false;
 	r.ctx = NULL;
 	pthread_mutex_unlock(&r.lock);
@@ -272,12 +404,31 @@ static int rtc_create(struct vm_ctx *ctx, struct vs_err *e)
 	r.cmos[REG_A] = 0x26;  /* 32.768 kHz time base, 1024 Hz rate */
 	r.cmos[REG_B] = B_24H; /* BCD, 24-hour: what PC firmware leaves */
 	fill_memory_fields(ctx->cfg);
+	r.irq_level = 0;
 	pthread_mutex_unlock(&r.lock);
-	if (vm_bus_register(ctx->pio, VM_PORT_RTC, 2, rtc_io, NULL, "rtc", e) < 0)
-		return -1;
+	if (ctx->loop) {
+		r.tick_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+		r.periodic_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (r.tick_fd < 0 || r.periodic_fd < 0) {
+			vs_fail_errno(e, "rtc: timerfd");
+			goto fail;
+		}
+		if (vm_event_add(ctx->loop, r.tick_fd, EPOLLIN, on_tick, NULL, e) < 0)
+			goto fail;
+		if (vm_event_add(ctx->loop, r.periodic_fd, EPOLLIN, on_periodic, NULL, e) < 0) {
+			vm_event_del(ctx->loop, r.tick_fd);
+			goto fail;
+		}
+	}
 	r.ctx = ctx;
+	if (vm_bus_register(ctx->pio, VM_PORT_RTC, 2, rtc_io, NULL, "rtc", e) < 0)
+		goto fail;
 	r.created = true;
 	return 0;
+fail:
+	r.ctx = ctx;
+	rtc_destroy();
+	return -1;
 }
 
 static unsigned rtc_count(void)
@@ -348,6 +499,8 @@ static int rtc_restore(unsigned idx, struct vm_state_reader *rd, struct vs_err *
 	r.frozen.tm_mon = (int)f[4];
 	r.frozen.tm_year = (int)f[5];
 	r.frozen.tm_wday = (int)f[6];
+	rearm();
+	update_irq(true);
 	pthread_mutex_unlock(&r.lock);
 	return 0;
 }
