@@ -579,22 +579,42 @@ static int json_console(struct vm_config *c, struct json_object *root, const cha
 	return 0;
 }
 
+static int config_from_root(struct vm_config *c, const char *path, struct json_object *root,
+			    struct vs_err *e);
+
 int vm_config_from_file(struct vm_config *c, const char *path, struct vs_err *e)
+{
+	autojson struct json_object *root = NULL;
+
+	if (vs_json_load_file(path, &root, e) < 0)
+		return -1;
+	return config_from_root(c, path, root, e);
+}
+
+int vm_config_from_json(struct vm_config *c, const char *what, const char *buf, size_t len,
+			struct vs_err *e)
+{
+	autojson struct json_object *root = NULL;
+
+	if (vs_json_parse(what, buf, len, &root, e) < 0)
+		return -1;
+	return config_from_root(c, what, root, e);
+}
+
+static int config_from_root(struct vm_config *c, const char *path, struct json_object *root,
+			    struct vs_err *e)
 {
 	static const char *const keys[] = {
 		"vcpus", "memory", "kernel", "initrd", "cmdline", "disks", "nets", "vsock",
 		"console", "rng", "balloon", "control_socket", "memory_backend", "hugepages",
 		"seccomp", "host_profile", NULL,
 	};
-	autojson struct json_object *root = NULL;
 	struct json_object *v;
 	const char *s;
 	uint64_t n;
 	bool has, b;
 	char what[200];
 
-	if (vs_json_load_file(path, &root, e) < 0)
-		return -1;
 	if (!json_object_is_type(root, json_type_object))
 		return vs_fail(e, EINVAL, "%s: expected a JSON object at the top", path);
 	if (check_keys(root, path, "", keys, e) < 0)

@@ -4,6 +4,7 @@
 #define VMM_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "vessel/err.h"
@@ -65,6 +66,9 @@ void vm_config_free(struct vm_config *c);
 int vm_config_from_args(struct vm_config *c, int argc, char **argv, struct vs_err *e);
 /* A JSON config file (see docs/vmm.md); fields named on error. */
 int vm_config_from_file(struct vm_config *c, const char *path, struct vs_err *e);
+/* The same from a buffer; what names it in messages (fuzzers, tests). */
+int vm_config_from_json(struct vm_config *c, const char *what, const char *buf, size_t len,
+			struct vs_err *e);
 /* Cross-field checks: sizes in range, files exist and are readable. */
 int vm_config_validate(const struct vm_config *c, struct vs_err *e);
 
