@@ -6,10 +6,15 @@
  * VMM surviving is shown by this guest getting to report at all.
  *   loop:        two descriptors chained to each other (§2.7.5.3.1 forbids
  *                chains longer than the queue size)
+ *   bad_next:    a descriptor whose next index is beyond the queue size
+ *   bad_head:    an available ring entry naming a descriptor beyond the
+ *                queue size
  *   outside RAM: a data buffer at 512 GiB, far beyond guest memory
  *   straddle:    a data buffer starting 256 bytes below the end of RAM
  *                (needs expect_mem=SIZE on the command line)
- * A loop must end in DEVICE_NEEDS_RESET. For buffers outside RAM the spec
+ * A loop must end in DEVICE_NEEDS_RESET; a bad index must be refused
+ * (NEEDS_RESET, or a completion with an error status). For buffers outside
+ * RAM the spec
  * says nothing: QEMU maps unbacked addresses like unassigned MMIO (writes
  * vanish) and completes the request, so by default the guest asserts only
  * that the request was handled (NEEDS_RESET or completed). With strict=1
@@ -58,14 +63,16 @@ static bool wait_needs_reset(void)
 }
 
 /* Publishes a chain written straight into the descriptor table. */
-static void publish_raw(const struct virtq_desc *descs, unsigned n)
+static void publish_raw(const struct virtq_desc *descs, unsigned n, uint16_t head)
 {
 	struct virtq *q = &dev.q[0];
 
 	for (unsigned i = 0; i < n; i++)
 		q->desc[i] = descs[i];
-	virtq_publish(&dev, 0, 0);
+	virtq_publish(&dev, 0, head);
 }
+
+enum expect { EXPECT_NEEDS_RESET, EXPECT_REFUSED, EXPECT_HANDLED };
 
 /* outcome of a bad request: NEEDS_RESET, completion, or nothing */
 enum outcome { NOTHING, NEEDS_RESET, COMPLETED };
@@ -85,7 +92,8 @@ static enum outcome wait_outcome(void)
 	return NOTHING;
 }
 
-static void run_case(const char *name, const struct virtq_desc *descs, unsigned n, bool loop)
+static void run_case(const char *name, const struct virtq_desc *descs, unsigned n, uint16_t head,
+		     enum expect expect)
 {
 	char tname[80];
 	const char *why = "";
@@ -94,8 +102,8 @@ static void run_case(const char *name, const struct virtq_desc *descs, unsigned 
 	cmdline_get_u64("strict", &strict);
 	req = (struct blk_req){ VIRTIO_BLK_T_IN, 0, 0 };
 	status = 0xff;
-	publish_raw(descs, n);
-	if (loop) {
+	publish_raw(descs, n, head);
+	if (expect == EXPECT_NEEDS_RESET) {
 		snprintf_g(tname, sizeof(tname), "virtio_blk_hostile_%s_needs_reset", name);
 		check(wait_needs_reset(), tname, "status 0x%x: no DEVICE_NEEDS_RESET",
 		      virtio_status(&dev));
@@ -107,10 +115,10 @@ static void run_case(const char *name, const struct virtq_desc *descs, unsigned 
 			 status);
 		snprintf_g(tname, sizeof(tname), "virtio_blk_hostile_%s_handled", name);
 		check(o != NOTHING, tname, "neither NEEDS_RESET nor a completion");
-		if (strict) {
+		if (strict || expect == EXPECT_REFUSED) {
 			snprintf_g(tname, sizeof(tname), "virtio_blk_hostile_%s_refused", name);
 			check(o == NEEDS_RESET || status == 1, tname,
-			      "request outside RAM completed with status %u", status);
+			      "bad request completed with status %u", status);
 		}
 	}
 	snprintf_g(tname, sizeof(tname), "virtio_blk_hostile_%s_recovers", name);
@@ -132,14 +140,20 @@ void guest_main(void)
 		{ (uint64_t)data, 512, VIRTQ_DESC_F_NEXT, 0 },
 	};
 	/* both device-readable, so only the loop itself is wrong */
-	run_case("loop", loop, 2, true);
+	run_case("loop", loop, 2, 0, EXPECT_NEEDS_RESET);
+
+	const struct virtq_desc bad_next[1] = {
+		{ (uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, VIRTQ_MAX_SIZE + 5 },
+	};
+	run_case("bad_next", bad_next, 1, 0, EXPECT_REFUSED);
+	run_case("bad_head", NULL, 0, VIRTQ_MAX_SIZE + 3, EXPECT_REFUSED);
 
 	const struct virtq_desc outside[3] = {
 		{ (uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1 },
 		{ 0x8000000000ull, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 },
 		{ (uint64_t)&status, 1, VIRTQ_DESC_F_WRITE, 0 },
 	};
-	run_case("outside_ram", outside, 3, false);
+	run_case("outside_ram", outside, 3, 0, EXPECT_HANDLED);
 
 	if (cmdline_get_u64("expect_mem", &mem)) {
 		const struct virtq_desc straddle[3] = {
@@ -147,6 +161,6 @@ void guest_main(void)
 			{ mem - 256, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 },
 			{ (uint64_t)&status, 1, VIRTQ_DESC_F_WRITE, 0 },
 		};
-		run_case("straddle", straddle, 3, false);
+		run_case("straddle", straddle, 3, 0, EXPECT_HANDLED);
 	}
 }

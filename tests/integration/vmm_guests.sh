@@ -140,6 +140,8 @@ t_virtio_blk_hostile() {
 	g_expect_status "$rc" 1
 	g_expect_ok "$serial" virtio_blk_hostile_baseline_read \
 		virtio_blk_hostile_loop_needs_reset virtio_blk_hostile_loop_recovers \
+		virtio_blk_hostile_bad_next_refused virtio_blk_hostile_bad_next_recovers \
+		virtio_blk_hostile_bad_head_refused virtio_blk_hostile_bad_head_recovers \
 		virtio_blk_hostile_outside_ram_handled virtio_blk_hostile_outside_ram_refused \
 		virtio_blk_hostile_outside_ram_recovers virtio_blk_hostile_straddle_handled \
 		virtio_blk_hostile_straddle_refused virtio_blk_hostile_straddle_recovers
