@@ -337,3 +337,27 @@ TEST(platform_devices_coexist_on_one_bus)
 	CHECK_EQ(H.pio.nr, 0);
 	h_fini();
 }
+
+TEST(stateless_devices_save_a_version_and_refuse_others)
+{
+	const struct vm_device_ops *ops[] = {&vm_debug_exit_device, &vm_boot_marker_device};
+	struct vm_state_writer w;
+	struct vs_err e;
+
+	REQUIRE(h_init(1 << 20) == 0);
+	for (unsigned i = 0; i < 2; i++) {
+		REQUIRE(create(ops[i]) == 0);
+		REQUIRE(h_save(ops[i], &w) == 0);
+		CHECK_EQ(w.len, 1);
+		CHECK(h_restore(ops[i], &w, &e) == 0);
+		w.buf[0] = 2;
+		CHECK(h_restore(ops[i], &w, &e) < 0);
+		CHECK_CONTAINS(e.msg, "version");
+		w.buf[0] = 1;
+		vm_sw_u8(&w, 0);
+		CHECK(h_restore(ops[i], &w, &e) < 0); /* trailing bytes */
+		vm_sw_free(&w);
+		ops[i]->destroy();
+	}
+	h_fini();
+}
