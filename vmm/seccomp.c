@@ -12,6 +12,14 @@
 
 #include "vmm/seccomp.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define VM_SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define VM_SANITIZER_BUILD 1
+#endif
+#endif
+
 static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 {
 	static const char head[] = "vessel-vmm: seccomp: forbidden system call ";
@@ -101,6 +109,23 @@ int vm_seccomp_install(struct vs_err *e)
 	if (rc < 0)
 		goto fail;
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (rc < 0)
+		goto fail;
+#ifdef VM_SANITIZER_BUILD
+	/* LeakSanitizer's exit-time check stops the world from a traced helper
+	 * process and reads /proc: allowed in sanitizer builds only */
+	static const int lsan[] = { SCMP_SYS(clone), SCMP_SYS(ptrace), SCMP_SYS(wait4),
+				    SCMP_SYS(openat), SCMP_SYS(getdents64), SCMP_SYS(readlink),
+				    SCMP_SYS(sched_getaffinity), SCMP_SYS(kill) };
+	for (size_t i = 0; i < sizeof(lsan) / sizeof(lsan[0]); i++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, lsan[i], 0);
+		if (rc < 0 && rc != -EEXIST)
+			goto fail;
+	}
+#endif
+	/* every thread of the process, including the control thread and any
+	 * device threads that already run */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	if (rc < 0)
 		goto fail;
 	rc = seccomp_load(ctx);

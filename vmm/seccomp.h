@@ -10,8 +10,9 @@
 #define VM_EXIT_SECCOMP 12
 
 /*
- * Installs the allow-list for the calling thread and every thread it
- * creates afterwards (install before starting vCPU and control threads).
+ * Installs the allow-list on every thread of the process (TSYNC) and the
+ * threads created afterwards. Sanitizer builds also allow what
+ * LeakSanitizer's exit-time check needs (clone, ptrace, /proc reads).
  * A forbidden call raises SIGSYS (SCMP_ACT_TRAP); the handler writes
  * "vessel-vmm: seccomp: forbidden system call N" to stderr and exits with
  * VM_EXIT_SECCOMP, so a violation is reported instead of a silent kill.
