@@ -381,3 +381,59 @@ TEST(serial_prompt_without_newline_is_flushed_when_idle)
 	h_fini();
 	cleanup_tmp();
 }
+
+struct drain {
+	int fd;
+	size_t got;
+	bool ordered;
+};
+
+static void *drain_main(void *arg)
+{
+	struct drain *d = arg;
+	char buf[512]; /* a slower reader than the writer */
+	ssize_t n;
+
+	while ((n = read(d->fd, buf, sizeof(buf))) > 0) {
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != (char)('a' + (d->got + (size_t)i) % 26))
+				d->ordered = false;
+		d->got += (size_t)n;
+	}
+	return NULL;
+}
+
+TEST(serial_stdout_console_never_drops_output_on_a_full_nonblocking_pipe)
+{
+	enum { TOTAL = 200000 };
+	int p[2];
+	struct drain d = {.ordered = true};
+	pthread_t th;
+
+	REQUIRE(h_init(1 << 20) == 0);
+	H.cfg.serial.kind = VM_CONSOLE_STDOUT;
+	REQUIRE(pipe(p) == 0);
+	fcntl(p[1], F_SETPIPE_SZ, 4096); /* one flush fills it */
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	REQUIRE(saved >= 0);
+	REQUIRE(dup2(p[1], STDOUT_FILENO) == STDOUT_FILENO);
+	close(p[1]);
+	/* what a parent may hand us: a non-blocking stdout */
+	fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
+	d.fd = p[0];
+	REQUIRE(pthread_create(&th, NULL, drain_main, &d) == 0);
+	if (create() == 0) {
+		/* no newline: the 4 KiB buffer fills and flushes 49 times */
+		for (int i = 0; i < TOTAL; i++)
+			outb(THR, (uint8_t)('a' + i % 26));
+		vm_serial_device.destroy();
+	}
+	dup2(saved, STDOUT_FILENO); /* closes the pipe's last write end */
+	close(saved);
+	pthread_join(th, NULL);
+	close(p[0]);
+	CHECK_EQ(d.got, TOTAL);
+	CHECK(d.ordered);
+	h_fini();
+}

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,12 @@ static void flush_locked(void)
 			done += (size_t)n;
 		} else if (n < 0 && errno == EINTR) {
 			continue;
+		} else if (n < 0 && errno == EAGAIN && !s.pty_path[0]) {
+			/* a non-blocking stdout we inherited: wait as a
+			 * blocking write would, output is never dropped */
+			struct pollfd p = {.fd = s.out_fd, .events = POLLOUT};
+			if (poll(&p, 1, -1) < 0 && errno != EINTR)
+				break;
 		} else {
 			/* a pty nobody reads (EAGAIN) or a closed stdout: the
 			 * bytes have nowhere to go */
@@ -474,7 +481,8 @@ static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 	switch (c->kind) {
 	case VM_CONSOLE_STDOUT:
 		s.out_fd = STDOUT_FILENO;
-		stdin_raw();
+		if (ctx->loop)
+			stdin_raw();
 		break;
 	case VM_CONSOLE_FILE:
 		if (!c->path)
@@ -501,11 +509,8 @@ static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 			goto fail;
 	}
 	if (ctx->loop && s.in_fd >= 0) {
-		if (s.in_fd == STDIN_FILENO) {
-			int fl = fcntl(s.in_fd, F_GETFL);
-			if (fl >= 0)
-				fcntl(s.in_fd, F_SETFL, fl | O_NONBLOCK);
-		}
+		/* stdin stays blocking: it often shares its open file with
+		 * stdout, and a read after EPOLLIN finds data anyway */
 		if (vm_event_add(ctx->loop, s.in_fd, EPOLLIN, on_input, NULL, e) < 0)
 			goto fail;
 		s.in_watched = true;
@@ -535,11 +540,6 @@ static void serial_destroy(void)
 		vm_bus_unregister(s.ctx->pio, VM_PORT_COM1, NULL);
 	if (s.tty_saved)
 		tcsetattr(STDIN_FILENO, TCSANOW, &s.saved_tio);
-	if (s.in_fd == STDIN_FILENO) {
-		int fl = fcntl(s.in_fd, F_GETFL);
-		if (fl >= 0)
-			fcntl(s.in_fd, F_SETFL, fl & ~O_NONBLOCK);
-	}
 	if (s.close_out && s.out_fd >= 0)
 		close(s.out_fd);
 	if (s.timer_fd >= 0)
