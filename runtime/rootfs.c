@@ -206,12 +206,18 @@ int ct_rootfs_validate(const struct ct_spec *s, const char *bundle, struct vs_er
 		if (ct_mount_opts_parse(m->options, where, &mo, e) < 0)
 			return -1;
 		bool bind = is_bind(m, &mo);
-		bool idmap = mo.idmap || m->n_uid_mappings || m->n_gid_mappings;
 		ct_mount_opts_free(&mo);
-		if (idmap)
-			return vs_fail(e, ENOTSUP,
-				       "%s (%s): idmapped mounts are not supported by vessel-runtime",
-				       where, m->destination);
+		if (ct_mount_wants_idmap(s, i)) {
+			if (!bind)
+				return vs_fail(e, EINVAL,
+					       "%s (%s): idmapped mounts must be bind mounts", where,
+					       m->destination);
+			if (!(m->n_uid_mappings && m->n_gid_mappings) &&
+			    !(s->lnx.n_uid_mappings && s->lnx.n_gid_mappings))
+				return vs_fail(e, EINVAL,
+					       "%s (%s): idmap needs uidMappings and gidMappings (on the mount or in linux)",
+					       where, m->destination);
+		}
 		if (bind) {
 			if (!m->source || !*m->source)
 				return vs_fail(e, EINVAL, "%s.source: a bind mount needs a source",
@@ -295,6 +301,24 @@ static int do_bind(const char *src, int root_fd, const char *path, int target_fd
 
 	if (mount(src, fd_path(target_fd, p), NULL, flags, NULL) < 0)
 		return vs_fail_errno(e, "mount");
+	autoclose int top = reopen_top(root_fd, path, e);
+	if (top < 0)
+		return -1;
+	if (bind_remount(fd_path(top, p), mo, e) < 0)
+		return -1;
+	return apply_propagation_attrs(top, mo, e);
+}
+
+/* Attaches a detached idmapped mount (ct_rootfs_idmap_prepare()) at the
+ * target, then the same flags, propagation and attributes as a bind. */
+static int attach_idmapped(int tree, int root_fd, const char *path, int target_fd,
+			   const struct ct_mount_opts *mo, struct vs_err *e)
+{
+	char p[FD_PATH_MAX];
+
+	if (move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+	    0)
+		return vs_fail_errno(e, "attach idmapped mount");
 	autoclose int top = reopen_top(root_fd, path, e);
 	if (top < 0)
 		return -1;
@@ -526,14 +550,19 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 	autofree char *src = NULL;
 	autoclose int target = -1;
 	bool bind, as_file = false;
+	int idmap_fd = -1;
 	struct stat st;
 
 	snprintf(where, sizeof(where), "config.json: mounts[%zu]", i);
 	if (ct_mount_opts_parse(m->options, where, &mo, e) < 0)
 		return -1;
-	if (mo.idmap || m->n_uid_mappings || m->n_gid_mappings)
-		return vs_fail(e, ENOTSUP, "idmapped mounts are not supported by vessel-runtime");
 	bind = is_bind(m, &mo);
+	if (ct_mount_wants_idmap(s, i)) {
+		if (!o->idmaps || i >= o->idmaps->n || o->idmaps->fds[i] < 0)
+			return vs_fail(e, ENOTSUP,
+				       "idmapped mount not prepared (the runtime calls ct_rootfs_idmap_prepare() before entering the user namespace)");
+		idmap_fd = o->idmaps->fds[i];
+	}
 	if (bind) {
 		mo.flags |= MS_BIND;
 		src = bind_source(m, o->bundle);
@@ -548,6 +577,8 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 	if (target < 0)
 		return vs_err_prefix(e, "destination");
 
+	if (idmap_fd >= 0)
+		return attach_idmapped(idmap_fd, root_fd, m->destination, target, &mo, e);
 	if (bind)
 		return do_bind(src, root_fd, m->destination, target, &mo, e);
 

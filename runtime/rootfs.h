@@ -10,6 +10,8 @@
  * so setup is split around them:
  *
  *	ct_rootfs_validate()	early, before any namespace work (parent)
+ *	ct_rootfs_idmap_prepare() only for idmapped mounts: in the host user
+ *				namespace, before entering the container's
  *	ct_rootfs_mount()	propagation, rootfs bind, mounts[], devices
  *	  ... createContainer hooks (cwd is the rootfs) ...
  *	ct_rootfs_pivot()	pivot_root (or MS_MOVE + chroot with no_pivot)
@@ -23,6 +25,7 @@
 #include "vessel/err.h"
 
 struct ct_spec;
+struct ct_idmap_mounts;
 
 struct ct_rootfs_opts {
 	const char *bundle;	  /* bundle dir: a relative root.path is relative to it */
@@ -30,12 +33,39 @@ struct ct_rootfs_opts {
 	const char *console_path; /* pty slave to bind on /dev/console, or NULL */
 	const char *cgroup_path;  /* the container's cgroup path (for the cgroup mount), or NULL */
 	bool in_userns;		  /* devices must be bind-mounted, not mknod'ed */
+	/* idmapped mounts made by ct_rootfs_idmap_prepare(), or NULL when the
+	 * config has none */
+	const struct ct_idmap_mounts *idmaps;
 };
 
 /*
+ * Idmapped mounts (runtime-spec 1.1: mounts[].uidMappings/gidMappings and
+ * the "idmap"/"ridmap" options). mount_setattr(MOUNT_ATTR_IDMAP) needs
+ * CAP_SYS_ADMIN over the source filesystem, i.e. in the host user namespace,
+ * and works only on a detached mount. So the runtime calls
+ * ct_rootfs_idmap_prepare() BEFORE entering the container's user namespace
+ * (the fds are inherited by the init); ct_rootfs_mount() attaches them.
+ * A mount with "idmap" but no mappings of its own uses linux.uidMappings /
+ * gidMappings. Mappings are written as a user namespace map
+ * ("containerID hostID size"): a file owned by containerID on the source is
+ * seen as hostID through the mount.
+ */
+struct ct_idmap_mounts {
+	int *fds;	/* fds[i] for mounts[i]: a detached idmapped mount, or -1 */
+	size_t n;
+};
+/* Returns 0 with out->fds NULL when no mount asks for an idmap. */
+int ct_rootfs_idmap_prepare(const struct ct_spec *s, const char *bundle,
+			    struct ct_idmap_mounts *out, struct vs_err *e);
+void ct_rootfs_idmap_close(struct ct_idmap_mounts *m);
+/* Whether mounts[i] is an idmapped mount. */
+bool ct_mount_wants_idmap(const struct ct_spec *s, size_t i);
+
+/*
  * Checks what can be checked before any namespace work: root.path exists and
- * is a directory, mount destinations are absolute, mount options parse,
- * sysctl keys are namespaced by the namespaces the spec asks for.
+ * is a directory, mount destinations are given, mount options parse, bind
+ * sources exist, idmapped mounts are binds with mappings, sysctl keys are
+ * namespaced by the namespaces the spec asks for.
  * Errors: "config.json: root.path: /b/rootfs: No such file or directory".
  */
 int ct_rootfs_validate(const struct ct_spec *s, const char *bundle, struct vs_err *e);

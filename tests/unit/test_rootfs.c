@@ -321,9 +321,16 @@ TEST(validate_refuses_bad_mounts_by_index)
 	CHECK_CONTAINS(e.msg, "config.json: mounts[1].source: /nonexistent-bundle/missing-dir");
 	CHECK_EQ(e.errnum, ENOENT);
 
+	/* idmap with no mappings on the mount nor in linux */
 	m[1] = (struct ct_mount){ .destination = "/data", .source = "/tmp", .options = idmap };
 	CHECK(ct_rootfs_validate(&s, "/b", &e) < 0);
-	CHECK_CONTAINS(e.msg, "config.json: mounts[1] (/data): idmapped mounts are not supported");
+	CHECK_CONTAINS(e.msg, "config.json: mounts[1] (/data): idmap needs uidMappings and gidMappings");
+	/* idmap of something that is not a bind */
+	char *idmap_only[] = { "idmap", NULL };
+	m[1] = (struct ct_mount){ .destination = "/data", .type = "tmpfs", .source = "tmpfs",
+				  .options = idmap_only };
+	CHECK(ct_rootfs_validate(&s, "/b", &e) < 0);
+	CHECK_CONTAINS(e.msg, "config.json: mounts[1] (/data): idmapped mounts must be bind mounts");
 
 	m[1] = (struct ct_mount){ .destination = "/data", .source = "x" };
 	CHECK(ct_rootfs_validate(&s, "/b", &e) < 0);
@@ -771,6 +778,136 @@ TEST(rootfs_propagation_applies_to_the_new_root)
 			     sizeof(out));
 		CHECK_STR(out, cases[i].want);
 	}
+	CHECK(!host_has_mount_under(t));
+	CHECK(vs_rm_rf(t, &e) == 0);
+}
+
+/* ---- idmapped mounts -------------------------------------------------------- */
+
+struct idmap_case {
+	struct ct_spec spec;
+	struct ct_mount mount;
+	struct ct_id_map map;
+	struct ct_rootfs_opts opts;
+	struct ct_idmap_mounts idmaps;
+	const char *file;	/* in the container */
+	uid_t want;
+};
+
+/* In the host user namespace, before the container's: as the runtime would. */
+static int prepare_idmaps(int fd, void *arg)
+{
+	struct idmap_case *c = arg;
+	struct vs_err e;
+	char msg[700];
+
+	if (ct_rootfs_idmap_prepare(&c->spec, c->opts.bundle, &c->idmaps, &e) < 0) {
+		dprintf(fd, "prepare: %s\n", vs_err_str(&e, msg, sizeof(msg)));
+		return -1;
+	}
+	c->opts.idmaps = &c->idmaps;
+	return 0;
+}
+
+static void idmap_check(int fd, void *arg)
+{
+	struct idmap_case *c = arg;
+	struct vs_err e;
+	struct stat st;
+	char msg[700];
+
+	if (ct_rootfs_setup(&c->spec, &c->opts, &e) < 0) {
+		dprintf(fd, "setup failed: %s\n", vs_err_str(&e, msg, sizeof(msg)));
+		return;
+	}
+	if (stat(c->file, &st) < 0) {
+		dprintf(fd, "stat %s: %s\n", c->file, strerror(errno));
+		return;
+	}
+	dprintf(fd, "%u:%u", (unsigned)st.st_uid, (unsigned)st.st_gid);
+}
+
+static void run_idmap_case(bool userns, uint32_t container_id, uint32_t host_id, uid_t disk_owner,
+			   const char *want)
+{
+	autofree char *t = make_tmp();
+	struct idmap_case c = { 0 };
+	char *opts[] = { "bind", "idmap", NULL };
+	char out[1024];
+	struct vs_err e;
+	struct stat st;
+
+	REQUIRE(t);
+	mkd(t, "rootfs");
+	mkd(t, "src");
+	put(t, "src/f", "x");
+	autofree char *f = vs_path_join(t, "src/f");
+	REQUIRE(chown(f, disk_owner, disk_owner) == 0);
+	if (userns)
+		REQUIRE(chmod(t, 0755) == 0);	/* reachable for the container's root */
+	c.map = (struct ct_id_map){ .container_id = container_id, .host_id = host_id, .size = 1 };
+	c.mount = (struct ct_mount){ .destination = "/idm", .type = "bind", .source = "src",
+				     .options = opts, .uid_mappings = &c.map, .n_uid_mappings = 1,
+				     .gid_mappings = &c.map, .n_gid_mappings = 1 };
+	c.spec.root_path = "rootfs";
+	c.spec.mounts = &c.mount;
+	c.spec.n_mounts = 1;
+	c.opts.bundle = t;
+	c.opts.in_userns = userns;
+	c.file = "/idm/f";
+	CHECK(ct_rootfs_validate(&c.spec, t, &e) == 0);
+	run_isolated(CLONE_NEWNS | CLONE_NEWPID | (userns ? CLONE_NEWUSER : 0), prepare_idmaps,
+		     idmap_check, &c, out, sizeof(out));
+	CHECK_STR(out, want);
+	/* the source itself is untouched */
+	CHECK(stat(f, &st) == 0 && st.st_uid == disk_owner);
+	CHECK(!host_has_mount_under(t));
+	CHECK(vs_rm_rf(t, &e) == 0);
+}
+
+TEST(idmapped_bind_shows_mapped_owners)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	/* on-disk 0 is seen as 1234 through the mount ("containerID hostID size") */
+	run_idmap_case(false, 0, 1234, 0, "1234:1234");
+	/* an owner outside the map is the overflow id */
+	run_idmap_case(false, 0, 1234, 5, "65534:65534");
+}
+
+TEST(idmapped_bind_prepared_outside_is_attached_inside_a_user_namespace)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	/* the container's user namespace maps only 0<->0 (run_isolated): a
+	 * file owned by 1000 on disk is its root through the idmap */
+	run_idmap_case(true, 1000, 0, 1000, "0:0");
+}
+
+TEST(idmap_without_preparation_is_a_clear_error)
+{
+	autofree char *t = make_tmp();
+	struct idmap_case c = { 0 };
+	char *opts[] = { "rbind", "ridmap", NULL };
+	char out[1024];
+	struct vs_err e;
+
+	if (geteuid() != 0)
+		SKIP("needs root");
+	REQUIRE(t);
+	mkd(t, "rootfs");
+	mkd(t, "src");
+	c.map = (struct ct_id_map){ .container_id = 0, .host_id = 1000, .size = 10 };
+	c.mount = (struct ct_mount){ .destination = "/idm", .type = "bind", .source = "src",
+				     .options = opts, .uid_mappings = &c.map, .n_uid_mappings = 1,
+				     .gid_mappings = &c.map, .n_gid_mappings = 1 };
+	c.spec.root_path = "rootfs";
+	c.spec.mounts = &c.mount;
+	c.spec.n_mounts = 1;
+	c.opts.bundle = t;
+	c.file = "/idm";
+	run_isolated(CLONE_NEWNS | CLONE_NEWPID, NULL, idmap_check, &c, out, sizeof(out));
+	CHECK_CONTAINS(out, "config.json: mounts[0] (src -> /idm, type bind): idmapped mount not prepared");
 	CHECK(!host_has_mount_under(t));
 	CHECK(vs_rm_rf(t, &e) == 0);
 }
