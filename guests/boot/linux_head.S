@@ -16,6 +16,7 @@ linux_entry32:
 
 	.org	LINUX_ENTRY64_OFFSET
 	.code64
+	.globl linux_entry64
 linux_entry64:
 	mov	$BOOT_LINUX64, %edi
 	mov	0x202(%rsi), %eax

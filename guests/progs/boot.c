@@ -101,6 +101,18 @@ static void check_memory(const char *fam)
 	}
 }
 
+/* the stub must have switched to its own tables, whatever the loader had */
+static void check_paging(const char *fam)
+{
+	char name[64];
+	uint64_t cr3;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	snprintf_g(name, sizeof(name), "boot_%s_own_page_tables", fam);
+	check((cr3 & ~0xfffull) == (uint64_t)boot_pml4, name, "CR3 0x%lx, tables at %p", cr3,
+	      (void *)boot_pml4);
+}
+
 void guest_main(void)
 {
 	const char *fam = family(boot.path);
@@ -108,6 +120,7 @@ void guest_main(void)
 	printf_g("boot: entered through %s, info at 0x%lx\n", boot_path_name(boot.path),
 		 boot.info);
 	check_magic(fam);
+	check_paging(fam);
 	check_cmdline(fam);
 	check_memory(fam);
 }

@@ -4,7 +4,9 @@
  * setup_sects (0x1f1), syssize (0x1f4, 16-byte units) and init_size (0x260,
  * memory the payload needs from its load address, read from the .long _end
  * the payload keeps at LINUX_IMAGE_END_OFFSET).
- * Usage: mkbzimage SETUP.bin PAYLOAD.bin OUT */
+ * Usage: mkbzimage SETUP.bin PAYLOAD.bin OUT [CODE32_START]
+ * CODE32_START (hex) overrides the 32-bit entry: test images use it to
+ * enter through a stand-in 64-bit loader (boot/linux_fake64.S). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,9 +53,20 @@ int main(int argc, char **argv)
 {
 	size_t slen, plen;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: mkbzimage SETUP.bin PAYLOAD.bin OUT\n");
+	if (argc != 4 && argc != 5) {
+		fprintf(stderr, "usage: mkbzimage SETUP.bin PAYLOAD.bin OUT [CODE32_START]\n");
 		return 2;
+	}
+	uint32_t code32 = 0;
+	if (argc == 5) {
+		char *end;
+		unsigned long v = strtoul(argv[4], &end, 16);
+		if (!*argv[4] || *end || v < IMAGE_BASE || v > 0xffffffffu) {
+			fprintf(stderr, "mkbzimage: CODE32_START \"%s\": not a hex address above 1 MiB\n",
+				argv[4]);
+			return 2;
+		}
+		code32 = (uint32_t)v;
 	}
 	unsigned char *setup = slurp(argv[1], &slen);
 	unsigned char *payload = slurp(argv[2], &plen);
@@ -91,6 +104,13 @@ int main(int argc, char **argv)
 	setup[0x1f1] = (unsigned char)sects;
 	put32(setup + 0x1f4, (uint32_t)((plen + 15) / 16));
 	put32(setup + 0x260, (end - IMAGE_BASE + 4095) & ~4095u);
+	if (code32) {
+		if (code32 >= end) {
+			fprintf(stderr, "mkbzimage: CODE32_START 0x%x outside the image\n", code32);
+			return 1;
+		}
+		put32(setup + 0x214, code32);
+	}
 
 	FILE *o = fopen(argv[3], "wb");
 	if (!o || fwrite(setup, 1, setup_size, o) != setup_size ||

@@ -74,7 +74,7 @@ g_wait_file() {
 	done
 }
 
-BOOT_CHECKS="magic cmdline path memmap image_in_ram low_ram ram_size ram_top"
+BOOT_CHECKS="magic own_page_tables cmdline path memmap image_in_ram low_ram ram_size ram_top"
 # g_boot_oks FAMILY: the ok names boot.c reports for that family
 g_boot_oks() {
 	local c

@@ -49,6 +49,13 @@ t_boot_linux() {
 	g_expect_ok "$serial" boot_linux_entry
 }
 
+# the 64-bit entry (vessel-vmm's path), reached through a stand-in 64-bit
+# loader built into boot_linux64.bzImage (guests/boot/linux_fake64.S)
+t_boot_linux64() {
+	boot_test linux boot_linux64.bzImage "expect_entry=linux-64"
+	g_expect_ok "$serial" boot_linux_entry
+}
+
 # the boot guest's memory check can fail: 256M given, 128M expected
 t_boot_guest_detects_wrong_memory() {
 	Q_MEM=256M q_run boot_wrong_mem boot_pvh.elf "expect_path=pvh expect_mem=128M"
@@ -222,6 +229,10 @@ t_mkbzimage_rejects_bad_input() {
 		[ ! -e "$out" ] || t_fail "output left behind for ${bad##*:}"
 	done
 	rc=0
+	"$tool" "$setup" "$payload" "$out" 0x1000 2>"$err" || rc=$?
+	[ "$rc" -eq 2 ] && grep -q CODE32_START "$err" || t_fail "code32_start below 1 MiB accepted"
+	[ ! -e "$out" ] || t_fail "output left behind for a bad code32_start"
+	rc=0
 	"$tool" "$setup" "$payload" "$T_TMP/no/such/dir/x" 2>"$err" || rc=$?
 	[ "$rc" -eq 1 ] || t_fail "exit $rc for an unwritable output"
 	"$tool" "$setup" "$payload" "$out" || t_fail "good input refused"
@@ -232,6 +243,7 @@ t_run guests_mkbzimage_rejects_bad_input t_mkbzimage_rejects_bad_input
 t_run qemu_boot_multiboot t_boot_multiboot
 t_run qemu_boot_pvh t_boot_pvh
 t_run qemu_boot_linux t_boot_linux
+t_run qemu_boot_linux_64bit_entry t_boot_linux64
 t_run qemu_boot_guest_detects_wrong_memory t_boot_guest_detects_wrong_memory
 t_run qemu_serial t_serial
 t_run qemu_rtc t_rtc
