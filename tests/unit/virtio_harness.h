@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/config.h"
@@ -58,8 +59,9 @@ static inline struct vh *vh_new(void)
 
 	if (!h)
 		return NULL;
-	h->ram = calloc(1, VH_RAM_SIZE);
-	if (!h->ram || vm_mem_add_region(&h->mem, 0, VH_RAM_SIZE, h->ram, -1, 0, &e) < 0)
+	/* mmap'ed like real guest RAM: page aligned, so madvise works */
+	h->ram = mmap(NULL, VH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->ram == MAP_FAILED || vm_mem_add_region(&h->mem, 0, VH_RAM_SIZE, h->ram, -1, 0, &e) < 0)
 		abort();
 	vm_bus_init(&h->pio, "pio");
 	vm_bus_init(&h->mmio, "mmio");
@@ -75,7 +77,7 @@ static inline struct vh *vh_new(void)
 static inline void vh_free(struct vh *h)
 {
 	vm_pci_bus_destroy(&h->pci);
-	free(h->ram);
+	munmap(h->ram, VH_RAM_SIZE);
 	free(h);
 }
 

@@ -215,9 +215,13 @@ extern const struct vm_device_ops vm_virtio_blk_ops, vm_virtio_net_ops, vm_virti
 /* Console (console.c): the pty path the guest console is on, or NULL. */
 const char *vm_virtio_console_pty(void);
 
-/* Balloon (balloon.c): the core sets the target size; the driver is told
- * through a config change interrupt. -1 when there is no balloon. */
+/* Balloon (balloon.c): the core sets how much guest memory the balloon
+ * should hold (bytes, rounded down to 4 KiB pages: config num_pages); the
+ * driver is told through a config change interrupt. -1 when there is no
+ * balloon. */
 int vm_balloon_set_target(uint64_t bytes);
+/* Hands the driver's stats buffer back so it sends fresh statistics. */
+int vm_balloon_request_stats(void);
 /* Last statistics the driver reported (VIRTIO_BALLOON_F_STATS_VQ): tags
  * VIRTIO_BALLOON_S_* (§5.5.6.3) -> value; returns how many were filled. */
 struct vm_balloon_stat {
