@@ -191,6 +191,7 @@ struct create_ctx {
 	bool cg_created;
 	pid_t child, init;
 	bool dir_created;
+	bool hooks_started;		/* runtime-spec: poststop runs if create fails after them */
 };
 
 static char *owner_name(void)
@@ -451,6 +452,20 @@ static void create_undo(struct create_ctx *c)
 		if (c->cg_created)
 			vs_cgroup_destroy(c->cg, NULL);
 	}
+	/* runtime.md "Lifecycle": a failing prestart, createRuntime or
+	 * createContainer hook stops the container and continues at delete,
+	 * which runs the poststop hooks */
+	if (c->hooks_started && c->spec->hooks.n_poststop) {
+		struct vs_err tmp = { 0 };
+		autofree char *json = ct_state_json_string(c->st, CT_STOPPED, false);
+
+		if (ct_hooks_run(c->spec->hooks.poststop, c->spec->hooks.n_poststop, "poststop",
+				 json, &tmp) < 0) {
+			char buf[1024];
+
+			vs_warn("%s", vs_err_str(&tmp, buf, sizeof(buf)));
+		}
+	}
 	if (c->dir_created)
 		vs_rm_rf(c->st->dir, NULL);
 }
@@ -670,6 +685,7 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 			c->st->pid = c->init;
 			break;
 		case CT_SYNC_HOOKS:
+			c->hooks_started = true;
 			if (run_runtime_hooks(c, e) < 0)
 				return -1;
 			ct_sync_send(c->sync[0], CT_SYNC_GO, 0, NULL);

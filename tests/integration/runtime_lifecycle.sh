@@ -173,9 +173,12 @@ c['hooks'] = {'prestart': [h('prestart', f)], 'createRuntime': [h('createRuntime
 }
 
 failing_create_hook_leaves_nothing() {
-	mkb "$T_TMP/badhook" --set "c['hooks'] = {'createRuntime': [{'path': '/bin/false'}]}" true
+	mkb "$T_TMP/badhook" --set "c['hooks'] = {'createRuntime': [{'path': '/bin/false'}],
+		'poststop': [{'path': '/bin/sh', 'args': ['sh', '-c', 'echo ran > $T_TMP/poststop']}]}" true
 	if rt create --bundle "$T_TMP/badhook" lc10 2> "$T_TMP/err"; then t_fail "create with failing hook succeeded"; fi
 	grep -q "createRuntime" "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+	# runtime-spec: the lifecycle continues at delete, with the poststop hooks
+	[ "$(cat "$T_TMP/poststop" 2>/dev/null)" = ran ] || t_fail "poststop did not run after the failed create"
 	leftovers lc10
 }
 
@@ -272,6 +275,35 @@ kill_default_is_term() {
 	rt delete lc17
 }
 
+join_namespace_by_path() {
+	rt run -d --bundle "$T_TMP/sleep" --pid-file "$T_TMP/a.pid" lc18
+	local a; a=$(cat "$T_TMP/a.pid")
+	mkb "$T_TMP/joiner" --set "
+for n in c['linux']['namespaces']:
+    if n['type'] in ('network', 'ipc', 'uts'):
+        n['path'] = '/proc/$a/ns/' + {'network': 'net'}.get(n['type'], n['type'])
+c.pop('hostname', None)" sleep 1000
+	rt run -d --bundle "$T_TMP/joiner" --pid-file "$T_TMP/b.pid" lc19
+	local b ns; b=$(cat "$T_TMP/b.pid")
+	for ns in net ipc uts; do
+		[ "$(readlink /proc/$a/ns/$ns)" = "$(readlink /proc/$b/ns/$ns)" ] || t_fail "$ns not shared"
+	done
+	[ "$(readlink /proc/$a/ns/pid)" != "$(readlink /proc/$b/ns/pid)" ] || t_fail "pid ns shared"
+	[ "$(readlink /proc/$a/ns/mnt)" != "$(readlink /proc/$b/ns/mnt)" ] || t_fail "mnt ns shared"
+	rt delete -f lc19
+	rt delete -f lc18
+}
+
+time_namespace_offsets() {
+	[ -e /proc/self/ns/time ] || t_skip "no time namespaces"
+	mkb "$T_TMP/time" --set "
+c['linux']['namespaces'].append({'type': 'time'})
+c['linux']['timeOffsets'] = {'boottime': {'secs': 86400 * 365, 'nanosecs': 0}}" cat /proc/uptime
+	local up; up=$(rt run --bundle "$T_TMP/time" lc20 | cut -d. -f1)
+	local host; host=$(cut -d. -f1 /proc/uptime)
+	[ "$up" -ge $((host + 86400 * 365 - 60)) ] || t_fail "boottime offset not applied: $up vs host $host"
+}
+
 t_run lifecycle_create_start_kill_delete create_start_kill_delete
 t_run lifecycle_state_json_fields state_json_fields
 t_run lifecycle_run_foreground_exit_status_pid1_hostname run_foreground_exit_status
@@ -289,3 +321,5 @@ t_run lifecycle_update_limits update_limits
 t_run lifecycle_features_spec_version features_spec_version
 t_run lifecycle_exec_caps_and_no_new_privs exec_caps_and_no_new_privs
 t_run lifecycle_kill_default_is_term kill_default_is_term
+t_run lifecycle_join_namespaces_by_path join_namespace_by_path
+t_run lifecycle_time_namespace_offsets time_namespace_offsets

@@ -3,11 +3,13 @@
  * "-device isa-debug-exit,iobase=0xf4,iosize=4", as kvm-unit-tests use it):
  * a write of V, 1, 2 or 4 bytes wide, ends the VM with exit status
  * (V << 1) | 1, so a test guest's status can never be mistaken for the VMM's
- * own 0. Like QEMU's device it has no read side: reads see all-ones, as for
- * an unclaimed port. No state to save beyond a version byte.
+ * own 0. Reads return 0, as QEMU's device does (its read handler returns 0;
+ * a guest can tell the port is there because an unclaimed port reads
+ * all-ones). No state to save beyond a version byte.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vmm/devices/platform.h"
 #include "vmm/layout.h"
@@ -23,8 +25,7 @@ static void debug_exit_io(void *opaque, uint64_t off, uint8_t *data, uint32_t le
 	uint32_t v = 0;
 
 	if (!is_write) {
-		for (uint32_t i = 0; i < len; i++)
-			data[i] = 0xff;
+		memset(data, 0, len);
 		return;
 	}
 	for (uint32_t i = 0; i < len && i < 4; i++)
