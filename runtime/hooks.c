@@ -197,9 +197,22 @@ static int run_one(const struct ct_hook *h, const char *name, const char *state,
 	return describe_status(status, name, h->path, e);
 }
 
+/*
+ * config.md "POSIX-platform Hooks": a failing poststart or poststop hook is
+ * only a warning, "the remaining hooks and lifecycle continue as if the hook
+ * had succeeded"; a failure in any other list stops the container.
+ */
+static bool keeps_going(const char *kind)
+{
+	return !strcmp(kind, "poststart") || !strcmp(kind, "poststop");
+}
+
 int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind,
 		 const char *state_json, struct vs_err *e)
 {
+	bool go_on = keeps_going(kind);
+	struct vs_err later = { 0 };
+	size_t failed = 0;
 	sigset_t pipe_set, old;
 	int ret = 0;
 
@@ -207,12 +220,18 @@ int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind,
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	for (size_t i = 0; i < n && ret == 0; i++) {
+	for (size_t i = 0; i < n && (ret == 0 || go_on); i++) {
 		char name[96];
 
 		snprintf(name, sizeof(name), "hooks.%s[%zu]", kind, i);
-		ret = run_one(&hooks[i], name, state_json, e);
+		/* the first failure is the one reported; later ones are counted */
+		if (run_one(&hooks[i], name, state_json, failed ? &later : e) < 0) {
+			failed++;
+			ret = -1;
+		}
 	}
+	if (failed > 1 && e)
+		vs_err_prefix(e, "%zu of %zu %s hooks failed, the first: ", failed, n, kind);
 	/* drop a SIGPIPE we caused, unless one was already pending before */
 	if (!sigismember(&old, SIGPIPE)) {
 		struct timespec zero = { 0, 0 };

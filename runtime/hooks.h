@@ -19,8 +19,11 @@ struct ct_hook {
 /*
  * Runs hooks[0..n) in order: fork+exec each with its args and env, its stdin
  * fed with state_json, and waits for it (at most `timeout` seconds, then
- * SIGKILL). Stops at the first failure. `kind` names the list in errors,
- * e.g. "prestart" gives "hooks.prestart[0]: /bin/x: exited with status 3".
+ * SIGKILL). `kind` names the list in errors, e.g. "prestart" gives
+ * "hooks.prestart[0]: /bin/x: exited with status 3". A failure stops the
+ * list, except for "poststart" and "poststop", whose remaining hooks still
+ * run (config.md): the first failure is reported, with a count of the
+ * others, and the caller only warns.
  */
 int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind,
 		 const char *state_json, struct vs_err *e);

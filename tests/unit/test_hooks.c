@@ -157,3 +157,45 @@ TEST(hook_without_args_runs_with_path_as_argv0)
 	CHECK_EQ(ct_hooks_run(&h, 1, "prestart", NULL, &e), 0);
 	CHECK_EQ(ct_hooks_run(NULL, 0, "prestart", "{}", &e), 0);
 }
+
+TEST(poststart_and_poststop_lists_run_every_hook_after_a_failure)
+{
+	const char *kinds[] = { "poststart", "poststop" };
+
+	for (size_t k = 0; k < 2; k++) {
+		REQUIRE(make_tmp() == 0);
+		autofree char *mark = vs_path_join(tmpdir, "last-ran");
+		autofree char *cmd = vs_strdup_printf("echo ran >> %s", mark);
+		char *bad_args[] = { "sh", "-c", "exit 4", NULL };
+		char *mark_args[] = { "sh", "-c", cmd, NULL };
+		struct ct_hook hs[] = {
+			{ .path = "/bin/sh", .args = bad_args },
+			{ .path = "/bin/sh", .args = mark_args },
+		};
+		struct vs_err e = { 0 };
+		autofree char *got = NULL;
+
+		CHECK_EQ(ct_hooks_run(hs, 2, kinds[k], "{}", &e), -1);
+		CHECK_CONTAINS(e.msg, "[0]: /bin/sh: exited with status 4");
+		CHECK_EQ(vs_read_file(mark, &got, NULL, &e), 0);
+		CHECK_STR(got, "ran\n");
+		rm_tmp();
+	}
+}
+
+TEST(several_failing_poststop_hooks_report_the_first_and_the_count)
+{
+	char *bad1[] = { "sh", "-c", "exit 5", NULL };
+	char *bad2[] = { "sh", "-c", "exit 6", NULL };
+	char *ok[] = { "sh", "-c", "true", NULL };
+	struct ct_hook hs[] = {
+		{ .path = "/bin/sh", .args = ok },
+		{ .path = "/bin/sh", .args = bad1 },
+		{ .path = "/bin/sh", .args = bad2 },
+	};
+	struct vs_err e = { 0 };
+
+	CHECK_EQ(ct_hooks_run(hs, 3, "poststop", "{}", &e), -1);
+	CHECK_CONTAINS(e.msg, "2 of 3 poststop hooks failed, the first: ");
+	CHECK_CONTAINS(e.msg, "hooks.poststop[1]: /bin/sh: exited with status 5");
+}
