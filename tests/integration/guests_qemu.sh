@@ -73,6 +73,15 @@ t_serial() {
 	! grep -q 'Vx!' "$serial" || t_fail "loopback bytes leaked to the output"
 }
 
+# an unexpected exception is reported by the guest, which then fails (3)
+t_fault() {
+	q_run fault fault.elf ""
+	g_expect_status "$rc" 3
+	g_expect_ok "$serial" fault_idt_loaded
+	grep -q '^not ok exception: vector 6 ' "$serial" || t_fail "no #UD report"
+	! grep -q '^not ok fault_ud2' "$serial" || t_fail "ud2 did not fault"
+}
+
 t_rtc() {
 	q_run rtc rtc.elf ""
 	g_expect_status "$rc" 1
@@ -247,6 +256,7 @@ t_run qemu_boot_linux_64bit_entry t_boot_linux64
 t_run qemu_boot_guest_detects_wrong_memory t_boot_guest_detects_wrong_memory
 t_run qemu_serial t_serial
 t_run qemu_rtc t_rtc
+t_run qemu_fault_reported t_fault
 t_run qemu_fwcfg t_fwcfg
 t_run qemu_smp t_smp
 t_run qemu_reset t_reset
