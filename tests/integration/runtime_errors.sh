@@ -176,6 +176,19 @@ bad_command_lines() {
 	expect_fail x "spec: .*already exists" rt spec --bundle "$GOOD"
 }
 
+json_log_for_callers() {
+	# podman/conmon read errors back from --log in JSON lines
+	local rc=0
+	rt --log "$T_TMP/log.json" --log-format json start nosuch 2> /dev/null || rc=$?
+	[ "$rc" = 1 ] || t_fail "exit status $rc"
+	/usr/bin/python3 - "$T_TMP/log.json" <<'PY' || t_fail "log: $(cat "$T_TMP/log.json")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) == 1, lines
+assert lines[0]["level"] == "error" and "container nosuch does not exist" in lines[0]["msg"], lines
+PY
+}
+
 t_run errors_missing_bundle missing_bundle
 t_run errors_missing_config missing_config
 t_run errors_unreadable_config unreadable_config
@@ -192,3 +205,4 @@ t_run errors_duplicate_id duplicate_id
 t_run errors_unknown_or_invalid_id unknown_id
 t_run errors_start_or_delete_running start_running_and_delete_running
 t_run errors_bad_command_lines bad_command_lines
+t_run errors_json_log_for_callers json_log_for_callers

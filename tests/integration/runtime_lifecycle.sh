@@ -304,6 +304,26 @@ c['linux']['timeOffsets'] = {'boottime': {'secs': 86400 * 365, 'nanosecs': 0}}" 
 	[ "$up" -ge $((host + 86400 * 365 - 60)) ] || t_fail "boottime offset not applied: $up vs host $host"
 }
 
+run_forwards_signals() {
+	mkb "$T_TMP/fwd" sh -c 'trap "exit 7" USR1; echo ready > /tmp/ready; while :; do sleep 0.1; done'
+	rt run --bundle "$T_TMP/fwd" lc21 > /dev/null &
+	local rpid=$! i rc=0
+	for i in $(seq 1 500); do [ -e "$T_TMP/fwd/rootfs/tmp/ready" ] && break; sleep 0.02; done
+	[ -e "$T_TMP/fwd/rootfs/tmp/ready" ] || t_fail "container never ran"
+	kill -USR1 "$rpid"
+	wait "$rpid" || rc=$?
+	[ "$rc" = 7 ] || t_fail "run exit status $rc after forwarding USR1, expected 7"
+	leftovers lc21
+}
+
+ps_passes_arguments_to_ps() {
+	rt run -d --bundle "$T_TMP/sleep" lc22
+	rt ps lc22 -o pid,comm > "$T_TMP/ps"
+	head -1 "$T_TMP/ps" | grep -Eq '^ *PID +COMMAND' || t_fail "ps -o header: $(head -1 "$T_TMP/ps")"
+	grep -Eq '^ *[0-9]+ +sleep$' "$T_TMP/ps" || t_fail "ps -o rows: $(cat "$T_TMP/ps")"
+	rt delete -f lc22
+}
+
 t_run lifecycle_create_start_kill_delete create_start_kill_delete
 t_run lifecycle_state_json_fields state_json_fields
 t_run lifecycle_run_foreground_exit_status_pid1_hostname run_foreground_exit_status
@@ -323,3 +343,5 @@ t_run lifecycle_exec_caps_and_no_new_privs exec_caps_and_no_new_privs
 t_run lifecycle_kill_default_is_term kill_default_is_term
 t_run lifecycle_join_namespaces_by_path join_namespace_by_path
 t_run lifecycle_time_namespace_offsets time_namespace_offsets
+t_run lifecycle_run_forwards_signals run_forwards_signals
+t_run lifecycle_ps_passes_arguments_to_ps ps_passes_arguments_to_ps
