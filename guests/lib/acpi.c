@@ -53,7 +53,8 @@ const struct acpi_sdt *acpi_find_table(const char *sig)
 	const uint8_t *e = (const uint8_t *)(root + 1);
 	size_t n = (root->length - sizeof(*root)) / esz;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t a = esz == 8 ? *(const uint64_t *)(e + 8 * i) : *(const uint32_t *)(e + 4 * i);
+		uint64_t a =
+			esz == 8 ? *(const uint64_t *)(e + 8 * i) : *(const uint32_t *)(e + 4 * i);
 		const struct acpi_sdt *t = valid(a);
 		if (t && memcmp(t->sig, sig, 4) == 0)
 			return t;

@@ -48,9 +48,18 @@ bool parse_u64(const char *s, uint64_t *v)
 	}
 	switch (*s) {
 	case '\0': break;
-	case 'K': r <<= 10; s++; break;
-	case 'M': r <<= 20; s++; break;
-	case 'G': r <<= 30; s++; break;
+	case 'K':
+		r <<= 10;
+		s++;
+		break;
+	case 'M':
+		r <<= 20;
+		s++;
+		break;
+	case 'G':
+		r <<= 30;
+		s++;
+		break;
 	default: return false;
 	}
 	if (*s)

@@ -17,13 +17,13 @@ unsigned guest_failures;
 
 void serial_init(void)
 {
-	outb(PORT_COM1 + UART_IER, 0);		/* polled: no interrupts */
-	outb(PORT_COM1 + UART_LCR, 0x80);	/* DLAB: divisor follows */
-	outb(PORT_COM1 + UART_DLL, 1);		/* 115200 baud */
+	outb(PORT_COM1 + UART_IER, 0);	  /* polled: no interrupts */
+	outb(PORT_COM1 + UART_LCR, 0x80); /* DLAB: divisor follows */
+	outb(PORT_COM1 + UART_DLL, 1);	  /* 115200 baud */
 	outb(PORT_COM1 + UART_DLM, 0);
-	outb(PORT_COM1 + UART_LCR, 0x03);	/* 8N1 */
-	outb(PORT_COM1 + UART_FCR, 0x07);	/* FIFOs on and cleared */
-	outb(PORT_COM1 + UART_MCR, 0x03);	/* DTR, RTS */
+	outb(PORT_COM1 + UART_LCR, 0x03); /* 8N1 */
+	outb(PORT_COM1 + UART_FCR, 0x07); /* FIFOs on and cleared */
+	outb(PORT_COM1 + UART_MCR, 0x03); /* DTR, RTS */
 }
 
 void serial_putc(char c)
@@ -73,7 +73,7 @@ static void out_num(struct outbuf *o, uint64_t v, unsigned base, bool neg, int w
  * l/ll/z length modifiers: enough for test reports. */
 int vsnprintf_g(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct outbuf o = { buf, size, 0 };
+	struct outbuf o = {buf, size, 0};
 
 	for (; *fmt; fmt++) {
 		if (*fmt != '%') {
@@ -105,9 +105,7 @@ int vsnprintf_g(char *buf, size_t size, const char *fmt, va_list ap)
 				out_c(&o, *s++);
 			break;
 		}
-		case 'c':
-			out_c(&o, (char)va_arg(ap, int));
-			break;
+		case 'c': out_c(&o, (char)va_arg(ap, int)); break;
 		case 'd':
 		case 'i': {
 			int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
@@ -127,15 +125,9 @@ int vsnprintf_g(char *buf, size_t size, const char *fmt, va_list ap)
 			out_c(&o, 'x');
 			out_num(&o, (uint64_t)va_arg(ap, void *), 16, false, width, pad);
 			break;
-		case '%':
-			out_c(&o, '%');
-			break;
-		case '\0':
-			fmt--;
-			break;
-		default:
-			out_c(&o, '%');
-			out_c(&o, *fmt);
+		case '%': out_c(&o, '%'); break;
+		case '\0': fmt--; break;
+		default: out_c(&o, '%'); out_c(&o, *fmt);
 		}
 	}
 	if (size)

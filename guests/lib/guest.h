@@ -74,11 +74,11 @@ static inline void mmio_write32(uint64_t a, uint32_t v)
 }
 
 /* Fixed ports of the machine (the same on vessel-vmm and QEMU -M pc). */
-#define PORT_COM1 0x3f8
-#define PORT_DEBUG_EXIT 0xf4	/* isa-debug-exit: status becomes (v << 1) | 1 */
-#define PORT_FW_CFG 0x510
-#define PORT_CMOS 0x70
-#define PORT_I8042_CMD 0x64
+#define PORT_COM1	0x3f8
+#define PORT_DEBUG_EXIT 0xf4 /* isa-debug-exit: status becomes (v << 1) | 1 */
+#define PORT_FW_CFG	0x510
+#define PORT_CMOS	0x70
+#define PORT_I8042_CMD	0x64
 
 /* How long polling loops wait for a device before giving up: a hang guard
  * in iterations, so a broken device gives "not ok", never a stuck guest. */
@@ -100,14 +100,12 @@ void serial_init(void);
 void serial_putc(char c);
 void putstr(const char *s);
 int vsnprintf_g(char *buf, size_t size, const char *fmt, va_list ap);
-int snprintf_g(char *buf, size_t size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int snprintf_g(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void printf_g(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Prints "ok NAME" when cond holds, else "not ok NAME: <fmt...>" and counts
  * the failure. Returns cond so callers can stop early. */
-bool check(bool cond, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+bool check(bool cond, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void report_ok(const char *name);
 void report_fail(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern unsigned guest_failures;
@@ -118,13 +116,13 @@ __attribute__((noreturn)) void halt_forever(void);
 
 /* --- how the guest was started --------------------------------------------- */
 enum boot_path {
-	BOOT_MULTIBOOT = 1,	/* 32-bit entry, EAX = 0x2BADB002, EBX = info */
-	BOOT_PVH = 2,		/* 32-bit entry, EBX = hvm_start_info */
-	BOOT_LINUX32 = 3,	/* Linux boot protocol, 32-bit entry, ESI = boot_params */
-	BOOT_LINUX64 = 4,	/* Linux boot protocol, 64-bit entry, RSI = boot_params */
+	BOOT_MULTIBOOT = 1, /* 32-bit entry, EAX = 0x2BADB002, EBX = info */
+	BOOT_PVH = 2,	    /* 32-bit entry, EBX = hvm_start_info */
+	BOOT_LINUX32 = 3,   /* Linux boot protocol, 32-bit entry, ESI = boot_params */
+	BOOT_LINUX64 = 4,   /* Linux boot protocol, 64-bit entry, RSI = boot_params */
 };
 
-#define E820_RAM 1
+#define E820_RAM	1
 #define BOOT_MAX_RANGES 64
 
 struct mem_range {
@@ -134,14 +132,14 @@ struct mem_range {
 
 struct boot_info {
 	enum boot_path path;
-	uint32_t magic;		/* register or structure magic seen at entry */
-	uint64_t info;		/* multiboot info / start_info / boot_params address */
-	const char *cmdline;	/* never NULL */
+	uint32_t magic;	     /* register or structure magic seen at entry */
+	uint64_t info;	     /* multiboot info / start_info / boot_params address */
+	const char *cmdline; /* never NULL */
 	struct mem_range map[BOOT_MAX_RANGES];
 	unsigned nr_map;
-	uint64_t ram_total;	/* sum of usable (type 1) ranges */
-	uint64_t ram_top;	/* end of the highest usable range */
-	const char *error;	/* set when the boot information was unusable */
+	uint64_t ram_total; /* sum of usable (type 1) ranges */
+	uint64_t ram_top;   /* end of the highest usable range */
+	const char *error;  /* set when the boot information was unusable */
 };
 
 extern struct boot_info boot;

@@ -6,16 +6,16 @@
 #include "guest.h"
 
 /* --- fw_cfg (QEMU docs/specs/fw_cfg.rst: selector 0x510, data 0x511) ----- */
-#define FW_CFG_SIGNATURE	0x00
-#define FW_CFG_ID		0x01
-#define FW_CFG_RAM_SIZE		0x03
-#define FW_CFG_NB_CPUS		0x05
-#define FW_CFG_CMDLINE_SIZE	0x14
-#define FW_CFG_CMDLINE_DATA	0x15
-#define FW_CFG_FILE_DIR		0x19
+#define FW_CFG_SIGNATURE    0x00
+#define FW_CFG_ID	    0x01
+#define FW_CFG_RAM_SIZE	    0x03
+#define FW_CFG_NB_CPUS	    0x05
+#define FW_CFG_CMDLINE_SIZE 0x14
+#define FW_CFG_CMDLINE_DATA 0x15
+#define FW_CFG_FILE_DIR	    0x19
 
 void fwcfg_read(uint16_t key, void *buf, size_t len);
-uint64_t fwcfg_read_u64(uint16_t key);	/* little-endian item of up to 8 bytes */
+uint64_t fwcfg_read_u64(uint16_t key); /* little-endian item of up to 8 bytes */
 uint32_t fwcfg_read_u32(uint16_t key);
 uint16_t fwcfg_read_u16(uint16_t key);
 
@@ -35,11 +35,11 @@ bool pci_find(uint16_t vendor, uint16_t device, uint8_t *dev, uint8_t *fn);
 uint64_t pci_bar_addr(uint8_t dev, uint8_t fn, unsigned bar);
 
 /* --- local APIC (xAPIC MMIO at 0xfee00000) --------------------------------- */
-#define LAPIC_BASE	0xfee00000ul
-#define LAPIC_ID	0x020
-#define LAPIC_SVR	0x0f0
-#define LAPIC_ICR_LO	0x300
-#define LAPIC_ICR_HI	0x310
+#define LAPIC_BASE   0xfee00000ul
+#define LAPIC_ID     0x020
+#define LAPIC_SVR    0x0f0
+#define LAPIC_ICR_LO 0x300
+#define LAPIC_ICR_HI 0x310
 uint32_t lapic_read(uint32_t reg);
 void lapic_write(uint32_t reg, uint32_t v);
 unsigned lapic_id(void);

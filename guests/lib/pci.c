@@ -66,7 +66,7 @@ uint64_t pci_bar_addr(uint8_t dev, uint8_t fn, unsigned bar)
 	uint32_t lo = pci_read32(0, dev, fn, 0x10 + 4 * bar);
 
 	if (lo & 1)
-		return 0;	/* I/O BAR */
+		return 0; /* I/O BAR */
 	uint64_t a = lo & ~0xfu;
 	if ((lo & 0x6) == 0x4)
 		a |= (uint64_t)pci_read32(0, dev, fn, 0x14 + 4 * bar) << 32;

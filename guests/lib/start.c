@@ -25,7 +25,7 @@ static void add_range(uint64_t addr, uint64_t size, uint32_t type)
 {
 	if (boot.nr_map >= BOOT_MAX_RANGES)
 		return;
-	boot.map[boot.nr_map++] = (struct mem_range){ addr, size, type };
+	boot.map[boot.nr_map++] = (struct mem_range){addr, size, type};
 	if (type == E820_RAM) {
 		boot.ram_total += size;
 		if (addr + size > boot.ram_top)
@@ -40,7 +40,7 @@ static void parse_multiboot(const uint8_t *mbi)
 	uint32_t flags = *(const uint32_t *)mbi;
 
 	if (flags & (1u << 2))
-		boot.cmdline = (const char *)(uintptr_t)*(const uint32_t *)(mbi + 16);
+		boot.cmdline = (const char *)(uintptr_t) * (const uint32_t *)(mbi + 16);
 	if (!(flags & (1u << 6))) {
 		boot.error = "multiboot info has no memory map (flags bit 6 clear)";
 		return;
@@ -84,8 +84,8 @@ static void parse_pvh(const uint8_t *si)
 static void parse_linux(const uint8_t *bp)
 {
 	boot.magic = *(const uint32_t *)(bp + 0x202);
-	uint64_t cmd = *(const uint32_t *)(bp + 0x228) |
-		       (uint64_t)*(const uint32_t *)(bp + 0xc8) << 32;
+	uint64_t cmd = *(const uint32_t *)(bp + 0x228) | (uint64_t) * (const uint32_t *)(bp + 0xc8)
+								 << 32;
 	if (cmd)
 		boot.cmdline = (const char *)cmd;
 	unsigned n = bp[0x1e8];
@@ -131,12 +131,12 @@ static void idt_init(void)
 	struct {
 		uint16_t limit;
 		uint64_t base;
-	} __attribute__((packed)) idtr = { sizeof(idt) - 1, (uint64_t)idt };
+	} __attribute__((packed)) idtr = {sizeof(idt) - 1, (uint64_t)idt};
 
 	for (int i = 0; i < 32; i++) {
 		uint64_t a = exception_stubs[i];
-		idt[i] = (struct idt_gate){ (uint16_t)a, 0x08, 0, 0x8e, (uint16_t)(a >> 16),
-					    (uint32_t)(a >> 32), 0 };
+		idt[i] = (struct idt_gate){(uint16_t)a,		0x08, 0, 0x8e, (uint16_t)(a >> 16),
+					   (uint32_t)(a >> 32), 0};
 	}
 	__asm__ volatile("lidt %0" : : "m"(idtr));
 }

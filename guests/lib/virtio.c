@@ -4,26 +4,26 @@
 #include "virtio.h"
 
 #define PCI_CAP_VENDOR 0x09
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR 3
-#define CAP_DEVICE 4
+#define CAP_COMMON     1
+#define CAP_NOTIFY     2
+#define CAP_ISR	       3
+#define CAP_DEVICE     4
 
 /* struct virtio_pci_common_cfg offsets */
-#define CC_DFSELECT 0x00
-#define CC_DF 0x04
-#define CC_GFSELECT 0x08
-#define CC_GF 0x0c
-#define CC_NUMQ 0x12
-#define CC_STATUS 0x14
+#define CC_DFSELECT   0x00
+#define CC_DF	      0x04
+#define CC_GFSELECT   0x08
+#define CC_GF	      0x0c
+#define CC_NUMQ	      0x12
+#define CC_STATUS     0x14
 #define CC_GENERATION 0x15
-#define CC_Q_SELECT 0x16
-#define CC_Q_SIZE 0x18
-#define CC_Q_ENABLE 0x1c
-#define CC_Q_NOFF 0x1e
-#define CC_Q_DESC 0x20
-#define CC_Q_DRIVER 0x28
-#define CC_Q_DEVICE 0x30
+#define CC_Q_SELECT   0x16
+#define CC_Q_SIZE     0x18
+#define CC_Q_ENABLE   0x1c
+#define CC_Q_NOFF     0x1e
+#define CC_Q_DESC     0x20
+#define CC_Q_DRIVER   0x28
+#define CC_Q_DEVICE   0x30
 
 /* one page per queue: descriptors at 0, avail ring after them, used ring
  * at 2 KiB (all alignments of §2.7 hold for sizes up to 64) */
@@ -174,8 +174,7 @@ bool virtio_init(struct virtio_dev *d, uint64_t wanted, unsigned nq, const char 
 	mmio_write32(c + CC_GF, (uint32_t)d->features);
 	mmio_write32(c + CC_GFSELECT, 1);
 	mmio_write32(c + CC_GF, (uint32_t)(d->features >> 32));
-	set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			      VIRTIO_STATUS_FEATURES_OK);
+	set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
 	if (!(virtio_status(d) & VIRTIO_STATUS_FEATURES_OK)) {
 		*why = "device refused the features (FEATURES_OK cleared)";
 		set_status(d, VIRTIO_STATUS_FAILED);
@@ -191,8 +190,8 @@ bool virtio_init(struct virtio_dev *d, uint64_t wanted, unsigned nq, const char 
 			set_status(d, VIRTIO_STATUS_FAILED);
 			return false;
 		}
-	set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	set_status(d, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+			      VIRTIO_STATUS_DRIVER_OK);
 	return true;
 }
 
@@ -216,10 +215,10 @@ void virtq_publish(struct virtio_dev *d, unsigned qi, uint16_t head)
 	struct virtq *q = &d->q[qi];
 
 	q->avail[2 + q->avail_idx % q->size] = head;
-	barrier();	/* ring entry before the index (§2.7.13) */
+	barrier(); /* ring entry before the index (§2.7.13) */
 	q->avail_idx++;
 	q->avail[1] = q->avail_idx;
-	barrier();	/* index before the notification (§2.7.13.3) */
+	barrier(); /* index before the notification (§2.7.13.3) */
 	mmio_write16(q->notify_addr, q->index);
 }
 
@@ -248,7 +247,7 @@ bool virtq_poll(struct virtio_dev *d, unsigned qi, uint16_t *id, uint32_t *len)
 
 	if (*used_idx == q->used_seen)
 		return false;
-	barrier();	/* the entry is valid once the index covers it */
+	barrier(); /* the entry is valid once the index covers it */
 	volatile uint32_t *ent = (volatile uint32_t *)(q->used + 4 + 8 * (q->used_seen % q->size));
 	*id = (uint16_t)ent[0];
 	*len = ent[1];

@@ -6,27 +6,27 @@
 
 #include "guest.h"
 
-#define VIRTIO_ID_NET 1
-#define VIRTIO_ID_BLOCK 2
+#define VIRTIO_ID_NET	  1
+#define VIRTIO_ID_BLOCK	  2
 #define VIRTIO_ID_CONSOLE 3
-#define VIRTIO_ID_RNG 4
+#define VIRTIO_ID_RNG	  4
 #define VIRTIO_ID_BALLOON 5
-#define VIRTIO_ID_VSOCK 19
+#define VIRTIO_ID_VSOCK	  19
 
 /* device status (§2.1) */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_DRIVER	  2
+#define VIRTIO_STATUS_DRIVER_OK	  4
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_NEEDS_RESET 0x40
-#define VIRTIO_STATUS_FAILED 0x80
+#define VIRTIO_STATUS_FAILED	  0x80
 
 #define VIRTIO_F_VERSION_1 (1ull << 32)
 
-#define VIRTQ_DESC_F_NEXT 1
+#define VIRTQ_DESC_F_NEXT  1
 #define VIRTQ_DESC_F_WRITE 2
-#define VIRTQ_MAX_SIZE 64
-#define VIRTIO_MAX_QUEUES 4
+#define VIRTQ_MAX_SIZE	   64
+#define VIRTIO_MAX_QUEUES  4
 
 struct virtq_desc {
 	uint64_t addr;
@@ -36,19 +36,19 @@ struct virtq_desc {
 
 struct virtq {
 	uint16_t index, size;
-	uint16_t avail_idx;	/* next free slot of the avail ring (driver side) */
-	uint16_t used_seen;	/* used entries consumed so far */
-	uint16_t next_desc;	/* descriptors are handed out in a simple ring */
+	uint16_t avail_idx; /* next free slot of the avail ring (driver side) */
+	uint16_t used_seen; /* used entries consumed so far */
+	uint16_t next_desc; /* descriptors are handed out in a simple ring */
 	volatile struct virtq_desc *desc;
-	volatile uint16_t *avail;	/* flags, idx, ring[size], used_event */
-	volatile uint8_t *used;		/* flags, idx, ring[size] of {id, len}, avail_event */
+	volatile uint16_t *avail; /* flags, idx, ring[size], used_event */
+	volatile uint8_t *used;	  /* flags, idx, ring[size] of {id, len}, avail_event */
 	uint64_t notify_addr;
 };
 
 struct virtio_dev {
 	uint8_t pci_dev, pci_fn;
 	uint16_t type;
-	uint64_t common, notify, isr, device;	/* mapped capability regions */
+	uint64_t common, notify, isr, device; /* mapped capability regions */
 	uint32_t notify_mult;
 	uint64_t offered, features;
 	struct virtq q[VIRTIO_MAX_QUEUES];

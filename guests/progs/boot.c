@@ -117,8 +117,7 @@ void guest_main(void)
 {
 	const char *fam = family(boot.path);
 
-	printf_g("boot: entered through %s, info at 0x%lx\n", boot_path_name(boot.path),
-		 boot.info);
+	printf_g("boot: entered through %s, info at 0x%lx\n", boot_path_name(boot.path), boot.info);
 	check_magic(fam);
 	check_paging(fam);
 	check_cmdline(fam);

@@ -5,7 +5,7 @@
 
 void guest_main(void)
 {
-	char sig[5] = { 0 };
+	char sig[5] = {0};
 	uint64_t want;
 
 	fwcfg_read(FW_CFG_SIGNATURE, sig, 4);
@@ -32,8 +32,8 @@ void guest_main(void)
 	if (check(size > 0 && size <= sizeof(cmd), "fwcfg_cmdline_size", "size %u", size)) {
 		fwcfg_read(FW_CFG_CMDLINE_DATA, cmd, size);
 		cmd[sizeof(cmd) - 1] = '\0';
-		check(strcmp(cmd, boot.cmdline) == 0, "fwcfg_cmdline",
-		      "fw_cfg \"%s\", boot \"%s\"", cmd, boot.cmdline);
+		check(strcmp(cmd, boot.cmdline) == 0, "fwcfg_cmdline", "fw_cfg \"%s\", boot \"%s\"",
+		      cmd, boot.cmdline);
 	}
 
 	/* selecting an absent key reads as zeros, not stale data */

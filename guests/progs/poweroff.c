@@ -4,14 +4,14 @@
  * write SLP_TYPa << 10 | SLP_EN to PM1a_CNT. The VMM must exit 0. */
 #include "hw.h"
 
-#define FADT_SMI_CMD 48
+#define FADT_SMI_CMD	 48
 #define FADT_ACPI_ENABLE 52
-#define FADT_PM1A_CNT 64
-#define FADT_PM1B_CNT 68
-#define FADT_DSDT 40
-#define FADT_X_DSDT 140
-#define SLP_EN (1u << 13)
-#define SCI_EN 1u
+#define FADT_PM1A_CNT	 64
+#define FADT_PM1B_CNT	 68
+#define FADT_DSDT	 40
+#define FADT_X_DSDT	 140
+#define SLP_EN		 (1u << 13)
+#define SCI_EN		 1u
 
 /* AML: NameOp(0x08) "_S5_" PackageOp(0x12) PkgLength NumElements items.
  * PkgLength's lead byte says in bits 7-6 how many bytes follow (§20.2.4). */
@@ -22,14 +22,14 @@ static bool parse_s5(const uint8_t *aml, size_t len, uint8_t *typ)
 	if (!p || p + 8 > end || p[4] != 0x12)
 		return false;
 	p += 5;
-	p += 1 + (*p >> 6);	/* PkgLength */
-	p++;			/* NumElements */
+	p += 1 + (*p >> 6); /* PkgLength */
+	p++;		    /* NumElements */
 	if (p + 2 > end)
 		return false;
 	switch (*p) {
-	case 0x0a: *typ = p[1]; return true;	/* BytePrefix */
-	case 0x00: *typ = 0; return true;	/* ZeroOp */
-	case 0x01: *typ = 1; return true;	/* OneOp */
+	case 0x0a: *typ = p[1]; return true; /* BytePrefix */
+	case 0x00: *typ = 0; return true;    /* ZeroOp */
+	case 0x01: *typ = 1; return true;    /* OneOp */
 	default: return false;
 	}
 }
@@ -65,7 +65,8 @@ void guest_main(void)
 	uint8_t acpi_enable = fadt[FADT_ACPI_ENABLE];
 	if (!(inw((uint16_t)pm1a) & SCI_EN) && smi_cmd && acpi_enable) {
 		outb((uint16_t)smi_cmd, acpi_enable);
-		for (unsigned long i = 0; i < POLL_LIMIT / 10 && !(inw((uint16_t)pm1a) & SCI_EN); i++)
+		for (unsigned long i = 0; i < POLL_LIMIT / 10 && !(inw((uint16_t)pm1a) & SCI_EN);
+		     i++)
 			cpu_relax();
 	}
 	printf_g("poweroff: PM1a_CNT 0x%x SLP_TYPa %u: entering S5\n", pm1a, slp_typ);

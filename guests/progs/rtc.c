@@ -21,7 +21,7 @@ static unsigned from_bcd(uint8_t v)
 
 static bool read_raw(uint8_t r[6])
 {
-	static const uint8_t regs[6] = { 0, 2, 4, 7, 8, 9 };
+	static const uint8_t regs[6] = {0, 2, 4, 7, 8, 9};
 
 	for (unsigned long i = 0; i < POLL_LIMIT / 10; i++)
 		if (!(cmos_read(0x0a) & 0x80))
@@ -69,8 +69,8 @@ static bool read_time(struct rtc_time *t, const char **why)
 	t->day = a[3];
 	t->mon = a[4];
 	t->year = a[5];
-	if (t->sec > 59 || t->min > 59 || t->hour > 23 || t->day < 1 || t->day > 31 ||
-	    t->mon < 1 || t->mon > 12 || t->year > 99) {
+	if (t->sec > 59 || t->min > 59 || t->hour > 23 || t->day < 1 || t->day > 31 || t->mon < 1 ||
+	    t->mon > 12 || t->year > 99) {
 		*why = "field out of range";
 		return false;
 	}
@@ -91,8 +91,8 @@ void guest_main(void)
 	bool ok1 = read_time(&t1, &why);
 	if (!check(ok1, "rtc_fields_valid", "%s", why))
 		return;
-	printf_g("rtc: 20%02u-%02u-%02u %02u:%02u:%02u\n", t1.year, t1.mon, t1.day, t1.hour,
-		 t1.min, t1.sec);
+	printf_g("rtc: 20%02u-%02u-%02u %02u:%02u:%02u\n", t1.year, t1.mon, t1.day, t1.hour, t1.min,
+		 t1.sec);
 	check(t1.year >= 20, "rtc_year_plausible", "year 20%02u", t1.year);
 
 	/* a second read, some work later: same day, not earlier in the day

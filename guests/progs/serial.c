@@ -4,18 +4,18 @@
 #include "guest.h"
 
 #define COM1 PORT_COM1
-#define RBR 0
-#define THR 0
-#define DLL 0
-#define DLM 1
-#define IIR 2
-#define LCR 3
-#define MCR 4
-#define LSR 5
-#define MSR 6
-#define SCR 7
+#define RBR  0
+#define THR  0
+#define DLL  0
+#define DLM  1
+#define IIR  2
+#define LCR  3
+#define MCR  4
+#define LSR  5
+#define MSR  6
+#define SCR  7
 
-#define LSR_DR 0x01
+#define LSR_DR	 0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define MCR_LOOP 0x10
@@ -67,7 +67,7 @@ void guest_main(void)
 	uint8_t msr_clear = inb(COM1 + MSR);
 
 	const char *msg = "Vx!";
-	char got[4] = { 0 };
+	char got[4] = {0};
 	bool lb_ok = true;
 	for (int i = 0; i < 3; i++) {
 		outb(COM1 + THR, (uint8_t)msg[i]);

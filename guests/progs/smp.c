@@ -17,7 +17,7 @@ void ap_main(void)
 	uint32_t slot = __atomic_fetch_add(&ap_count, 1, __ATOMIC_SEQ_CST);
 
 	if (slot < AP_MAX)
-		ap_ids[slot] = lapic_id() + 1;	/* +1: 0 means "not written" */
+		ap_ids[slot] = lapic_id() + 1; /* +1: 0 means "not written" */
 	for (;;)
 		__asm__ volatile("cli; hlt");
 }
@@ -73,7 +73,7 @@ void guest_main(void)
 
 	unsigned bsp = lapic_id();
 	printf_g("smp: BSP APIC id %u\n", bsp);
-	lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100 | 0xff);	/* APIC on */
+	lapic_write(LAPIC_SVR, lapic_read(LAPIC_SVR) | 0x100 | 0xff); /* APIC on */
 	memcpy((void *)AP_TRAMP_BASE, ap_tramp_start, (size_t)(ap_tramp_end - ap_tramp_start));
 
 	/* all excluding self (shorthand 11b): INIT, then two STARTUPs */

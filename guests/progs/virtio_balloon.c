@@ -6,7 +6,7 @@
 
 #define BALLOON_PAGES 4
 #define CFG_NUM_PAGES 0
-#define CFG_ACTUAL 4
+#define CFG_ACTUAL    4
 
 static struct virtio_dev dev;
 static uint8_t pages[BALLOON_PAGES][4096] __attribute__((aligned(4096)));
@@ -14,7 +14,7 @@ static uint32_t pfns[BALLOON_PAGES];
 
 static bool send_pfns(unsigned q)
 {
-	struct vbuf b = { pfns, sizeof(pfns), false };
+	struct vbuf b = {pfns, sizeof(pfns), false};
 	uint16_t id;
 	uint32_t len;
 

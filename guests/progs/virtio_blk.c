@@ -8,14 +8,14 @@
  * host afterwards, then flushes. */
 #include "virtio.h"
 
-#define VIRTIO_BLK_F_RO (1ull << 5)
-#define VIRTIO_BLK_F_FLUSH (1ull << 9)
-#define VIRTIO_BLK_T_IN 0
-#define VIRTIO_BLK_T_OUT 1
-#define VIRTIO_BLK_T_FLUSH 4
+#define VIRTIO_BLK_F_RO	    (1ull << 5)
+#define VIRTIO_BLK_F_FLUSH  (1ull << 9)
+#define VIRTIO_BLK_T_IN	    0
+#define VIRTIO_BLK_T_OUT    1
+#define VIRTIO_BLK_T_FLUSH  4
 #define VIRTIO_BLK_T_GET_ID 8
-#define VIRTIO_BLK_S_OK 0
-#define VIRTIO_BLK_S_IOERR 1
+#define VIRTIO_BLK_S_OK	    0
+#define VIRTIO_BLK_S_IOERR  1
 
 struct blk_req {
 	uint32_t type, reserved;
@@ -51,12 +51,12 @@ static uint8_t blk_rw(uint32_t type, uint64_t sector, void *buf, uint32_t len, b
 	uint16_t id;
 	uint32_t used_len;
 
-	req = (struct blk_req){ type, 0, sector };
+	req = (struct blk_req){type, 0, sector};
 	status = 0xff;
-	b[n++] = (struct vbuf){ &req, sizeof(req), false };
+	b[n++] = (struct vbuf){&req, sizeof(req), false};
 	if (len)
-		b[n++] = (struct vbuf){ buf, len, dev_writes };
-	b[n++] = (struct vbuf){ (const void *)&status, 1, true };
+		b[n++] = (struct vbuf){buf, len, dev_writes};
+	b[n++] = (struct vbuf){(const void *)&status, 1, true};
 	uint16_t head = virtq_submit(&dev, 0, b, n);
 	if (!virtq_wait(&dev, 0, &id, &used_len) || id != head)
 		return 0xff;
@@ -68,20 +68,21 @@ void guest_main(void)
 	uint64_t want;
 	bool ro = cmdline_get_u64("expect_ro", &want) && want;
 
-	if (!virtio_setup(&dev, VIRTIO_ID_BLOCK, VIRTIO_BLK_F_RO | VIRTIO_BLK_F_FLUSH, 1, "virtio_blk"))
+	if (!virtio_setup(&dev, VIRTIO_ID_BLOCK, VIRTIO_BLK_F_RO | VIRTIO_BLK_F_FLUSH, 1,
+			  "virtio_blk"))
 		return;
 
 	uint64_t cap = virtio_cfg64(&dev, 0);
 	if (cmdline_get_u64("expect_sectors", &want))
-		check(cap == want, "virtio_blk_capacity", "capacity %lu sectors, expected %lu",
-		      cap, want);
+		check(cap == want, "virtio_blk_capacity", "capacity %lu sectors, expected %lu", cap,
+		      want);
 
 	uint8_t st = blk_rw(VIRTIO_BLK_T_IN, 0, data, 512, true);
 	bool same = true;
 	for (unsigned i = 0; i < 512; i++)
 		same &= data[i] == pattern0(i);
-	check(st == VIRTIO_BLK_S_OK && same, "virtio_blk_read_sector0",
-	      "status %u, data %s", st, same ? "matches" : "differs from the pattern");
+	check(st == VIRTIO_BLK_S_OK && same, "virtio_blk_read_sector0", "status %u, data %s", st,
+	      same ? "matches" : "differs from the pattern");
 
 	/* a read past the end must fail, not wrap or hang (§5.2.6.1) */
 	st = blk_rw(VIRTIO_BLK_T_IN, cap, data, 512, true);
@@ -102,8 +103,8 @@ void guest_main(void)
 		bool back = true;
 		for (unsigned i = 0; i < 512; i++)
 			back &= data[i] == pattern1(i);
-		check(st == VIRTIO_BLK_S_OK && back, "virtio_blk_read_back", "status %u, %s",
-		      st, back ? "same" : "differs");
+		check(st == VIRTIO_BLK_S_OK && back, "virtio_blk_read_back", "status %u, %s", st,
+		      back ? "same" : "differs");
 	}
 
 	if (check(dev.features & VIRTIO_BLK_F_FLUSH, "virtio_blk_flush_offered",
@@ -113,7 +114,7 @@ void guest_main(void)
 	}
 
 	/* GET_ID: up to 20 bytes, NUL-terminated only if shorter (§5.2.6) */
-	char id[21] = { 0 };
+	char id[21] = {0};
 	st = blk_rw(VIRTIO_BLK_T_GET_ID, 0, id, 20, true);
 	char expect[32];
 	if (cmdline_get("expect_id", expect, sizeof(expect)))

@@ -37,14 +37,14 @@ static volatile uint8_t status;
 static bool good_read(void)
 {
 	struct vbuf b[3] = {
-		{ &req, sizeof(req), false },
-		{ data, 512, true },
-		{ (const void *)&status, 1, true },
+		{&req, sizeof(req), false},
+		{data, 512, true},
+		{(const void *)&status, 1, true},
 	};
 	uint16_t id;
 	uint32_t len;
 
-	req = (struct blk_req){ VIRTIO_BLK_T_IN, 0, 0 };
+	req = (struct blk_req){VIRTIO_BLK_T_IN, 0, 0};
 	status = 0xff;
 	memset(data, 0, sizeof(data));
 	uint16_t head = virtq_submit(&dev, 0, b, 3);
@@ -100,7 +100,7 @@ static void run_case(const char *name, const struct virtq_desc *descs, unsigned 
 	uint64_t strict = 0;
 
 	cmdline_get_u64("strict", &strict);
-	req = (struct blk_req){ VIRTIO_BLK_T_IN, 0, 0 };
+	req = (struct blk_req){VIRTIO_BLK_T_IN, 0, 0};
 	status = 0xff;
 	publish_raw(descs, n, head);
 	if (expect == EXPECT_NEEDS_RESET) {
@@ -110,8 +110,9 @@ static void run_case(const char *name, const struct virtq_desc *descs, unsigned 
 	} else {
 		enum outcome o = wait_outcome();
 		printf_g("hostile %s: %s, request status %u\n", name,
-			 o == NEEDS_RESET ? "DEVICE_NEEDS_RESET" :
-			 o == COMPLETED	  ? "completed" : "no reaction",
+			 o == NEEDS_RESET ? "DEVICE_NEEDS_RESET"
+			 : o == COMPLETED ? "completed"
+					  : "no reaction",
 			 status);
 		snprintf_g(tname, sizeof(tname), "virtio_blk_hostile_%s_handled", name);
 		check(o != NOTHING, tname, "neither NEEDS_RESET nor a completion");
@@ -136,30 +137,30 @@ void guest_main(void)
 		return;
 
 	const struct virtq_desc loop[2] = {
-		{ (uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1 },
-		{ (uint64_t)data, 512, VIRTQ_DESC_F_NEXT, 0 },
+		{(uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1},
+		{(uint64_t)data, 512, VIRTQ_DESC_F_NEXT, 0},
 	};
 	/* both device-readable, so only the loop itself is wrong */
 	run_case("loop", loop, 2, 0, EXPECT_NEEDS_RESET);
 
 	const struct virtq_desc bad_next[1] = {
-		{ (uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, VIRTQ_MAX_SIZE + 5 },
+		{(uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, VIRTQ_MAX_SIZE + 5},
 	};
 	run_case("bad_next", bad_next, 1, 0, EXPECT_REFUSED);
 	run_case("bad_head", NULL, 0, VIRTQ_MAX_SIZE + 3, EXPECT_REFUSED);
 
 	const struct virtq_desc outside[3] = {
-		{ (uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1 },
-		{ 0x8000000000ull, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 },
-		{ (uint64_t)&status, 1, VIRTQ_DESC_F_WRITE, 0 },
+		{(uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1},
+		{0x8000000000ull, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2},
+		{(uint64_t)&status, 1, VIRTQ_DESC_F_WRITE, 0},
 	};
 	run_case("outside_ram", outside, 3, 0, EXPECT_HANDLED);
 
 	if (cmdline_get_u64("expect_mem", &mem)) {
 		const struct virtq_desc straddle[3] = {
-			{ (uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1 },
-			{ mem - 256, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2 },
-			{ (uint64_t)&status, 1, VIRTQ_DESC_F_WRITE, 0 },
+			{(uint64_t)&req, sizeof(req), VIRTQ_DESC_F_NEXT, 1},
+			{mem - 256, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2},
+			{(uint64_t)&status, 1, VIRTQ_DESC_F_WRITE, 0},
 		};
 		run_case("straddle", straddle, 3, 0, EXPECT_HANDLED);
 	}

@@ -17,7 +17,7 @@ void guest_main(void)
 	if (!virtio_setup(&dev, VIRTIO_ID_CONSOLE, 0, 2, "virtio_console"))
 		return;
 	int n = snprintf_g(line, sizeof(line), "hello from virtio-console %s\n", token);
-	struct vbuf b = { line, (uint32_t)n, false };
+	struct vbuf b = {line, (uint32_t)n, false};
 	uint16_t head = virtq_submit(&dev, 1, &b, 1);
 	bool done = virtq_wait(&dev, 1, &id, &len);
 	check(done && id == head, "virtio_console_write", "transmit buffer %s",

@@ -9,9 +9,9 @@
 #include "virtio.h"
 
 #define VIRTIO_NET_F_MAC (1ull << 5)
-#define ETHERTYPE_TEST 0x88b5
-#define RX_BUFS 4
-#define NET_HDR 12
+#define ETHERTYPE_TEST	 0x88b5
+#define RX_BUFS		 4
+#define NET_HDR		 12
 
 static struct virtio_dev dev;
 static uint8_t tx_hdr[NET_HDR];
@@ -42,7 +42,7 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 
 static void post_rx(unsigned i)
 {
-	struct vbuf b = { rx_buf[i], sizeof(rx_buf[i]), true };
+	struct vbuf b = {rx_buf[i], sizeof(rx_buf[i]), true};
 
 	virtq_submit(&dev, 0, &b, 1);
 }
@@ -59,8 +59,8 @@ void guest_main(void)
 		return;
 	for (int i = 0; i < 6; i++)
 		mac[i] = virtio_cfg8(&dev, (uint32_t)i);
-	printf_g("net: mac %02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2], mac[3],
-		 mac[4], mac[5]);
+	printf_g("net: mac %02x:%02x:%02x:%02x:%02x:%02x\n", mac[0], mac[1], mac[2], mac[3], mac[4],
+		 mac[5]);
 	if (cmdline_get("expect_mac", macs, sizeof(macs)) && parse_mac(macs, want))
 		check((dev.features & VIRTIO_NET_F_MAC) && memcmp(mac, want, 6) == 0,
 		      "virtio_net_mac", "config MAC differs from %s (F_MAC %s)", macs,
@@ -79,7 +79,7 @@ void guest_main(void)
 	tx_frame[12] = ETHERTYPE_TEST >> 8;
 	tx_frame[13] = ETHERTYPE_TEST & 0xff;
 	snprintf_g((char *)tx_frame + 14, sizeof(tx_frame) - 14, "vessel-guest-frame %s", token);
-	struct vbuf b[2] = { { tx_hdr, NET_HDR, false }, { tx_frame, 60, false } };
+	struct vbuf b[2] = {{tx_hdr, NET_HDR, false}, {tx_frame, 60, false}};
 	uint16_t id, head = virtq_submit(&dev, 1, b, 2);
 	uint32_t len;
 	bool sent = virtq_wait(&dev, 1, &id, &len);
@@ -97,8 +97,8 @@ void guest_main(void)
 			if (id >= RX_BUFS)
 				break;
 			const uint8_t *f = rx_buf[id] + NET_HDR;
-			got = len >= NET_HDR + 14 + (uint32_t)n &&
-			      f[12] == (ETHERTYPE_TEST >> 8) && f[13] == (ETHERTYPE_TEST & 0xff) &&
+			got = len >= NET_HDR + 14 + (uint32_t)n && f[12] == (ETHERTYPE_TEST >> 8) &&
+			      f[13] == (ETHERTYPE_TEST & 0xff) &&
 			      memcmp(f + 14, expect, (size_t)n) == 0;
 			post_rx(id);
 		}

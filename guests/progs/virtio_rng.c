@@ -8,7 +8,7 @@ static uint8_t buf[2][64];
 
 static uint32_t fill(uint8_t *b)
 {
-	struct vbuf v = { b, 64, true };
+	struct vbuf v = {b, 64, true};
 	uint16_t id;
 	uint32_t len = 0;
 

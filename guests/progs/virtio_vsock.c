@@ -7,18 +7,18 @@
  * a clean disconnect ends with the peer's RST). */
 #include "virtio.h"
 
-#define VSOCK_HOST_CID 2
+#define VSOCK_HOST_CID	  2
 #define VSOCK_TYPE_STREAM 1
-#define OP_REQUEST 1
-#define OP_RESPONSE 2
-#define OP_RST 3
-#define OP_SHUTDOWN 4
-#define OP_RW 5
-#define OP_CREDIT_UPDATE 6
+#define OP_REQUEST	  1
+#define OP_RESPONSE	  2
+#define OP_RST		  3
+#define OP_SHUTDOWN	  4
+#define OP_RW		  5
+#define OP_CREDIT_UPDATE  6
 #define OP_CREDIT_REQUEST 7
-#define RX_BUFS 4
-#define RX_SIZE 4096
-#define LOCAL_PORT 49152
+#define RX_BUFS		  4
+#define RX_SIZE		  4096
+#define LOCAL_PORT	  49152
 
 struct vsock_hdr {
 	uint64_t src_cid, dst_cid;
@@ -37,19 +37,20 @@ static uint32_t port, fwd_cnt;
 
 static void post_rx(unsigned i)
 {
-	struct vbuf b = { rx[i], sizeof(rx[i]), true };
+	struct vbuf b = {rx[i], sizeof(rx[i]), true};
 
 	virtq_submit(&dev, 0, &b, 1);
 }
 
 static bool send(uint16_t op, uint32_t flags, const void *data, uint32_t len)
 {
-	struct vbuf b[2] = { { &tx_hdr, sizeof(tx_hdr), false }, { data, len, false } };
+	struct vbuf b[2] = {{&tx_hdr, sizeof(tx_hdr), false}, {data, len, false}};
 	uint16_t id;
 	uint32_t ulen;
 
-	tx_hdr = (struct vsock_hdr){ cid, VSOCK_HOST_CID, LOCAL_PORT, port, len,
-				     VSOCK_TYPE_STREAM, op, flags, RX_BUFS * RX_SIZE, fwd_cnt };
+	tx_hdr = (struct vsock_hdr){
+		cid, VSOCK_HOST_CID, LOCAL_PORT,	port,	len, VSOCK_TYPE_STREAM,
+		op,  flags,	     RX_BUFS * RX_SIZE, fwd_cnt};
 	uint16_t head = virtq_submit(&dev, 1, b, len ? 2 : 1);
 	return virtq_wait(&dev, 1, &id, &ulen) && id == head;
 }
@@ -102,7 +103,7 @@ void guest_main(void)
 		      want);
 	for (unsigned i = 0; i < RX_BUFS; i++)
 		post_rx(i);
-	struct vbuf ev = { event_buf, sizeof(event_buf), true };
+	struct vbuf ev = {event_buf, sizeof(event_buf), true};
 	virtq_submit(&dev, 2, &ev, 1);
 
 	check(send(OP_REQUEST, 0, NULL, 0), "virtio_vsock_request_sent", "tx never returned");
@@ -121,9 +122,11 @@ void guest_main(void)
 	uint32_t have = 0;
 	memset(reply, 0, sizeof(reply));
 	while (have < sizeof(reply) - 1 && !memmem_g(reply, have, "\n", 1)) {
-		if (!receive(&h, reply + have, (uint32_t)(sizeof(reply) - 1 - have)) || h.op != OP_RW)
+		if (!receive(&h, reply + have, (uint32_t)(sizeof(reply) - 1 - have)) ||
+		    h.op != OP_RW)
 			break;
-		have += h.len < sizeof(reply) - 1 - have ? h.len : (uint32_t)(sizeof(reply) - 1 - have);
+		have += h.len < sizeof(reply) - 1 - have ? h.len
+							 : (uint32_t)(sizeof(reply) - 1 - have);
 		fwd_cnt += h.len;
 	}
 	char expect[128];

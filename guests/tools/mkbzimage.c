@@ -14,7 +14,7 @@
 
 #include "../boot/boot.h"
 
-#define SETUP_MAX 0x1000	/* boot_params lives at 0x1000 in the setup segment */
+#define SETUP_MAX 0x1000 /* boot_params lives at 0x1000 in the setup segment */
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -62,7 +62,8 @@ int main(int argc, char **argv)
 		char *end;
 		unsigned long v = strtoul(argv[4], &end, 16);
 		if (!*argv[4] || *end || v < IMAGE_BASE || v > 0xffffffffu) {
-			fprintf(stderr, "mkbzimage: CODE32_START \"%s\": not a hex address above 1 MiB\n",
+			fprintf(stderr,
+				"mkbzimage: CODE32_START \"%s\": not a hex address above 1 MiB\n",
 				argv[4]);
 			return 2;
 		}
@@ -83,8 +84,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (slen > SETUP_MAX) {
-		fprintf(stderr, "mkbzimage: %s: setup is %zu bytes, more than %d\n", argv[1],
-			slen, SETUP_MAX);
+		fprintf(stderr, "mkbzimage: %s: setup is %zu bytes, more than %d\n", argv[1], slen,
+			SETUP_MAX);
 		return 1;
 	}
 	if (plen < LINUX_IMAGE_END_OFFSET + 4) {
