@@ -213,6 +213,23 @@ test_userns_devices_and_sysfs() {
 		t_fail "got: $(cat "$T_TMP/$id.out" | tr '\n' '|')"
 }
 
+test_cgroup_mount_is_own_cgroup() {
+	t_requirements
+	local id=$ID_PREFIX-cg b cg=/$ID_PREFIX-cg
+	[ -d /sys/fs/cgroup/memory ] || t_skip "no cgroup v1 memory hierarchy"
+	b=$(bundle cg --set "c['linux']['cgroupsPath'] = '$cg'" \
+		--set 'c["linux"].setdefault("resources", {})["memory"] = {"limit": 67108864}' -- sh -c '
+		cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+		grep -qx 1 /sys/fs/cgroup/memory/cgroup.procs && echo own-procs
+		if echo 1 > /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null; then
+			echo writable; else echo ro; fi
+		readlink /sys/fs/cgroup/cpu >/dev/null 2>&1 || test -d /sys/fs/cgroup/cpu && echo cpu')
+	crun_ "$id" "$b" || t_fail "run failed: $(cat "$T_TMP/$id.err")"
+	cleanup_id "$id"
+	[ "$(cat "$T_TMP/$id.out")" = "$(printf '67108864\nown-procs\nro\ncpu')" ] ||
+		t_fail "got: $(cat "$T_TMP/$id.out" | tr '\n' '|')"
+}
+
 test_idmapped_bind() {
 	t_requirements
 	local id=$ID_PREFIX-idmap b src=$T_TMP/idsrc
@@ -245,4 +262,5 @@ t_run runtime_rootfs_sysctl_not_namespaced_refused test_sysctl_not_namespaced_re
 t_run runtime_rootfs_failing_mount_named_and_nothing_left test_failing_mount_names_it
 t_run runtime_rootfs_missing_rootfs_named test_missing_rootfs
 t_run runtime_rootfs_userns_binds_devices_and_sysfs test_userns_devices_and_sysfs
+t_run runtime_rootfs_cgroup_mount_shows_own_cgroup_read_only test_cgroup_mount_is_own_cgroup
 t_run runtime_rootfs_idmapped_bind_maps_owners test_idmapped_bind
