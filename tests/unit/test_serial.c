@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -436,4 +437,32 @@ TEST(serial_stdout_console_never_drops_output_on_a_full_nonblocking_pipe)
 	CHECK_EQ(d.got, TOTAL);
 	CHECK(d.ordered);
 	h_fini();
+}
+
+static void dummy_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write)
+{
+}
+
+TEST(serial_failed_create_leaves_no_console_file_behind)
+{
+	const char *path = console_file();
+	struct vs_err e;
+	struct stat st;
+
+	REQUIRE(path && h_init(1 << 20) == 0);
+	/* something else already owns COM1's ports */
+	REQUIRE(vm_bus_register(&H.pio, VM_PORT_COM1 + 4, 1, dummy_io, NULL, "squatter", &e) == 0);
+	H.cfg.serial.kind = VM_CONSOLE_FILE;
+	H.cfg.serial.path = (char *)path;
+	CHECK(vm_serial_device.create(&H.ctx, &e) < 0);
+	CHECK_CONTAINS(e.msg, "squatter");
+	CHECK(stat(path, &st) < 0 && errno == ENOENT);
+	/* a log that was there before is kept as it was */
+	REQUIRE(vs_write_file(path, "old\n", 4, 0644, &e) == 0);
+	CHECK(vm_serial_device.create(&H.ctx, &e) < 0);
+	autofree char *old = slurp(path);
+	CHECK_STR(old, "old\n");
+	CHECK_EQ(vm_serial_device.count(), 0);
+	h_fini();
+	cleanup_tmp();
 }

@@ -471,6 +471,7 @@ static void serial_destroy(void);
 static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 {
 	const struct vm_console_cfg *c = &ctx->cfg->serial;
+	const char *made_file = NULL;
 
 	serial_destroy();
 	pthread_mutex_lock(&s.lock);
@@ -487,7 +488,13 @@ static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 	case VM_CONSOLE_FILE:
 		if (!c->path)
 			return vs_fail(e, EINVAL, "serial: console file: no path");
-		s.out_fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		/* O_EXCL first: a file we create is removed again if the
+		 * device cannot be set up, so a failed start leaves nothing */
+		s.out_fd = open(c->path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (s.out_fd >= 0)
+			made_file = c->path;
+		else if (errno == EEXIST)
+			s.out_fd = open(c->path, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (s.out_fd < 0)
 			return vs_fail_errno(e, "serial: console file %s", c->path);
 		s.close_out = true;
@@ -523,6 +530,8 @@ static int serial_create(struct vm_ctx *ctx, struct vs_err *e)
 	return 0;
 fail:
 	serial_destroy();
+	if (made_file)
+		unlink(made_file);
 	return -1;
 }
 
