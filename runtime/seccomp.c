@@ -178,6 +178,14 @@ static int parse_args(struct json_object *rule, const char *where,
 				break;
 		if (k == sizeof(ops) / sizeof(ops[0]))
 			return vs_fail(e, EINVAL, "%s.op: unknown operator \"%s\"", w, op);
+		/* libseccomp takes one comparison per argument in a rule (it
+		 * returns EINVAL otherwise): say so here, naming both entries */
+		for (size_t p = 0; p < i; p++)
+			if ((*out)[p].arg == (unsigned)index)
+				return vs_fail(e, EINVAL, "%s.index: argument %lld is already "
+					       "compared by %s.args[%zu]; libseccomp allows one "
+					       "comparison per argument in a rule (use two rules)",
+					       w, (long long)index, where, p);
 		(*out)[i] = (struct scmp_arg_cmp){ (unsigned)index, ops[k].op, value, two };
 		(*n)++;
 	}
@@ -215,9 +223,8 @@ static int parse_rule(struct json_object *rule, const char *where, uint32_t def,
 		}
 		rc = seccomp_rule_add_array(s->ctx, action, nr, nargs, args);
 		if (rc < 0)
-			return vs_fail(e, -rc, "%s: syscall \"%s\": libseccomp refused the rule%s",
-				       where, names[i],
-				       nargs > 1 ? " (several comparisons of one argument?)" : "");
+			return vs_fail(e, -rc, "%s: syscall \"%s\": libseccomp refused the rule",
+				       where, names[i]);
 	}
 	return 0;
 }

@@ -89,6 +89,17 @@ TEST(seccomp_bad_fields_are_named)
 		       "syscalls[0].errnoRet");
 }
 
+TEST(seccomp_same_argument_twice_refused_as_libseccomp_does)
+{
+	CHECK_STR(expect_err("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+			     "[\"kill\"],\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":1,"
+			     "\"value\":5,\"op\":\"SCMP_CMP_GE\"},{\"index\":1,\"value\":10,"
+			     "\"op\":\"SCMP_CMP_LE\"}]}]}"),
+		  "config.json: linux.seccomp.syscalls[0].args[1].index: argument 1 is already "
+		  "compared by config.json: linux.seccomp.syscalls[0].args[0]; libseccomp allows "
+		  "one comparison per argument in a rule (use two rules)");
+}
+
 TEST(seccomp_unknown_syscall_names_skipped)
 {
 	struct vs_err e;
