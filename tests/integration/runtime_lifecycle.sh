@@ -306,7 +306,7 @@ c['linux']['timeOffsets'] = {'boottime': {'secs': 86400 * 365, 'nanosecs': 0}}" 
 
 run_forwards_signals() {
 	mkb "$T_TMP/fwd" sh -c 'trap "exit 7" USR1; echo ready > /tmp/ready; while :; do sleep 0.1; done'
-	rt run --bundle "$T_TMP/fwd" lc21 > /dev/null &
+	"$BUILD/vessel-runtime" --root "$ROOT" run --bundle "$T_TMP/fwd" lc21 > /dev/null &
 	local rpid=$! i rc=0
 	for i in $(seq 1 500); do [ -e "$T_TMP/fwd/rootfs/tmp/ready" ] && break; sleep 0.02; done
 	[ -e "$T_TMP/fwd/rootfs/tmp/ready" ] || t_fail "container never ran"
