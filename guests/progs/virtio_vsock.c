@@ -69,7 +69,7 @@ static bool receive(struct vsock_hdr *h, char *payload, uint32_t cap)
 		uint32_t plen = h->len < cap ? h->len : cap;
 		if (payload && plen)
 			memcpy(payload, rx[id] + sizeof(*h), plen);
-		post_rx(id);
+		virtq_publish(&dev, 0, id); /* descriptor id still holds rx[id] */
 		if (h->dst_port != LOCAL_PORT || h->src_port != port)
 			continue;
 		if (h->op == OP_CREDIT_REQUEST) {
@@ -101,6 +101,8 @@ void guest_main(void)
 	if (cmdline_get_u64("expect_cid", &want))
 		check(cid == want, "virtio_vsock_guest_cid", "guest_cid %lu, expected %lu", cid,
 		      want);
+	/* a fresh queue hands out descriptors from 0: buffer i is descriptor i,
+	 * which is how used entries are mapped back and reposted */
 	for (unsigned i = 0; i < RX_BUFS; i++)
 		post_rx(i);
 	struct vbuf ev = {event_buf, sizeof(event_buf), true};
