@@ -86,7 +86,7 @@ struct vm {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	bool paused;
+	atomic_bool paused;	/* written under lock; vCPU threads peek without */
 	atomic_bool stopping;
 	unsigned parked;
 	struct kvm_clock_data paused_clock;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,4 +115,23 @@ TEST(seccomp_refuses_exec_inet_sockets_mkdir_and_foreign_ioctls)
 	struct stat st;
 	CHECK(stat("/tmp/vessel-seccomp-must-not-exist", &st) < 0);
 	close(fd);
+}
+
+static int device_timer_calls(void)
+{
+	/* what the RTC and serial devices do from the event loop */
+	struct itimerspec its = { .it_value = { .tv_sec = 100 } };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0 || timerfd_gettime(fd, &its) < 0)
+		return 1;
+	return 0;
+}
+
+TEST(seccomp_allows_device_timers)
+{
+	int st = confined(device_timer_calls, STDERR_FILENO);
+
+	CHECK(WIFEXITED(st));
+	CHECK_EQ(WEXITSTATUS(st), 0);
 }
