@@ -22,6 +22,7 @@ struct ct_seccomp {
 	bool notify;
 	char *listener_path;
 	char *listener_metadata;
+	char *id, *bundle;	/* for the listener's state message */
 };
 
 static const struct {
@@ -323,6 +324,10 @@ static int send_listener(const struct ct_seccomp *s, int fd, struct vs_err *e)
 	json_object_object_add(state, "ociVersion", json_object_new_string("1.0.2"));
 	json_object_object_add(state, "status", json_object_new_string("creating"));
 	json_object_object_add(state, "pid", json_object_new_int(getpid()));
+	if (s->id)
+		json_object_object_add(state, "id", json_object_new_string(s->id));
+	if (s->bundle)
+		json_object_object_add(state, "bundle", json_object_new_string(s->bundle));
 	json_object_object_add(st, "state", state);
 	msg = json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN);
 	iov.iov_base = (void *)msg;
@@ -364,10 +369,22 @@ int ct_seccomp_apply(const struct ct_seccomp *s, struct vs_err *e)
 	return 0;
 }
 
+void ct_seccomp_set_container(struct ct_seccomp *s, const char *id, const char *bundle)
+{
+	if (!s)
+		return;
+	free(s->id);
+	free(s->bundle);
+	s->id = id ? strdup(id) : NULL;
+	s->bundle = bundle ? strdup(bundle) : NULL;
+}
+
 void ct_seccomp_free(struct ct_seccomp *s)
 {
 	if (!s)
 		return;
+	free(s->id);
+	free(s->bundle);
 	if (s->ctx)
 		seccomp_release(s->ctx);
 	free(s->listener_path);

@@ -40,6 +40,10 @@ int ct_seccomp_apply(const struct ct_seccomp *s, struct vs_err *e);
  * listener path reachable from the container's init). */
 bool ct_seccomp_uses_notify(const struct ct_seccomp *s);
 
+/* Container id and bundle for the state sent to the notify listener (the
+ * message carries them only if set; call after parse, before apply). */
+void ct_seccomp_set_container(struct ct_seccomp *s, const char *id, const char *bundle);
+
 void ct_seccomp_free(struct ct_seccomp *s);
 
 #endif

@@ -280,6 +280,7 @@ TEST(seccomp_notify_sends_listener_fd)
 
 		if (parse(profile, &s, &e) < 0 || !ct_seccomp_uses_notify(s))
 			_exit(90);
+		ct_seccomp_set_container(s, "ctr-7", "/b/7");
 		prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 		if (ct_seccomp_apply(s, &e) < 0) {
 			fprintf(stderr, "  %s\n", e.msg);
@@ -296,6 +297,8 @@ TEST(seccomp_notify_sends_listener_fd)
 	buf[n] = '\0';
 	CHECK_CONTAINS(buf, "\"seccompFd\"");
 	CHECK_CONTAINS(buf, "\"metadata\":\"meta-42\"");
+	CHECK_CONTAINS(buf, "\"id\":\"ctr-7\"");
+	CHECK_CONTAINS(buf, "\"bundle\":\"\\/b\\/7\"");
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 	REQUIRE(cm && cm->cmsg_type == SCM_RIGHTS);
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
