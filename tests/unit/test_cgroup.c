@@ -645,3 +645,117 @@ TEST(cgroup_v2_device_program_allow_all_loads)
 	CHECK(vs_cg_v2_set_devices(cg->h[0].dir, NULL, 0, &e) == 0);
 	CHECK(vs_cgroup_destroy(cg, &e) == 0);
 }
+
+/* ---- v2 value formats --------------------------------------------------- */
+
+/*
+ * This machine's cgroup2 tree has no memory/cpu/pids/io controllers (they are
+ * bound to v1), so the v2 conversions are checked on a plain directory with
+ * empty files named like the controller files: what would be written to
+ * each, in the kernel's format (cgroup-v2.rst).
+ */
+static char *fake_v2(const char *const *files)
+{
+	char tmpl[] = "/tmp/vs-cgv2-XXXXXX";
+	char *d = mkdtemp(tmpl) ? strdup(tmpl) : NULL;
+
+	for (size_t i = 0; d && files[i]; i++) {
+		autofree char *p = vs_path_join(d, files[i]);
+
+		if (vs_write_file(p, "", 0, 0644, NULL) < 0)
+			return NULL;
+	}
+	return d;
+}
+
+static char *slurp(const char *dir, const char *file)
+{
+	char *s = NULL;
+
+	if (vs_cg_read(dir, file, &s, NULL) < 0)
+		return strdup("(unreadable)");
+	return s;
+}
+
+TEST(cgroup_v2_values_converted_from_oci_units)
+{
+	static const char *const files[] = {
+		"memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max",
+		"pids.max", "io.weight", "io.max", "cpuset.cpus", NULL,
+	};
+	autofree char *dir = fake_v2(files);
+	struct vs_cgroup_hier h = { .dir = dir, .v2 = true };
+	struct vs_cgroup_blkio_dev rbps = { .major = 8, .minor = 16, .value = 1048576 };
+	struct vs_cgroup_resources r = { 0 };
+	struct vs_err e;
+
+	REQUIRE(dir);
+	r.has_memory_limit = r.has_memory_swap = r.has_memory_reservation = true;
+	r.memory_limit = 100 << 20;
+	r.memory_swap = 300 << 20;	/* OCI: memory + swap */
+	r.memory_reservation = -1;
+	r.has_cpu_shares = true;
+	r.cpu_shares = 1024;
+	r.has_cpu_quota = r.has_cpu_period = true;
+	r.cpu_quota = 50000;
+	r.cpu_period = 100000;
+	r.has_pids_limit = true;
+	r.pids_limit = -1;
+	r.has_blkio_weight = true;
+	r.blkio_weight = 500;
+	r.throttle_read_bps = &rbps;
+	r.n_throttle_read_bps = 1;
+	r.cpuset_cpus = "0-1";
+	CHECK(vs_cg_v2_apply(&h, &r, false, &e) == 0);
+
+	autofree char *mem = slurp(dir, "memory.max"), *swap = slurp(dir, "memory.swap.max");
+	autofree char *low = slurp(dir, "memory.low"), *w = slurp(dir, "cpu.weight");
+	autofree char *cmax = slurp(dir, "cpu.max"), *pids = slurp(dir, "pids.max");
+	autofree char *iow = slurp(dir, "io.weight"), *iomax = slurp(dir, "io.max");
+	autofree char *cpus = slurp(dir, "cpuset.cpus");
+	CHECK_STR(mem, "104857600");
+	CHECK_STR(swap, "209715200");	/* swap alone */
+	CHECK_STR(low, "max");
+	CHECK_STR(w, "39");
+	CHECK_STR(cmax, "50000 100000");
+	CHECK_STR(pids, "max");
+	CHECK_STR(iow, "default 4950");	/* 1 + (500 - 10) * 9999 / 990 */
+	CHECK_STR(iomax, "8:16 rbps=1048576");
+	CHECK_STR(cpus, "0-1");
+
+	/* swap below memory: refused, naming the field */
+	struct vs_cgroup_resources bad = { 0 };
+	bad.has_memory_limit = bad.has_memory_swap = true;
+	bad.memory_limit = 100 << 20;
+	bad.memory_swap = 50 << 20;
+	CHECK(vs_cg_v2_apply(&h, &bad, false, &e) < 0);
+	CHECK_CONTAINS(e.msg, "linux.resources.memory.swap");
+	/* v1-only knobs are errors on v2 only when asked for */
+	memset(&bad, 0, sizeof(bad));
+	bad.has_cpu_rt_runtime = true;
+	bad.cpu_rt_runtime = 1000;
+	CHECK(vs_cg_v2_apply(&h, &bad, false, &e) < 0);
+	CHECK_CONTAINS(e.msg, "realtime");
+	memset(&bad, 0, sizeof(bad));
+	bad.has_disable_oom_killer = true;	/* false: fine */
+	CHECK(vs_cg_v2_apply(&h, &bad, false, &e) == 0);
+	CHECK(vs_rm_rf(dir, &e) == 0);
+}
+
+TEST(cgroup_v2_quota_alone_keeps_period)
+{
+	static const char *const files[] = { "cpu.max", NULL };
+	autofree char *dir = fake_v2(files);
+	struct vs_cgroup_hier h = { .dir = dir, .v2 = true };
+	struct vs_cgroup_resources r = { 0 };
+	struct vs_err e;
+
+	REQUIRE(dir);
+	REQUIRE(vs_cg_write(dir, "cpu.max", "max 250000", &e) == 0);
+	r.has_cpu_quota = true;
+	r.cpu_quota = 125000;
+	CHECK(vs_cg_v2_apply(&h, &r, false, &e) == 0);
+	autofree char *cmax = slurp(dir, "cpu.max");
+	CHECK_STR(cmax, "125000 250000");
+	CHECK(vs_rm_rf(dir, &e) == 0);
+}
