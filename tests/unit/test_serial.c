@@ -466,3 +466,28 @@ TEST(serial_failed_create_leaves_no_console_file_behind)
 	h_fini();
 	cleanup_tmp();
 }
+
+TEST(serial_loopback_keeps_host_input_waiting)
+{
+	REQUIRE(h_init(1 << 20) == 0);
+	REQUIRE(h_start_loop() == 0);
+	H.cfg.serial.kind = VM_CONSOLE_PTY;
+	REQUIRE(create() == 0);
+	int fd = open(vm_serial_pty_path(), O_RDWR | O_NOCTTY);
+	REQUIRE(fd >= 0);
+	outb(MCR, 0x10); /* loopback, as Linux's probe does */
+	REQUIRE(write(fd, "z", 1) == 1);
+	/* give a wrong implementation time to take the key (it never may) */
+	for (int i = 0; i < 100 && !(inb(LSR) & 0x01); i++)
+		usleep(1000);
+	CHECK_EQ(inb(LSR) & 0x01, 0);
+	outb(THR, 'a');
+	CHECK_EQ((char)inb(THR), 'a');
+	CHECK_EQ(inb(LSR) & 0x01, 0); /* only the looped-back byte */
+	outb(MCR, 0x0b);	      /* back on the line: the key arrives */
+	CHECK(WAIT_FOR(inb(LSR) & 0x01));
+	CHECK_EQ((char)inb(THR), 'z');
+	close(fd);
+	vm_serial_device.destroy();
+	h_fini();
+}

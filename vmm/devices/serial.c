@@ -215,6 +215,8 @@ static void on_idle_timer(void *opaque, uint32_t events)
 
 static void watch_input(bool on)
 {
+	if (on && (s.mcr & MCR_LOOP))
+		return;
 	if (s.in_fd < 0 || !s.ctx || !s.ctx->loop || on == s.in_watched)
 		return;
 	if (vm_event_mod(s.ctx->loop, s.in_fd, on ? EPOLLIN : 0, NULL) == 0)
@@ -238,7 +240,11 @@ static void on_input(void *opaque, uint32_t events)
 
 	pthread_mutex_lock(&s.lock);
 	unsigned room = fifo_cap() - s.rx_count;
-	if (room) {
+	if (s.mcr & MCR_LOOP) {
+		/* loopback disconnects the receiver from the line (PC16550D
+		 * §8.6.4): host input waits, Linux's probe sees only its own */
+		watch_input(false);
+	} else if (room) {
 		ssize_t n = read(s.in_fd, buf, room);
 		for (ssize_t i = 0; i < n; i++)
 			rx_push(buf[i]);
@@ -373,6 +379,7 @@ static void reg_write(unsigned reg, uint8_t v)
 	case R_MCR:
 		s.mcr = v & 0x1f;
 		update_msr();
+		watch_input(s.rx_count < fifo_cap());
 		update_irq(false);
 		return;
 	case R_LSR:
