@@ -357,10 +357,15 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	for (unsigned i = 0; i < VM_MAX_CPUS; i++)
 		vm->vcpus[i].fd = -1;
 
-	if (vm_kvm_open(&vm->kvm, VM_KVM_DEV, e) < 0 ||
-	    vm_kvm_create_vm(&vm->kvm, cfg->cpus, e) < 0)
+	/* memory and the loaded image before KVM: what is wrong with the input
+	 * (initrd larger than RAM, command line too long, empty hugepage
+	 * pool) is reported as such on any host */
+	if (vm_mem_alloc(&vm->mem, cfg->mem_size, cfg->mem_memfd, cfg->mem_hugepages, e) < 0)
 		goto out;
-	if (vm_mem_alloc(&vm->mem, cfg->mem_size, cfg->mem_memfd, cfg->mem_hugepages, e) < 0 ||
+	if (load_guest(vm, (uint8_t *)kernel, klen, (uint8_t *)initrd, ilen, e) < 0)
+		goto out;
+	if (vm_kvm_open(&vm->kvm, VM_KVM_DEV, e) < 0 ||
+	    vm_kvm_create_vm(&vm->kvm, cfg->cpus, e) < 0 ||
 	    vm_kvm_set_memory(&vm->kvm, &vm->mem, e) < 0)
 		goto out;
 	if (read_cpu_tables(vm, e) < 0)
@@ -380,8 +385,6 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	};
 	if (vm_pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, e) < 0 ||
 	    vm_acpi_build(&vm->mem, cfg, e) < 0 || create_devices(vm, e) < 0)
-		goto out;
-	if (load_guest(vm, (uint8_t *)kernel, klen, (uint8_t *)initrd, ilen, e) < 0)
 		goto out;
 
 	vm->nr_vcpus = cfg->cpus;

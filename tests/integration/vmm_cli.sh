@@ -59,6 +59,11 @@ test_missing_disk() { expect_refusal "disk 0 $T_TMP/no.img" --kernel "$KERNEL" -
 test_bad_vsock_cid() { expect_refusal "vsock: cid 2 out of range" --kernel "$KERNEL" --vsock "cid=2,path=$T_TMP/vs"; }
 test_bad_mac() { expect_refusal 'invalid MAC "zz"' --kernel "$KERNEL" --net "tap=t0,mac=zz"; }
 
+test_initrd_larger_than_ram() {
+	head -c 3000000 /dev/zero > "$T_TMP/big.initrd"
+	expect_refusal "initrd $T_TMP/big.initrd: 3000000 bytes do not fit in guest RAM" \
+		--kernel "$KERNEL" --memory 2M --initrd "$T_TMP/big.initrd"
+}
 test_bad_host_profile() { expect_refusal '"xen": expected auto, none or pvm' --kernel "$KERNEL" --host-profile xen; }
 test_hugepages_unaligned_memory() { expect_refusal "not a multiple of 2M" --kernel "$KERNEL" --hugepages --memory 3M; }
 test_bad_serial_kind() { expect_refusal '--serial: "tcp:1": expected stdout' --kernel "$KERNEL" --serial tcp:1; }
@@ -113,7 +118,7 @@ test_valid_config_without_kvm_names_dev_kvm() {
 for t in missing_kernel_file no_kernel_at_all kernel_is_a_directory unknown_kernel_format \
 	truncated_elf_kernel missing_initrd memory_zero memory_bad_suffix memory_too_big \
 	memory_not_page_aligned cpus_zero cpus_33 unknown_flag flag_without_value missing_disk \
-	bad_vsock_cid bad_mac bad_host_profile hugepages_unaligned_memory bad_serial_kind \
+	bad_vsock_cid bad_mac initrd_larger_than_ram bad_host_profile hugepages_unaligned_memory bad_serial_kind \
 	malformed_config_names_line config_wrong_type_names_field \
 	config_nested_field_named config_unknown_field missing_config_file \
 	control_socket_path_taken help_lists_flags valid_input_without_kvm_names_dev_kvm \
