@@ -132,6 +132,8 @@ uint32_t vm_pci_config_read(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, 
 	if (!d || (len != 1 && len != 2 && len != 4) || off >= sizeof(d->config) ||
 	    len > sizeof(d->config) - off)
 		return len >= 4 ? 0xffffffffu : (1u << (8 * len)) - 1;
+	if (d->config_read)
+		d->config_read(d, off, len);
 	for (uint32_t i = 0; i < len; i++)
 		v |= (uint32_t)d->config[off + i] << (8 * i);
 	return v;
@@ -243,7 +245,7 @@ static int claim_slot(struct vm_pci_bus *pci, struct vm_pci_dev *d, uint8_t slot
 int vm_pci_bus_init(struct vm_pci_bus *pci, struct vm_bus *pio, struct vm_bus *mmio,
 		    struct vs_err *e)
 {
-	struct vm_pci_dev *hb;
+	struct vm_pci_dev *hb = &pci->host_bridge;
 
 	memset(pci, 0, sizeof(*pci));
 	pci->pio = pio;
@@ -251,9 +253,6 @@ int vm_pci_bus_init(struct vm_pci_bus *pci, struct vm_bus *pio, struct vm_bus *m
 	pci->next_mmio = VM_PCI_MMIO_BASE;
 	pci->next_io = PCI_IO_BASE;
 
-	hb = calloc(1, sizeof(*hb));
-	if (!hb)
-		return vs_fail(e, ENOMEM, "pci: host bridge");
 	hb->name = "pci-host-bridge";
 	/* Red Hat QEMU PCIe host bridge ids: guests bind no driver to it. */
 	wr16(&hb->config[PCI_VENDOR_ID], 0x1b36);
@@ -281,7 +280,6 @@ fail_cfc:
 fail_cf8:
 	vm_bus_unregister(pio, PORT_CF8, pci);
 fail:
-	free(hb);
 	pci->devs[0] = NULL;
 	return vs_err_prefix(e, "pci host bridge");
 }
@@ -300,7 +298,6 @@ void vm_pci_bus_destroy(struct vm_pci_bus *pci)
 	vm_bus_unregister(pci->mmio, VM_PCI_ECAM_BASE, pci);
 	vm_bus_unregister(pci->pio, PORT_CFC, pci);
 	vm_bus_unregister(pci->pio, PORT_CF8, pci);
-	free(pci->devs[0]);
 	pci->devs[0] = NULL;
 }
 

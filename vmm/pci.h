@@ -39,6 +39,9 @@ struct vm_pci_dev {
 	struct vm_pci_bar bar[6];
 	/* called after a guest config write has been applied (MSI-X enable...) */
 	void (*config_written)(struct vm_pci_dev *d, uint32_t off, uint32_t len);
+	/* called before a guest config read is served, so a device can fill
+	 * bytes whose value comes from elsewhere (virtio's PCI_CFG window) */
+	void (*config_read)(struct vm_pci_dev *d, uint32_t off, uint32_t len);
 	void *opaque;
 	uint16_t cap_end;	/* next free capability offset (vm_pci_add_cap) */
 };
@@ -49,6 +52,7 @@ struct vm_pci_bus {
 	uint32_t cf8;		/* latched CONFIG_ADDRESS */
 	uint64_t next_mmio;	/* BAR allocator for firmware-less boot */
 	uint16_t next_io;
+	struct vm_pci_dev host_bridge;	/* slot 0 (vmm/pci.c) */
 };
 
 int vm_pci_bus_init(struct vm_pci_bus *pci, struct vm_bus *pio, struct vm_bus *mmio,
@@ -64,7 +68,8 @@ void vm_pci_config_write(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uin
 int vm_pci_add_cap(struct vm_pci_dev *d, const void *cap, uint8_t len);
 /* Re-maps d's BARs from its config space (after a restore wrote it back). */
 void vm_pci_update_bars(struct vm_pci_bus *pci, struct vm_pci_dev *d);
-/* Unmaps every device's BARs, frees the host bridge, drops the port/ECAM handlers. */
+/* Unmaps every device's BARs and drops the port/ECAM handlers (optional at
+ * exit: nothing is allocated). */
 void vm_pci_bus_destroy(struct vm_pci_bus *pci);
 
 #endif

@@ -533,3 +533,34 @@ TEST(console_file_that_cannot_be_opened_is_named)
 	CHECK(h->pci.devs[1] == NULL);
 	vh_free(h);
 }
+
+TEST(pci_cfg_capability_is_a_window_into_bar0)
+{
+	struct vh *h = vh_new();
+	struct vm_virtio_dev *d = make_rng(h);
+
+	REQUIRE(d);
+	int c = find_vcap(d, 5);
+	REQUIRE(c > 0);
+	CHECK_EQ(d->pci.config[c + 2], 20);
+	uint8_t slot = d->pci.slot;
+	/* read num_queues (common cfg 0x12, 2 bytes) through the window */
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 4, 1, 0);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 8, 4, 0x12);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 12, 4, 2);
+	CHECK_EQ(vm_pci_config_read(&h->pci, slot, (uint32_t)c + 16, 2), 1);
+	/* write device_status ACKNOWLEDGE (0x14, 1 byte) through it */
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 8, 4, 0x14);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 12, 4, 1);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 16, 1, VIRTIO_STATUS_ACKNOWLEDGE);
+	CHECK_EQ(vh_status(h, d), VIRTIO_STATUS_ACKNOWLEDGE);
+	/* misaligned or out-of-BAR windows do nothing */
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 8, 4, 0x13);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 12, 4, 2);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 16, 2, 0);
+	CHECK_EQ(vh_status(h, d), VIRTIO_STATUS_ACKNOWLEDGE);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 8, 4, 0xfffffff0u);
+	vm_pci_config_write(&h->pci, slot, (uint32_t)c + 12, 4, 4);
+	vm_pci_config_read(&h->pci, slot, (uint32_t)c + 16, 4);
+	drop(h, &vm_virtio_rng_ops);
+}

@@ -22,6 +22,7 @@
 #define CAP_NOTIFY 2
 #define CAP_ISR	   3
 #define CAP_DEVICE 4
+#define CAP_PCI_CFG 5
 
 #define PCI_CAP_ID_VNDR	 0x09
 #define PCI_CAP_ID_MSIX	 0x11
@@ -468,10 +469,46 @@ static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool
 	pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG (§4.1.4.9): a window into BAR 0 through config
+ * space. The driver sets bar/offset/length in the capability, then reads or
+ * writes pci_cfg_data; we perform that access on the BAR.
+ */
+static bool pcicfg_access(struct vm_virtio_dev *d, uint32_t off, uint32_t len, uint32_t *boff,
+			  uint32_t *blen)
+{
+	uint8_t *c = &d->pci.config[d->pcicfg_cap];
+
+	if (!d->pcicfg_cap || off >= d->pcicfg_cap + 20u || off + len <= d->pcicfg_cap + 16u)
+		return false;
+	*boff = (uint32_t)le_get(c + 8, 4);
+	*blen = (uint32_t)le_get(c + 12, 4);
+	/* §4.1.4.9.1: length 1, 2 or 4, offset aligned to it, BAR 0 only */
+	return c[4] == 0 && (*blen == 1 || *blen == 2 || *blen == 4) && !(*boff % *blen) &&
+	       *boff < VM_VIRTIO_BAR_SIZE;
+}
+
+static void bar_io(void *opaque, uint64_t off, uint8_t *data, uint32_t len, bool is_write);
+
+static void config_read(struct vm_pci_dev *p, uint32_t off, uint32_t len)
+{
+	struct vm_virtio_dev *d = (struct vm_virtio_dev *)p;
+	uint32_t boff, blen;
+	uint8_t buf[4] = { 0 };
+
+	if (!pcicfg_access(d, off, len, &boff, &blen))
+		return;
+	bar_io(d, boff, buf, blen, false);
+	memcpy(&d->pci.config[d->pcicfg_cap + 16], buf, 4);
+}
+
 static void config_written(struct vm_pci_dev *p, uint32_t off, uint32_t len)
 {
 	struct vm_virtio_dev *d = (struct vm_virtio_dev *)p;
+	uint32_t boff, blen;
 
+	if (pcicfg_access(d, off, len, &boff, &blen))
+		bar_io(d, boff, &d->pci.config[d->pcicfg_cap + 16], blen, true);
 	pthread_mutex_lock(&d->lock);
 	/* MSI-X enable/mask, or INTx disable in the command register. */
 	msix_deliver_pending(d);
@@ -482,7 +519,9 @@ static void config_written(struct vm_pci_dev *p, uint32_t off, uint32_t len)
 static int add_vcap(struct vm_virtio_dev *d, uint8_t type, uint32_t off, uint32_t len,
 		    bool notify)
 {
-	uint8_t cap[20] = { PCI_CAP_ID_VNDR, 0, notify ? 20 : 16, type, 0 /* BAR 0 */ };
+	/* notify and PCI_CFG caps carry 4 more bytes after virtio_pci_cap */
+	uint8_t cap[20] = { PCI_CAP_ID_VNDR, 0, notify || type == CAP_PCI_CFG ? 20 : 16, type,
+			    0 /* BAR 0 */ };
 
 	le_put(cap + 8, 4, off);
 	le_put(cap + 12, 4, len);
@@ -507,6 +546,7 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 	le_put(&p->config[0x2e], 2, 0x1100);
 	p->bar[0] = (struct vm_pci_bar){ .size = VM_VIRTIO_BAR_SIZE, .fn = bar_io, .opaque = d };
 	p->config_written = config_written;
+	p->config_read = config_read;
 	p->opaque = d;
 
 	if (add_vcap(d, CAP_COMMON, VM_VIRTIO_COMMON_OFF, CC_SIZE, false) < 0 ||
@@ -524,7 +564,14 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 	if (at < 0)
 		return vs_fail(e, ENOSPC, "%s: capabilities do not fit", o->name);
 	d->msix_cap = (uint16_t)at;
-	p->wmask[at + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASK) >> 8;
+	at = add_vcap(d, CAP_PCI_CFG, 0, 0, false);
+	if (at < 0)
+		return vs_fail(e, ENOSPC, "%s: capabilities do not fit", o->name);
+	/* bar, offset, length and pci_cfg_data are the driver's */
+	d->pcicfg_cap = (uint16_t)at;
+	p->wmask[at + 4] = 0xff;
+	memset(&p->wmask[at + 8], 0xff, 12);
+	p->wmask[d->msix_cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASK) >> 8;
 	for (uint16_t v = 0; v < nvec(d); v++)
 		d->msix_table[16 * v + 12] = 1;	/* masked at reset */
 	return 0;

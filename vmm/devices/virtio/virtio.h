@@ -163,6 +163,7 @@ struct vm_virtio_dev {
 	uint8_t msix_table[VM_VIRTIO_NVEC * 16];
 	uint32_t msix_pending;			/* PBA bits */
 	uint16_t msix_cap;			/* config offset of the MSI-X capability */
+	uint16_t pcicfg_cap;			/* config offset of VIRTIO_PCI_CAP_PCI_CFG */
 };
 
 /* Builds the PCI function (ids, capabilities, BAR 0 layout), registers it on
