@@ -224,7 +224,12 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	autofree char *state_json = NULL;
 	char **env;
 
-	c->st->pid = read_self_pid();
+	/* wait until the runtime knows our pid (hooks get it in the state) */
+	struct ct_sync_msg m;
+
+	if (ct_sync_recv(sync, &m, "runtime", e) < 0)
+		_exit(1);
+	c->st->pid = m.val > 0 ? m.val : read_self_pid();
 	if (setsid() < 0) {
 		vs_fail_errno(e, "setsid");
 		ct_sync_die(sync, e);
@@ -256,8 +261,6 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 		ct_sync_die(sync, e);
 
 	/* prestart and createRuntime run in the runtime namespace: ask it */
-	struct ct_sync_msg m;
-
 	ct_sync_send(sync, CT_SYNC_HOOKS, 0, NULL);
 	if (ct_sync_recv(sync, &m, "runtime", e) < 0)
 		_exit(1);
@@ -312,16 +315,20 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	free(extra[0]);
 	free(extra[1]);
 
-	ct_sync_send(sync, CT_SYNC_READY, 0, NULL);
-	close(sync);
-
 	/* Block until `start` opens the fifo for reading. The state directory
 	 * is out of reach after the root switch; the fifo is reopened through
-	 * the O_PATH fd the runtime opened for us. */
+	 * the O_PATH fd the runtime opened for us, which needs /proc. */
 	char fifo_path[64];
 	int fifo;
 
 	snprintf(fifo_path, sizeof(fifo_path), "/proc/self/fd/%d", c->fifo_fd);
+	if (access(fifo_path, F_OK) < 0) {
+		vs_fail_errno(e, "the container has no usable /proc (needed to wait for start): %s",
+			      fifo_path);
+		ct_sync_die(sync, e);
+	}
+	ct_sync_send(sync, CT_SYNC_READY, 0, NULL);
+	close(sync);
 	do
 		fifo = open(fifo_path, O_WRONLY | O_CLOEXEC);
 	while (fifo < 0 && errno == EINTR);
@@ -500,6 +507,14 @@ static int create_validate(struct create_ctx *c, struct vs_err *e)
 	if (!s->process->terminal && o->console_socket)
 		return vs_fail(e, EINVAL,
 			       "--console-socket given but config.json: process.terminal is false");
+	if (s->process->apparmor_profile && *s->process->apparmor_profile)
+		return vs_fail(e, ENOTSUP,
+			       "config.json: process.apparmorProfile \"%s\": AppArmor is not supported by vessel-runtime",
+			       s->process->apparmor_profile);
+	if (s->process->selinux_label && *s->process->selinux_label)
+		return vs_fail(e, ENOTSUP,
+			       "config.json: process.selinuxLabel \"%s\": SELinux is not supported by vessel-runtime",
+			       s->process->selinux_label);
 	if (s->lnx.intel_rdt_set)
 		return vs_fail(e, ENOTSUP, "config.json: linux.intelRdt: not supported by vessel-runtime");
 	if (ct_spec_has_ns(s, CT_NS_USER) && !ct_spec_ns_path(s, CT_NS_USER) &&
@@ -683,6 +698,7 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 			ct_wait_status(c->child);
 			c->child = 0;
 			c->st->pid = c->init;
+			ct_sync_send(c->sync[0], CT_SYNC_GO, c->init, NULL);
 			break;
 		case CT_SYNC_HOOKS:
 			c->hooks_started = true;

@@ -189,6 +189,19 @@ assert lines[0]["level"] == "error" and "container nosuch does not exist" in lin
 PY
 }
 
+no_proc_refused() {
+	local b; b=$(bad_bundle noproc 'c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/proc"]' \
+		'c["linux"].pop("maskedPaths", None); c["linux"].pop("readonlyPaths", None)')
+	expect_fail e13 "no usable /proc" rt create --bundle "$b" e13
+	nothing_left e13 "$b"
+}
+
+apparmor_refused() {
+	local b; b=$(bad_bundle aa 'c["process"]["apparmorProfile"] = "some-profile"')
+	expect_fail e14 'apparmorProfile "some-profile".*not supported' rt create --bundle "$b" e14
+	nothing_left e14 "$b"
+}
+
 t_run errors_missing_bundle missing_bundle
 t_run errors_missing_config missing_config
 t_run errors_unreadable_config unreadable_config
@@ -206,3 +219,5 @@ t_run errors_unknown_or_invalid_id unknown_id
 t_run errors_start_or_delete_running start_running_and_delete_running
 t_run errors_bad_command_lines bad_command_lines
 t_run errors_json_log_for_callers json_log_for_callers
+t_run errors_container_without_proc_refused no_proc_refused
+t_run errors_apparmor_profile_refused apparmor_refused
