@@ -3,12 +3,14 @@
  * test removes the cgroups it made. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -590,6 +592,22 @@ TEST(cgroup_v2_hugetlb_limit_written)
 	CHECK(vs_cgroup_destroy(cg, &e) == 0);
 }
 
+static int attached_device_progs(const char *dir)
+{
+	union bpf_attr a;
+	uint32_t ids[8];
+	autoclose int fd = open(dir, O_RDONLY | O_DIRECTORY);
+
+	memset(&a, 0, sizeof(a));
+	a.query.target_fd = fd;
+	a.query.attach_type = BPF_CGROUP_DEVICE;
+	a.query.prog_ids = (uintptr_t)ids;
+	a.query.prog_cnt = 8;
+	if (syscall(SYS_bpf, BPF_PROG_QUERY, &a, sizeof(a)) < 0)
+		return -1;
+	return (int)a.query.prog_cnt;
+}
+
 TEST(cgroup_v2_device_program_denies_unlisted_devices)
 {
 	struct vs_err e;
@@ -613,8 +631,11 @@ TEST(cgroup_v2_device_program_denies_unlisted_devices)
 		vs_cgroup_destroy(cg, NULL);
 		REQUIRE(!"device program refused");
 	}
-	/* replacing it keeps exactly one program attached */
-	CHECK(vs_cg_v2_set_devices(cg->h[0].dir, rules, 4, &e) == 0);
+	/* replacing it (here through vs_cgroup_apply, as `update` does)
+	 * keeps exactly one program attached */
+	struct vs_cgroup_resources r = { .has_devices = true, .devices = rules, .n_devices = 4 };
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	CHECK_EQ(attached_device_progs(cg->h[0].dir), 1);
 	struct child c = spawn(open_null_then_zero);
 	REQUIRE(c.pid > 0);
 	CHECK(vs_cgroup_enter(cg, c.pid, &e) == 0);
