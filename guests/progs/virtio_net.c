@@ -92,7 +92,9 @@ void guest_main(void)
 		char expect[80];
 		int n = snprintf_g(expect, sizeof(expect), "vessel-host-frame %s", token);
 		bool got = false;
-		/* other traffic (IPv6 noise on the tap) is skipped and reposted */
+		int skipped = 0;
+		/* other traffic (the helper's noise frames, IPv6 chatter) is
+		 * skipped and its buffer reposted */
 		for (int frames = 0; frames < 64 && !got; frames++) {
 			if (!virtq_wait(&dev, 0, &id, &len))
 				break;
@@ -103,7 +105,9 @@ void guest_main(void)
 			      f[13] == (ETHERTYPE_TEST & 0xff) &&
 			      memcmp(f + 14, expect, (size_t)n) == 0;
 			virtq_publish(&dev, 0, id); /* descriptor id still holds rx_buf[id] */
+			skipped += !got;
 		}
+		printf_g("net: %d other frames skipped\n", skipped);
 		check(got, "virtio_net_rx", "no frame \"%s\" from the host", expect);
 	}
 	uint8_t s = virtio_status(&dev);

@@ -3,11 +3,16 @@
 
 usage: tapnet.py IFNAME TOKEN READY_FILE OUT_FILE STOP_FILE
 
-Writes READY_FILE once its packet socket is bound. Until STOP_FILE appears
-(or a 60 s hang guard runs out) it sends the frame "vessel-host-frame TOKEN"
-(EtherType 0x88b5, broadcast) every 0.2 s for a guest that waits to receive,
-and writes the payload of the first frame with EtherType 0x88b5 that
-arrives from the guest into OUT_FILE. Exit status 0 when a guest frame was
+Writes READY_FILE once its packet socket is bound, then waits for the first
+frame with EtherType 0x88b5 from the guest and writes its payload into
+OUT_FILE. From then on, until STOP_FILE appears (or a 60 s hang guard runs
+out), every 0.2 s it sends five frames of another EtherType (0x88b6:
+traffic the guest must skip, so it has to recycle its four receive
+buffers) followed by "vessel-host-frame TOKEN" (EtherType 0x88b5,
+broadcast) for a guest that waits to receive. The guest sends before it
+listens and the tap keeps frames in order, so the first host frame the
+guest sees always comes after five noise frames.
+Exit status 0 when a guest frame was
 seen, 1 otherwise.
 """
 import os
@@ -28,15 +33,20 @@ def main():
     frame = (b"\xff" * 6 + bytes([0x02, 0, 0, 0, 0, 0x01]) + ETHERTYPE.to_bytes(2, "big")
              + b"vessel-host-frame " + token.encode())
     frame = frame.ljust(60, b"\0")
+    noise = (b"\xff" * 6 + bytes([0x02, 0, 0, 0, 0, 0x01]) + (ETHERTYPE + 1).to_bytes(2, "big")
+             + b"noise").ljust(60, b"\0")
     with open(ready, "w") as f:
         f.write("ready\n")
     seen = False
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not os.path.exists(stop):
-        try:
-            s.send(frame)
-        except OSError:
-            pass  # the tap has no reader yet
+        if seen:
+            try:
+                for _ in range(5):
+                    s.send(noise)
+                s.send(frame)
+            except OSError:
+                pass  # the VMM has closed the tap
         end = time.monotonic() + 0.2
         while True:
             left = end - time.monotonic()

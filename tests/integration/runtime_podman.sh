@@ -92,7 +92,20 @@ memory_limit() {
 	[ "$(cat "$T_TMP/out")" = 33554432 ] || t_fail "memory limit inside: $(cat "$T_TMP/out")"
 }
 
+pause_and_exec_options() {
+	pm run -d --name pc3 --network=none --cgroup-parent "$CGP" vessel-busybox sleep 1000 > /dev/null
+	pm pause pc3 > /dev/null
+	pm inspect -f '{{.State.Status}}' pc3 | grep -qx paused || t_fail "not paused"
+	grep -q "^pause " "$T_TMP/calls" || t_fail "podman pause did not call the runtime"
+	pm unpause pc3 > /dev/null
+	pm inspect -f '{{.State.Status}}' pc3 | grep -qx running || t_fail "not running after unpause"
+	pm exec -u 1000 -e A=b -w /tmp pc3 sh -c 'echo "$(id -u) $A $(pwd)"' > "$T_TMP/out"
+	[ "$(cat "$T_TMP/out")" = "1000 b /tmp" ] || t_fail "exec options: $(cat "$T_TMP/out")"
+	pm rm -f -t 0 pc3 > /dev/null
+}
+
 t_run podman_run_rm_and_exit_status run_rm
 t_run podman_run_tty tty
 t_run podman_exec_stop_rm exec_stop_rm
 t_run podman_memory_limit memory_limit
+t_run podman_pause_and_exec_options pause_and_exec_options

@@ -175,6 +175,8 @@ t_virtio_net() {
 	g_expect_ok "$serial" virtio_net_found virtio_net_init virtio_net_mac virtio_net_tx \
 		virtio_net_rx virtio_net_status_clean
 	grep -qxF "vessel-guest-frame $token" "$T_TMP/net.out" || t_fail "wrong frame on the tap"
+	grep -qE '^net: ([5-9]|[1-9][0-9]+) other frames skipped' "$serial" ||
+		t_fail "fewer than 5 frames skipped before the host's"
 }
 
 t_virtio_console() {
