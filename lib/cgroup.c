@@ -573,9 +573,12 @@ int vs_cgroup_kill(struct vs_cgroup *cg, int sig, struct vs_err *e)
 
 		/* frozen already (paused container) or frozen now: either way it
 		 * must be thawed after the kill, a frozen task cannot die */
-		if (vs_cg_v1_is_frozen(fz->dir, &was, NULL) == 0 &&
-		    (was || vs_cg_v1_freeze(fz->dir, true, NULL) == 0))
+		if (vs_cg_v1_is_frozen(fz->dir, &was, NULL) == 0) {
+			/* a freeze that times out still leaves tasks FREEZING: thaw anyway */
+			if (!was)
+				vs_cg_v1_freeze(fz->dir, true, NULL);
 			thaw = true;
+		}
 	}
 	if (vs_cgroup_pids(cg, &pids, &n, e) < 0)
 		ret = -1;
