@@ -1,6 +1,8 @@
 /* rtc: the MC146818 CMOS clock. Fields must be valid BCD (or binary, per
  * register B bit 2) and in range, two reads a moment apart must agree (the
- * later not before the earlier), and register D reports valid RAM and time
+ * later not before the earlier), the date is the host's (host_day=YYYYMMDD
+ * on the command line, UTC, one day either way for a run across midnight
+ * or a VMM keeping local time), and register D reports valid RAM and time
  * (VRT, bit 7). Reads follow the data sheet's rule: wait for UIP (register A
  * bit 7) to clear, then read, and repeat until two reads match. */
 #include "hw.h"
@@ -77,6 +79,17 @@ static bool read_time(struct rtc_time *t, const char **why)
 	return true;
 }
 
+/* days since 2000-01-01 (proleptic Gregorian, years 2000-2099) */
+static long day_number(unsigned y, unsigned m, unsigned d)
+{
+	static const unsigned before[12] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+	long days = (long)y * 365 + (long)(y + 3) / 4 + before[m - 1] + (long)d - 1;
+
+	if (m > 2 && y % 4 == 0)
+		days++;
+	return days;
+}
+
 void guest_main(void)
 {
 	struct rtc_time t1, t2;
@@ -94,6 +107,14 @@ void guest_main(void)
 	printf_g("rtc: 20%02u-%02u-%02u %02u:%02u:%02u\n", t1.year, t1.mon, t1.day, t1.hour, t1.min,
 		 t1.sec);
 	check(t1.year >= 20, "rtc_year_plausible", "year 20%02u", t1.year);
+	uint64_t host;
+	if (cmdline_get_u64("host_day", &host) && host / 10000 >= 2000 && host / 10000 < 2100) {
+		long h = day_number((unsigned)(host / 10000 - 2000), (unsigned)(host / 100 % 100),
+				    (unsigned)(host % 100));
+		long g = day_number(t1.year, t1.mon, t1.day);
+		check(g - h >= -1 && g - h <= 1, "rtc_matches_host_date",
+		      "RTC day 20%02u-%02u-%02u, host %lu", t1.year, t1.mon, t1.day, host);
+	}
 
 	/* a second read, some work later: same day, not earlier in the day
 	 * (a midnight roll-over restarts the day count, accepted) */

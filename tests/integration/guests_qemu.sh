@@ -83,10 +83,10 @@ t_fault() {
 }
 
 t_rtc() {
-	q_run rtc rtc.elf ""
+	q_run rtc rtc.elf "host_day=$(date -u +%Y%m%d)"
 	g_expect_status "$rc" 1
 	g_expect_ok "$serial" rtc_register_d_vrt rtc_fields_valid rtc_year_plausible \
-		rtc_second_read_valid rtc_consistent
+		rtc_matches_host_date rtc_second_read_valid rtc_consistent
 }
 
 t_fwcfg() {
