@@ -49,7 +49,11 @@ int vm_bus_register(struct vm_bus *bus, uint64_t base, uint64_t len, vm_io_fn fn
 		goto out;
 	}
 	bus->ranges[bus->nr++] = (struct vm_bus_range){
-		.base = base, .len = len, .fn = fn, .opaque = opaque, .name = name,
+		.base = base,
+		.len = len,
+		.fn = fn,
+		.opaque = opaque,
+		.name = name,
 	};
 out:
 	pthread_rwlock_unlock(&bus->lock);
@@ -77,10 +81,9 @@ void vm_bus_unregister(struct vm_bus *bus, uint64_t base, void *opaque)
  * handler called just after its range moved sees one stale access at most,
  * as a real device would during reprogramming.
  */
-bool vm_bus_dispatch(struct vm_bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
-		     bool is_write)
+bool vm_bus_dispatch(struct vm_bus *bus, uint64_t addr, uint8_t *data, uint32_t len, bool is_write)
 {
-	struct vm_bus_range hit = { 0 };
+	struct vm_bus_range hit = {0};
 	bool found = false;
 
 	pthread_rwlock_rdlock(&bus->lock);

@@ -18,9 +18,9 @@
 #include "vmm/config.h"
 #include "vmm/layout.h"
 
-#define MEM_MIN (1ull << 20)
-#define MEM_MAX (1ull << 40)
-#define DISK_ID_MAX 20	/* virtio 1.2 §5.2.6: VIRTIO_BLK_ID_BYTES */
+#define MEM_MIN	    (1ull << 20)
+#define MEM_MAX	    (1ull << 40)
+#define DISK_ID_MAX 20 /* virtio 1.2 §5.2.6: VIRTIO_BLK_ID_BYTES */
 
 void vm_config_init(struct vm_config *c)
 {
@@ -36,7 +36,7 @@ static void replace_str(char **dst, const char *src)
 	free(*dst);
 	*dst = src ? strdup(src) : NULL;
 	if (src && !*dst)
-		abort();	/* out of memory at start-up: nothing to recover */
+		abort(); /* out of memory at start-up: nothing to recover */
 }
 
 void vm_config_free(struct vm_config *c)
@@ -102,9 +102,8 @@ static int parse_mac(const char *what, const char *s, uint8_t mac[6], struct vs_
 	unsigned b[6];
 	char tail;
 
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-		   &tail) != 6)
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				      &b[4], &b[5], &tail) != 6)
 		return vs_fail(e, EINVAL, "%s: invalid MAC \"%s\" (want xx:xx:xx:xx:xx:xx)", what,
 			       s);
 	if (b[0] & 1)
@@ -118,7 +117,7 @@ static int parse_mac(const char *what, const char *s, uint8_t mac[6], struct vs_
 static int parse_console(const char *what, const char *s, struct vm_console_cfg *out,
 			 struct vs_err *e)
 {
-	struct vm_console_cfg c = { 0 };
+	struct vm_console_cfg c = {0};
 
 	if (!strcmp(s, "stdout"))
 		c.kind = VM_CONSOLE_STDOUT;
@@ -278,8 +277,23 @@ static int parse_vsock_opt(struct vm_config *c, const char *arg, struct vs_err *
 }
 
 enum opt_id {
-	O_KERNEL, O_INITRD, O_CMDLINE, O_MEMORY, O_CPUS, O_CONFIG, O_DISK, O_NET, O_VSOCK,
-	O_RNG, O_BALLOON, O_CONSOLE, O_SERIAL, O_CONTROL, O_BACKEND, O_HUGEPAGES, O_NO_SECCOMP,
+	O_KERNEL,
+	O_INITRD,
+	O_CMDLINE,
+	O_MEMORY,
+	O_CPUS,
+	O_CONFIG,
+	O_DISK,
+	O_NET,
+	O_VSOCK,
+	O_RNG,
+	O_BALLOON,
+	O_CONSOLE,
+	O_SERIAL,
+	O_CONTROL,
+	O_BACKEND,
+	O_HUGEPAGES,
+	O_NO_SECCOMP,
 	O_PROFILE,
 };
 
@@ -288,24 +302,24 @@ static const struct {
 	enum opt_id id;
 	bool has_arg;
 } opts[] = {
-	{ "kernel", O_KERNEL, true },
-	{ "initrd", O_INITRD, true },
-	{ "cmdline", O_CMDLINE, true },
-	{ "memory", O_MEMORY, true },
-	{ "cpus", O_CPUS, true },
-	{ "config", O_CONFIG, true },
-	{ "disk", O_DISK, true },
-	{ "net", O_NET, true },
-	{ "vsock", O_VSOCK, true },
-	{ "rng", O_RNG, false },
-	{ "balloon", O_BALLOON, false },
-	{ "console", O_CONSOLE, true },
-	{ "serial", O_SERIAL, true },
-	{ "control-socket", O_CONTROL, true },
-	{ "memory-backend", O_BACKEND, true },
-	{ "hugepages", O_HUGEPAGES, false },
-	{ "no-seccomp", O_NO_SECCOMP, false },
-	{ "host-profile", O_PROFILE, true },
+	{"kernel", O_KERNEL, true},
+	{"initrd", O_INITRD, true},
+	{"cmdline", O_CMDLINE, true},
+	{"memory", O_MEMORY, true},
+	{"cpus", O_CPUS, true},
+	{"config", O_CONFIG, true},
+	{"disk", O_DISK, true},
+	{"net", O_NET, true},
+	{"vsock", O_VSOCK, true},
+	{"rng", O_RNG, false},
+	{"balloon", O_BALLOON, false},
+	{"console", O_CONSOLE, true},
+	{"serial", O_SERIAL, true},
+	{"control-socket", O_CONTROL, true},
+	{"memory-backend", O_BACKEND, true},
+	{"hugepages", O_HUGEPAGES, false},
+	{"no-seccomp", O_NO_SECCOMP, false},
+	{"host-profile", O_PROFILE, true},
 };
 
 static int apply_opt(struct vm_config *c, enum opt_id id, const char *v, struct vs_err *e)
@@ -467,7 +481,7 @@ static int juint(struct json_object *o, const char *file, const char *field, con
 static int json_disks(struct vm_config *c, struct json_object *root, const char *file,
 		      struct vs_err *e)
 {
-	static const char *const keys[] = { "path", "readonly", "id", NULL };
+	static const char *const keys[] = {"path", "readonly", "id", NULL};
 	struct json_object *arr;
 
 	if (jget(root, file, "", "disks", json_type_array, &arr, e) < 0)
@@ -500,7 +514,7 @@ static int json_disks(struct vm_config *c, struct json_object *root, const char 
 static int json_nets(struct vm_config *c, struct json_object *root, const char *file,
 		     struct vs_err *e)
 {
-	static const char *const keys[] = { "tap", "mac", NULL };
+	static const char *const keys[] = {"tap", "mac", NULL};
 	struct json_object *arr;
 
 	if (jget(root, file, "", "nets", json_type_array, &arr, e) < 0)
@@ -527,7 +541,7 @@ static int json_nets(struct vm_config *c, struct json_object *root, const char *
 static int json_vsock(struct vm_config *c, struct json_object *root, const char *file,
 		      struct vs_err *e)
 {
-	static const char *const keys[] = { "cid", "uds_path", NULL };
+	static const char *const keys[] = {"cid", "uds_path", NULL};
 	struct json_object *v;
 	const char *path = NULL;
 	uint64_t cid = 0;
@@ -555,7 +569,7 @@ static int json_vsock(struct vm_config *c, struct json_object *root, const char 
 static int json_console(struct vm_config *c, struct json_object *root, const char *file,
 			struct vs_err *e)
 {
-	static const char *const keys[] = { "serial", "virtio", NULL };
+	static const char *const keys[] = {"serial", "virtio", NULL};
 	struct json_object *v;
 	const char *s = NULL;
 	char what[200];
@@ -605,9 +619,23 @@ static int config_from_root(struct vm_config *c, const char *path, struct json_o
 			    struct vs_err *e)
 {
 	static const char *const keys[] = {
-		"vcpus", "memory", "kernel", "initrd", "cmdline", "disks", "nets", "vsock",
-		"console", "rng", "balloon", "control_socket", "memory_backend", "hugepages",
-		"seccomp", "host_profile", NULL,
+		"vcpus",
+		"memory",
+		"kernel",
+		"initrd",
+		"cmdline",
+		"disks",
+		"nets",
+		"vsock",
+		"console",
+		"rng",
+		"balloon",
+		"control_socket",
+		"memory_backend",
+		"hugepages",
+		"seccomp",
+		"host_profile",
+		NULL,
 	};
 	struct json_object *v;
 	const char *s;
@@ -752,7 +780,8 @@ int vm_config_validate(const struct vm_config *c, struct vs_err *e)
 	for (int k = 0; k < 2; k++) {
 		const struct vm_console_cfg *cc = k ? &c->console : &c->serial;
 		if (cc->kind == VM_CONSOLE_FILE && (!cc->path || !*cc->path))
-			return vs_fail(e, EINVAL, "%s: file: needs a path", k ? "console" : "serial");
+			return vs_fail(e, EINVAL, "%s: file: needs a path",
+				       k ? "console" : "serial");
 	}
 	return 0;
 }

@@ -38,7 +38,7 @@ static char *reply_ok(struct json_object *o)
 static int do_status(const struct vm_control_ops *ops, struct json_object *req,
 		     struct json_object *out, struct vs_err *e)
 {
-	struct vm_control_status st = { 0 };
+	struct vm_control_status st = {0};
 
 	if (!ops->status)
 		return vs_fail(e, ENOTSUP, "status not supported");
@@ -100,17 +100,14 @@ static const struct {
 	int (*fn)(const struct vm_control_ops *, struct json_object *, struct json_object *,
 		  struct vs_err *);
 } verbs[] = {
-	{ "status", do_status },
-	{ "pause", do_pause },
-	{ "resume", do_resume },
-	{ "shutdown", do_shutdown },
-	{ "metrics", do_metrics },
+	{"status", do_status},	   {"pause", do_pause},	    {"resume", do_resume},
+	{"shutdown", do_shutdown}, {"metrics", do_metrics},
 };
 
 char *vm_control_handle(const struct vm_control_ops *ops, const char *line, size_t len)
 {
 	autojson struct json_object *req = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	const char *cmd = NULL;
 
 	if (vs_json_parse("request", line, len, &req, &e) < 0)
@@ -226,13 +223,13 @@ static void *control_thread(void *arg)
 		int idx[MAX_CLIENTS];
 		nfds_t n = 0;
 
-		p[n++] = (struct pollfd){ .fd = c->stop_fd, .events = POLLIN };
-		p[n++] = (struct pollfd){ .fd = c->listen_fd, .events = POLLIN };
+		p[n++] = (struct pollfd){.fd = c->stop_fd, .events = POLLIN};
+		p[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
 		for (int i = 0; i < MAX_CLIENTS; i++) {
 			if (c->clients[i].fd < 0)
 				continue;
 			idx[n - 2] = i;
-			p[n++] = (struct pollfd){ .fd = c->clients[i].fd, .events = POLLIN };
+			p[n++] = (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
 		}
 		if (poll(p, n, -1) < 0) {
 			if (errno == EINTR)
@@ -268,7 +265,7 @@ static void *control_thread(void *arg)
 int vm_control_start(struct vm_control **out, const char *path, const struct vm_control_ops *ops,
 		     struct vs_err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct vm_control *c;
 
 	*out = NULL;

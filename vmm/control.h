@@ -13,9 +13,9 @@
 #include "vessel/err.h"
 
 struct vm_control_status {
-	const char *state;	/* "running" | "paused" */
+	const char *state; /* "running" | "paused" */
 	unsigned vcpus;
-	uint64_t memory;	/* bytes */
+	uint64_t memory; /* bytes */
 	uint64_t uptime_ns;
 };
 

@@ -15,15 +15,15 @@ struct ev_entry {
 	int fd;
 	vm_event_fn fn;
 	void *opaque;
-	bool dead;		/* deleted; freed by the loop after the current batch */
+	bool dead; /* deleted; freed by the loop after the current batch */
 	struct ev_entry *next;
 };
 
 struct vm_event_loop {
 	int epfd;
-	int stopfd;		/* eventfd: written by vm_event_loop_stop() */
+	int stopfd; /* eventfd: written by vm_event_loop_stop() */
 	atomic_bool stop;
-	pthread_mutex_t lock;	/* guards the entry list */
+	pthread_mutex_t lock; /* guards the entry list */
 	struct ev_entry *entries;
 };
 
@@ -51,7 +51,7 @@ struct vm_event_loop *vm_event_loop_new(struct vs_err *e)
 		free(l);
 		return NULL;
 	}
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &stop_tag };
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &stop_tag};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->stopfd, &ev) < 0) {
 		vs_fail_errno(e, "event loop: epoll_ctl(stop eventfd)");
 		close(l->stopfd);
@@ -103,8 +103,8 @@ int vm_event_add(struct vm_event_loop *l, int fd, uint32_t events, vm_event_fn f
 		ret = vs_fail(e, ENOMEM, "event loop: out of memory");
 		goto out;
 	}
-	*x = (struct ev_entry){ .fd = fd, .fn = fn, .opaque = opaque, .next = l->entries };
-	struct epoll_event ev = { .events = events, .data.ptr = x };
+	*x = (struct ev_entry){.fd = fd, .fn = fn, .opaque = opaque, .next = l->entries};
+	struct epoll_event ev = {.events = events, .data.ptr = x};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		ret = vs_fail_errno(e, "event loop: epoll_ctl(ADD, fd %d)", fd);
 		free(x);
@@ -126,7 +126,7 @@ int vm_event_mod(struct vm_event_loop *l, int fd, uint32_t events, struct vs_err
 		ret = vs_fail(e, ENOENT, "event loop: fd %d not registered", fd);
 		goto out;
 	}
-	struct epoll_event ev = { .events = events, .data.ptr = x };
+	struct epoll_event ev = {.events = events, .data.ptr = x};
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		ret = vs_fail_errno(e, "event loop: epoll_ctl(MOD, fd %d)", fd);
 out:
@@ -178,7 +178,7 @@ int vm_event_loop_run(struct vm_event_loop *l, struct vs_err *e)
 		 * see each event that epoll reported, or none for deleted fds */
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.ptr == &stop_tag)
-				continue;	/* the flag is already set */
+				continue; /* the flag is already set */
 			struct ev_entry *x = evs[i].data.ptr;
 			vm_event_fn fn = NULL;
 			void *opaque = NULL;

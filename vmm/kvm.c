@@ -12,21 +12,21 @@
 #include "vmm/kvm.h"
 
 const struct vm_kvm_cap vm_kvm_required_caps[] = {
-	{ KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP" },
-	{ KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY" },
-	{ KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR" },
-	{ KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR" },
-	{ KVM_CAP_PIT2, "KVM_CAP_PIT2" },
-	{ KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID" },
-	{ KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD" },
-	{ KVM_CAP_IRQFD, "KVM_CAP_IRQFD" },
-	{ KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING" },
-	{ KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI" },
-	{ KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK (kvmclock)" },
-	{ KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE" },
-	{ KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS" },
-	{ KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT" },
-	{ 0, NULL },
+	{KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP"},
+	{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+	{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+	{KVM_CAP_SET_IDENTITY_MAP_ADDR, "KVM_CAP_SET_IDENTITY_MAP_ADDR"},
+	{KVM_CAP_PIT2, "KVM_CAP_PIT2"},
+	{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+	{KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD"},
+	{KVM_CAP_IRQFD, "KVM_CAP_IRQFD"},
+	{KVM_CAP_IRQ_ROUTING, "KVM_CAP_IRQ_ROUTING"},
+	{KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI"},
+	{KVM_CAP_ADJUST_CLOCK, "KVM_CAP_ADJUST_CLOCK (kvmclock)"},
+	{KVM_CAP_MP_STATE, "KVM_CAP_MP_STATE"},
+	{KVM_CAP_VCPU_EVENTS, "KVM_CAP_VCPU_EVENTS"},
+	{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"},
+	{0, NULL},
 };
 
 int vm_kvm_open(struct vm_kvm *k, const char *path, struct vs_err *e)
@@ -77,13 +77,13 @@ int vm_kvm_create_vm(struct vm_kvm *k, unsigned vcpus, struct vs_err *e)
 	if (k->vm_fd < 0)
 		return vs_fail_errno(e, "KVM_CREATE_VM");
 	/* Intel needs these before the first vCPU; AMD ignores them */
-	if (ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){ VM_KVM_IDENTITY_MAP_ADDR }) < 0)
+	if (ioctl(k->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &(uint64_t){VM_KVM_IDENTITY_MAP_ADDR}) < 0)
 		return vs_fail_errno(e, "KVM_SET_IDENTITY_MAP_ADDR");
 	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)VM_KVM_TSS_ADDR) < 0)
 		return vs_fail_errno(e, "KVM_SET_TSS_ADDR");
 	if (ioctl(k->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0)
 		return vs_fail_errno(e, "KVM_CREATE_IRQCHIP");
-	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	if (ioctl(k->vm_fd, KVM_CREATE_PIT2, &pit) < 0)
 		return vs_fail_errno(e, "KVM_CREATE_PIT2");
 	return 0;
@@ -99,7 +99,8 @@ int vm_kvm_set_memory(struct vm_kvm *k, const struct vm_memory *m, struct vs_err
 			.userspace_addr = (uint64_t)(uintptr_t)m->regions[i].host,
 		};
 		if (ioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-			return vs_fail_errno(e, "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx)",
+			return vs_fail_errno(e,
+					     "KVM_SET_USER_MEMORY_REGION slot %u (0x%llx+0x%llx)",
 					     i, (unsigned long long)r.guest_phys_addr,
 					     (unsigned long long)r.memory_size);
 	}

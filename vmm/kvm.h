@@ -16,9 +16,9 @@
 #define VM_KVM_TSS_ADDR		 0xfffbd000ull
 
 struct vm_kvm {
-	int fd;		/* /dev/kvm */
+	int fd; /* /dev/kvm */
 	int vm_fd;
-	int run_size;	/* mmap size of struct kvm_run */
+	int run_size; /* mmap size of struct kvm_run */
 	int max_vcpus;
 };
 

@@ -28,7 +28,8 @@ static const char usage[] =
 	"  --balloon                virtio-balloon\n"
 	"  --serial KIND            16550 console: stdout (default), file:PATH, pty, none\n"
 	"  --console KIND           virtio console: stdout, file:PATH, pty, none (default)\n"
-	"  --control-socket PATH    JSON control socket (status, pause, resume, shutdown, metrics)\n"
+	"  --control-socket PATH    JSON control socket (status, pause, resume, shutdown, "
+	"metrics)\n"
 	"  --memory-backend KIND    anon (default) or memfd\n"
 	"  --hugepages              back guest RAM with 2 MiB hugepages\n"
 	"  --host-profile P         auto (default), none or pvm: guest parameters for host quirks\n"
@@ -37,7 +38,7 @@ static const char usage[] =
 int main(int argc, char **argv)
 {
 	struct vm_config cfg;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	char report[4096];
 	int status;
 

@@ -26,7 +26,7 @@ static const struct vm_mem_region *region_find(const struct vm_memory *m, uint64
 		if (off >= r->size)
 			continue;
 		if (len > r->size - off)
-			return NULL;	/* spills out of the one region holding gpa */
+			return NULL; /* spills out of the one region holding gpa */
 		return r;
 	}
 	return NULL;
@@ -111,8 +111,7 @@ int vm_mem_add_region(struct vm_memory *m, uint64_t gpa, uint64_t size, void *ho
 		      uint64_t fd_offset, struct vs_err *e)
 {
 	if (m->nr >= VM_MEM_MAX_REGIONS)
-		return vs_fail(e, ENOSPC, "guest memory: more than %d regions",
-			       VM_MEM_MAX_REGIONS);
+		return vs_fail(e, ENOSPC, "guest memory: more than %d regions", VM_MEM_MAX_REGIONS);
 	if (size == 0 || !host)
 		return vs_fail(e, EINVAL, "guest memory: empty region at 0x%llx",
 			       (unsigned long long)gpa);
@@ -129,7 +128,11 @@ int vm_mem_add_region(struct vm_memory *m, uint64_t gpa, uint64_t size, void *ho
 				       (unsigned long long)r->gpa, (unsigned long long)r->size);
 	}
 	m->regions[m->nr++] = (struct vm_mem_region){
-		.gpa = gpa, .size = size, .host = host, .fd = fd, .fd_offset = fd_offset,
+		.gpa = gpa,
+		.size = size,
+		.host = host,
+		.fd = fd,
+		.fd_offset = fd_offset,
 	};
 	return 0;
 }
@@ -165,8 +168,7 @@ static int map_region(struct vm_memory *m, uint64_t gpa, uint64_t size, int fd, 
 	return 0;
 }
 
-int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages,
-		 struct vs_err *e)
+int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages, struct vs_err *e)
 {
 	uint64_t low = size < VM_MMIO_HOLE_START ? size : VM_MMIO_HOLE_START;
 	uint64_t high = size - low;
@@ -184,8 +186,9 @@ int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages,
 			int err = errno;
 			close(fd);
 			if (hugepages)
-				return vs_fail(e, err, "guest memory: %llu MiB memfd of 2 MiB hugepages "
-						       "(is /proc/sys/vm/nr_hugepages large enough?)",
+				return vs_fail(e, err,
+					       "guest memory: %llu MiB memfd of 2 MiB hugepages "
+					       "(is /proc/sys/vm/nr_hugepages large enough?)",
 					       (unsigned long long)(size >> 20));
 			return vs_fail(e, err, "guest memory: ftruncate of the memfd to %llu bytes",
 				       (unsigned long long)size);
@@ -198,7 +201,7 @@ int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages,
 	return 0;
 fail:
 	if (m->nr == 0 && fd >= 0)
-		close(fd);	/* no region holds it yet */
+		close(fd); /* no region holds it yet */
 	vm_mem_free(m);
 	return -1;
 }

@@ -18,7 +18,7 @@
 void vm_irq_set_line(void *opaque, uint32_t gsi, int level)
 {
 	struct vm *vm = opaque;
-	struct kvm_irq_level l = { .irq = gsi, .level = (uint32_t)level };
+	struct kvm_irq_level l = {.irq = gsi, .level = (uint32_t)level};
 
 	ioctl(vm->kvm.vm_fd, KVM_IRQ_LINE, &l);
 }
@@ -37,8 +37,9 @@ void vm_msi_free(struct vm *vm)
 		struct vm_msi_route *r = &vm->msi.r[i];
 		if (r->fd < 0)
 			continue;
-		struct kvm_irqfd fd = { .fd = (uint32_t)r->fd, .gsi = VM_MSI_GSI_BASE + i,
-					.flags = KVM_IRQFD_FLAG_DEASSIGN };
+		struct kvm_irqfd fd = {.fd = (uint32_t)r->fd,
+				       .gsi = VM_MSI_GSI_BASE + i,
+				       .flags = KVM_IRQFD_FLAG_DEASSIGN};
 		ioctl(vm->kvm.vm_fd, KVM_IRQFD, &fd);
 		close(r->fd);
 		r->fd = -1;
@@ -59,14 +60,17 @@ static int set_routing(struct vm *vm)
 	for (uint32_t gsi = 0; gsi < IRQCHIP_PINS; gsi++) {
 		if (gsi < 16) {
 			t->entries[k++] = (struct kvm_irq_routing_entry){
-				.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-				.u.irqchip = { gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
-					       gsi % 8 },
+				.gsi = gsi,
+				.type = KVM_IRQ_ROUTING_IRQCHIP,
+				.u.irqchip = {gsi < 8 ? KVM_IRQCHIP_PIC_MASTER
+						      : KVM_IRQCHIP_PIC_SLAVE,
+					      gsi % 8},
 			};
 		}
 		t->entries[k++] = (struct kvm_irq_routing_entry){
-			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi },
+			.gsi = gsi,
+			.type = KVM_IRQ_ROUTING_IRQCHIP,
+			.u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi},
 		};
 	}
 	for (unsigned i = 0; i < VM_MSI_ROUTES; i++) {
@@ -74,9 +78,11 @@ static int set_routing(struct vm *vm)
 		if (r->fd < 0)
 			continue;
 		t->entries[k++] = (struct kvm_irq_routing_entry){
-			.gsi = VM_MSI_GSI_BASE + i, .type = KVM_IRQ_ROUTING_MSI,
-			.u.msi = { .address_lo = (uint32_t)r->addr,
-				   .address_hi = (uint32_t)(r->addr >> 32), .data = r->data },
+			.gsi = VM_MSI_GSI_BASE + i,
+			.type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = {.address_lo = (uint32_t)r->addr,
+				  .address_hi = (uint32_t)(r->addr >> 32),
+				  .data = r->data},
 		};
 	}
 	t->nr = k;
@@ -118,7 +124,7 @@ static int route_fd(struct vm *vm, uint64_t addr, uint32_t data)
 	if (set_routing(vm) < 0)
 		goto fail;
 	if (fresh) {
-		struct kvm_irqfd fd = { .fd = (uint32_t)r->fd, .gsi = VM_MSI_GSI_BASE + victim };
+		struct kvm_irqfd fd = {.fd = (uint32_t)r->fd, .gsi = VM_MSI_GSI_BASE + victim};
 		if (ioctl(vm->kvm.vm_fd, KVM_IRQFD, &fd) < 0)
 			goto fail;
 	}
@@ -143,12 +149,13 @@ void vm_msi_send(void *opaque, uint64_t addr, uint32_t data)
 	if (fd >= 0) {
 		uint64_t one = 1;
 		ssize_t w = write(fd, &one, sizeof(one));
-		(void)w;	/* EAGAIN: counter full, the interrupt is pending anyway */
+		(void)w; /* EAGAIN: counter full, the interrupt is pending anyway */
 	}
 	pthread_mutex_unlock(&vm->msi.lock);
 	if (fd < 0) {
-		struct kvm_msi msi = { .address_lo = (uint32_t)addr,
-				       .address_hi = (uint32_t)(addr >> 32), .data = data };
+		struct kvm_msi msi = {.address_lo = (uint32_t)addr,
+				      .address_hi = (uint32_t)(addr >> 32),
+				      .data = data};
 		ioctl(vm->kvm.vm_fd, KVM_SIGNAL_MSI, &msi);
 	}
 }

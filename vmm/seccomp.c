@@ -41,33 +41,80 @@ static void sigsys_handler(int sig, siginfo_t *si, void *uc)
 }
 
 static const int allowed[] = {
-	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
-	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(preadv), SCMP_SYS(pwritev),
-	SCMP_SYS(preadv2), SCMP_SYS(pwritev2), SCMP_SYS(lseek), SCMP_SYS(fsync),
-	SCMP_SYS(fdatasync), SCMP_SYS(fallocate), SCMP_SYS(close), SCMP_SYS(fstat),
-	SCMP_SYS(newfstatat), SCMP_SYS(statx), SCMP_SYS(fcntl), SCMP_SYS(dup),
-	SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait), SCMP_SYS(epoll_ctl),
-	SCMP_SYS(poll), SCMP_SYS(ppoll), SCMP_SYS(eventfd2), SCMP_SYS(futex),
+	SCMP_SYS(read),
+	SCMP_SYS(write),
+	SCMP_SYS(readv),
+	SCMP_SYS(writev),
+	SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64),
+	SCMP_SYS(preadv),
+	SCMP_SYS(pwritev),
+	SCMP_SYS(preadv2),
+	SCMP_SYS(pwritev2),
+	SCMP_SYS(lseek),
+	SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync),
+	SCMP_SYS(fallocate),
+	SCMP_SYS(close),
+	SCMP_SYS(fstat),
+	SCMP_SYS(newfstatat),
+	SCMP_SYS(statx),
+	SCMP_SYS(fcntl),
+	SCMP_SYS(dup),
+	SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_pwait),
+	SCMP_SYS(epoll_ctl),
+	SCMP_SYS(poll),
+	SCMP_SYS(ppoll),
+	SCMP_SYS(eventfd2),
+	SCMP_SYS(futex),
 	/* device timers (RTC update/alarm/periodic, serial transmit pacing) */
-	SCMP_SYS(timerfd_create), SCMP_SYS(timerfd_settime), SCMP_SYS(timerfd_gettime),
-	SCMP_SYS(clock_gettime), SCMP_SYS(clock_nanosleep), SCMP_SYS(nanosleep),
-	SCMP_SYS(gettimeofday), SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(tgkill),
-	SCMP_SYS(sched_yield), SCMP_SYS(getrandom), SCMP_SYS(exit), SCMP_SYS(exit_group),
-	SCMP_SYS(rt_sigreturn), SCMP_SYS(rt_sigprocmask), SCMP_SYS(restart_syscall),
-	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mprotect), SCMP_SYS(mremap),
-	SCMP_SYS(brk), SCMP_SYS(madvise), SCMP_SYS(set_robust_list), SCMP_SYS(rseq),
-	SCMP_SYS(sigaltstack), SCMP_SYS(prctl),
+	SCMP_SYS(timerfd_create),
+	SCMP_SYS(timerfd_settime),
+	SCMP_SYS(timerfd_gettime),
+	SCMP_SYS(clock_gettime),
+	SCMP_SYS(clock_nanosleep),
+	SCMP_SYS(nanosleep),
+	SCMP_SYS(gettimeofday),
+	SCMP_SYS(getpid),
+	SCMP_SYS(gettid),
+	SCMP_SYS(tgkill),
+	SCMP_SYS(sched_yield),
+	SCMP_SYS(getrandom),
+	SCMP_SYS(exit),
+	SCMP_SYS(exit_group),
+	SCMP_SYS(rt_sigreturn),
+	SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(restart_syscall),
+	SCMP_SYS(mmap),
+	SCMP_SYS(munmap),
+	SCMP_SYS(mprotect),
+	SCMP_SYS(mremap),
+	SCMP_SYS(brk),
+	SCMP_SYS(madvise),
+	SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq),
+	SCMP_SYS(sigaltstack),
+	SCMP_SYS(prctl),
 	/* control socket and vsock's host side (Unix sockets only, below) */
-	SCMP_SYS(accept4), SCMP_SYS(accept), SCMP_SYS(connect), SCMP_SYS(recvfrom),
-	SCMP_SYS(recvmsg), SCMP_SYS(sendto), SCMP_SYS(sendmsg), SCMP_SYS(shutdown),
-	SCMP_SYS(getsockopt), SCMP_SYS(setsockopt), SCMP_SYS(unlink),
+	SCMP_SYS(accept4),
+	SCMP_SYS(accept),
+	SCMP_SYS(connect),
+	SCMP_SYS(recvfrom),
+	SCMP_SYS(recvmsg),
+	SCMP_SYS(sendto),
+	SCMP_SYS(sendmsg),
+	SCMP_SYS(shutdown),
+	SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt),
+	SCMP_SYS(unlink),
 };
 
 /* SCMP_Ax() leaves fields to the compiler; clang's -Wextra wants them all */
 static struct scmp_arg_cmp arg_cmp(unsigned arg, enum scmp_compare op, scmp_datum_t a,
 				   scmp_datum_t b)
 {
-	return (struct scmp_arg_cmp){ .arg = arg, .op = op, .datum_a = a, .datum_b = b };
+	return (struct scmp_arg_cmp){.arg = arg, .op = op, .datum_a = a, .datum_b = b};
 }
 
 int vm_seccomp_install(struct vs_err *e)
@@ -87,13 +134,13 @@ int vm_seccomp_install(struct vs_err *e)
 		return vs_fail(e, ENOMEM, "seccomp: seccomp_init");
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		if (allowed[i] < 0)
-			continue;	/* not on this architecture */
+			continue; /* not on this architecture */
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, allowed[i], 0);
 		if (rc < 0)
 			goto fail;
 	}
 	/* ioctl: KVM (type 0xAE), terminals and tun (0x54 'T'), block (0x12) */
-	static const unsigned types[] = { 0xAE, 0x54, 0x12 };
+	static const unsigned types[] = {0xAE, 0x54, 0x12};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				      arg_cmp(1, SCMP_CMP_MASKED_EQ, 0xff00, types[i] << 8));
@@ -116,9 +163,14 @@ int vm_seccomp_install(struct vs_err *e)
 #ifdef VM_SANITIZER_BUILD
 	/* LeakSanitizer's exit-time check stops the world from a traced helper
 	 * process and reads /proc: allowed in sanitizer builds only */
-	static const int lsan[] = { SCMP_SYS(clone), SCMP_SYS(ptrace), SCMP_SYS(wait4),
-				    SCMP_SYS(openat), SCMP_SYS(getdents64), SCMP_SYS(readlink),
-				    SCMP_SYS(sched_getaffinity), SCMP_SYS(kill) };
+	static const int lsan[] = {SCMP_SYS(clone),
+				   SCMP_SYS(ptrace),
+				   SCMP_SYS(wait4),
+				   SCMP_SYS(openat),
+				   SCMP_SYS(getdents64),
+				   SCMP_SYS(readlink),
+				   SCMP_SYS(sched_getaffinity),
+				   SCMP_SYS(kill)};
 	for (size_t i = 0; i < sizeof(lsan) / sizeof(lsan[0]); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, lsan[i], 0);
 		if (rc < 0 && rc != -EEXIST)

@@ -20,23 +20,23 @@
 /* LAPIC registers (SDM vol. 3A §11.5.1): virtual-wire mode as a PC BIOS
  * leaves it, so a guest that never programs its LAPIC still gets PIC
  * interrupts through LINT0 and NMIs through LINT1. */
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
+#define APIC_LVT_LINT0	 0x350
+#define APIC_LVT_LINT1	 0x360
 #define APIC_MODE_EXTINT 0x7
-#define APIC_MODE_NMI 0x4
+#define APIC_MODE_NMI	 0x4
 
 static void set_lvt_mode(struct kvm_lapic_state *l, unsigned reg, uint32_t mode)
 {
 	uint32_t v;
 
 	memcpy(&v, l->regs + reg, 4);
-	v = (v & ~0x700u & ~(1u << 16)) | (mode << 8);	/* delivery mode, unmasked */
+	v = (v & ~0x700u & ~(1u << 16)) | (mode << 8); /* delivery mode, unmasked */
 	memcpy(l->regs + reg, &v, 4);
 }
 
 static int setup_cpuid_msrs(struct vm *vm, struct vm_vcpu *v, struct vs_err *e)
 {
-	static struct vm_cpuid c;	/* large; vCPUs are created one at a time */
+	static struct vm_cpuid c; /* large; vCPUs are created one at a time */
 	/* struct kvm_msrs with room for its entries */
 	struct {
 		uint32_t nmsrs, pad;
@@ -88,8 +88,8 @@ static int setup_boot_regs(struct vm *vm, struct vm_vcpu *v, struct vs_err *e)
 	if (ioctl(v->fd, KVM_SET_REGS, &r) < 0)
 		return vs_fail_errno(e, "vCPU %u: KVM_SET_REGS", v->id);
 	memset(&fpu, 0, sizeof(fpu));
-	fpu.fcw = 0x37f;	/* FNINIT state */
-	fpu.mxcsr = 0x1f80;	/* all SSE exceptions masked */
+	fpu.fcw = 0x37f;    /* FNINIT state */
+	fpu.mxcsr = 0x1f80; /* all SSE exceptions masked */
 	if (ioctl(v->fd, KVM_SET_FPU, &fpu) < 0)
 		return vs_fail_errno(e, "vCPU %u: KVM_SET_FPU", v->id);
 	return 0;
@@ -115,7 +115,7 @@ int vm_vcpu_create(struct vm *vm, unsigned id, struct vs_err *e)
 	if (id == 0)
 		return setup_boot_regs(vm, v, e);
 	/* APs wait for the guest's INIT/SIPI, which the in-kernel LAPIC handles */
-	struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
+	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_UNINITIALIZED};
 	if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
 		return vs_fail_errno(e, "vCPU %u: KVM_SET_MP_STATE", id);
 	return 0;
@@ -134,15 +134,15 @@ void vm_vcpu_destroy(struct vm_vcpu *v)
 /* --- reports -------------------------------------------------------------- */
 
 void vm_vcpu_format_report(char *buf, size_t len, unsigned id, const char *what,
-			   const struct kvm_regs *r, const struct kvm_sregs *s,
-			   const uint8_t *insn, size_t ninsn)
+			   const struct kvm_regs *r, const struct kvm_sregs *s, const uint8_t *insn,
+			   size_t ninsn)
 {
 	size_t off = 0;
 
-#define OUT(...)                                                                  \
-	do {                                                                      \
-		if (off < len)                                                    \
-			off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__); \
+#define OUT(...)                                                                                   \
+	do {                                                                                       \
+		if (off < len)                                                                     \
+			off += (size_t)snprintf(buf + off, len - off, __VA_ARGS__);                \
 	} while (0)
 	OUT("vCPU %u: %s\n", id, what);
 	if (r) {
@@ -173,8 +173,10 @@ void vm_vcpu_format_report(char *buf, size_t len, unsigned id, const char *what,
 		    (unsigned long long)s->efer);
 		OUT("  CS %04x base %llx %s  SS %04x  DS %04x  TR %04x\n", s->cs.selector,
 		    (unsigned long long)s->cs.base,
-		    s->cs.l ? "64-bit" : s->cs.db ? "32-bit" : "16-bit", s->ss.selector,
-		    s->ds.selector, s->tr.selector);
+		    s->cs.l    ? "64-bit"
+		    : s->cs.db ? "32-bit"
+			       : "16-bit",
+		    s->ss.selector, s->ds.selector, s->tr.selector);
 	}
 #undef OUT
 	if (len && off >= len)
@@ -241,7 +243,7 @@ static int emulate_one(struct vm_vcpu *v, struct vs_err *e)
 	uint8_t bytes[VM_EMU_MAX_LEN];
 	struct vm_emu_cpu cpu;
 	struct vm_emu_insn insn;
-	struct vm_emu_state st = { 0 };
+	struct vm_emu_state st = {0};
 	struct vm_emu_effect ef;
 
 	if (ioctl(v->fd, KVM_GET_REGS, &r) < 0 || ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
@@ -251,8 +253,8 @@ static int emulate_one(struct vm_vcpu *v, struct vs_err *e)
 		return vs_fail(e, EFAULT, "instruction at RIP not readable");
 
 	memset(&cpu, 0, sizeof(cpu));
-	uint64_t gpr[16] = { r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
-			     r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15 };
+	uint64_t gpr[16] = {r.rax, r.rcx, r.rdx, r.rbx, r.rsp, r.rbp, r.rsi, r.rdi,
+			    r.r8,  r.r9,  r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
 	memcpy(cpu.gpr, gpr, sizeof(gpr));
 	cpu.rip = r.rip;
 	cpu.long64 = (s.efer & VM_EFER_LMA) && s.cs.l;
@@ -268,8 +270,8 @@ static int emulate_one(struct vm_vcpu *v, struct vs_err *e)
 
 	st.rip = r.rip;
 	st.rflags = r.rflags;
-	bool fpu_op = insn.op == VM_EMU_LDMXCSR || insn.op == VM_EMU_STMXCSR ||
-		      insn.op == VM_EMU_FWAIT;
+	bool fpu_op =
+		insn.op == VM_EMU_LDMXCSR || insn.op == VM_EMU_STMXCSR || insn.op == VM_EMU_FWAIT;
 	if (fpu_op) {
 		if (ioctl(v->fd, KVM_GET_FPU, &fpu) < 0)
 			return vs_fail_errno(e, "KVM_GET_FPU");
@@ -279,12 +281,14 @@ static int emulate_one(struct vm_vcpu *v, struct vs_err *e)
 	}
 	if (insn.op == VM_EMU_LDMXCSR &&
 	    vm_x86_read_virt(&vm->mem, &s, insn.ea, &st.mem_value, 4) != 4)
-		return vs_fail(e, EFAULT, "%s operand at 0x%llx not mapped (page faults are not emulated)",
+		return vs_fail(e, EFAULT,
+			       "%s operand at 0x%llx not mapped (page faults are not emulated)",
 			       vm_emu_op_name(insn.op), (unsigned long long)insn.ea);
 	if (vm_emu_effect(&insn, &st, &ef, e) < 0)
 		return -1;
 	if (ef.mem_write && vm_x86_write_virt(&vm->mem, &s, insn.ea, &ef.mem_value, 4) < 0)
-		return vs_fail(e, EFAULT, "%s operand at 0x%llx not mapped (page faults are not emulated)",
+		return vs_fail(e, EFAULT,
+			       "%s operand at 0x%llx not mapped (page faults are not emulated)",
 			       vm_emu_op_name(insn.op), (unsigned long long)insn.ea);
 	if (ef.set_mxcsr) {
 		fpu.mxcsr = ef.mxcsr;
@@ -304,7 +308,7 @@ static int emulate_one(struct vm_vcpu *v, struct vs_err *e)
 		ev.exception.nr = ef.vector;
 		ev.exception.has_error_code = ef.has_error_code;
 		ev.exception.error_code = ef.error_code;
-		ev.flags = 0;	/* leave NMI, SIPI and shadow state as they are */
+		ev.flags = 0; /* leave NMI, SIPI and shadow state as they are */
 		if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
 			return vs_fail_errno(e, "KVM_SET_VCPU_EVENTS");
 	}
@@ -316,7 +320,7 @@ static int emulate_one(struct vm_vcpu *v, struct vs_err *e)
 
 static void kick_handler(int sig)
 {
-	(void)sig;	/* only there to interrupt KVM_RUN with EINTR */
+	(void)sig; /* only there to interrupt KVM_RUN with EINTR */
 }
 
 void vm_vcpu_kick(struct vm_vcpu *v)
@@ -364,8 +368,7 @@ static void handle_exit(struct vm_vcpu *v)
 		return;
 	case KVM_EXIT_INTR:
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
-	case KVM_EXIT_HLT:	/* the in-kernel LAPIC handles HLT; nothing to do */
-		return;
+	case KVM_EXIT_HLT: /* the in-kernel LAPIC handles HLT; nothing to do */ return;
 	case KVM_EXIT_SHUTDOWN:
 		fatal(v, VM_EXIT_TRIPLE_FAULT, "KVM_EXIT_SHUTDOWN: triple fault");
 		return;
@@ -377,14 +380,15 @@ static void handle_exit(struct vm_vcpu *v)
 		fatal(v, VM_EXIT_FAIL_ENTRY, what);
 		return;
 	case KVM_EXIT_INTERNAL_ERROR: {
-		struct vs_err e = { 0 };
+		struct vs_err e = {0};
 		if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
 		    emulate_one(v, &e) == 0)
 			return;
 		snprintf(what, sizeof(what), "KVM_EXIT_INTERNAL_ERROR: suberror %u%s%s%s",
 			 run->internal.suberror,
 			 run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
-				 ? " (emulation failure)" : "",
+				 ? " (emulation failure)"
+				 : "",
 			 e.msg[0] ? "; fallback: " : "", e.msg);
 		fatal(v, VM_EXIT_INTERNAL, what);
 		return;
@@ -453,7 +457,7 @@ int vm_vcpu_start(struct vm_vcpu *v, struct vs_err *e)
 	if (!handler_set) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = kick_handler;	/* no SA_RESTART: KVM_RUN must return */
+		sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return */
 		sigemptyset(&sa.sa_mask);
 		if (sigaction(VM_KICK_SIGNAL, &sa, NULL) < 0)
 			return vs_fail_errno(e, "sigaction");

@@ -41,7 +41,7 @@ void vm_request_exit(struct vm *vm, int status, const char *why)
 		snprintf(vm->exit_why, sizeof(vm->exit_why), "%s", why ? why : "");
 	}
 	atomic_store(&vm->stopping, true);
-	pthread_cond_broadcast(&vm->cond);	/* parked vCPUs, a waiting pause */
+	pthread_cond_broadcast(&vm->cond); /* parked vCPUs, a waiting pause */
 	pthread_mutex_unlock(&vm->lock);
 	if (vm->loop)
 		vm_event_loop_stop(vm->loop);
@@ -82,7 +82,7 @@ int vm_resume(struct vm *vm, struct vs_err *e)
 		pthread_mutex_unlock(&vm->lock);
 		return vs_fail(e, EINVAL, "not paused");
 	}
-	struct kvm_clock_data c = { .clock = vm->paused_clock.clock };
+	struct kvm_clock_data c = {.clock = vm->paused_clock.clock};
 	int r = ioctl(vm->kvm.vm_fd, KVM_SET_CLOCK, &c);
 	vm->paused = false;
 	pthread_cond_broadcast(&vm->cond);
@@ -99,7 +99,9 @@ static int ctx_add_ioeventfd(struct vm_ctx *ctx, uint64_t addr, uint32_t len, bo
 {
 	struct vm *vm = ctx->core;
 	struct kvm_ioeventfd io = {
-		.addr = addr, .len = len, .fd = fd,
+		.addr = addr,
+		.len = len,
+		.fd = fd,
 		.flags = is_pio ? KVM_IOEVENTFD_FLAG_PIO : 0,
 	};
 
@@ -146,7 +148,7 @@ static int c_resume(void *o, struct vs_err *e)
 static int c_shutdown(void *o, bool force, const char **how, struct vs_err *e)
 {
 	struct vm *vm = o;
-	uint8_t en[2] = { 0, 0 };
+	uint8_t en[2] = {0, 0};
 
 	if (!force && vm_bus_dispatch(&vm->pio, VM_PORT_ACPI_PM + 2, en, 2, false) &&
 	    ((en[0] | en[1] << 8) & VM_ACPI_PM1_PWRBTN) && !vm->paused) {
@@ -203,7 +205,8 @@ static void c_metrics(void *o, struct json_object *out)
 	uint64_t mark_ns;
 	if (vm_boot_marker_first(&mark, &mark_ns)) {
 		json_object_object_add(out, "first_boot_marker", json_object_new_int64(mark));
-		json_object_object_add(out, "first_boot_marker_ns", json_object_new_uint64(mark_ns));
+		json_object_object_add(out, "first_boot_marker_ns",
+				       json_object_new_uint64(mark_ns));
 	}
 }
 
@@ -221,7 +224,8 @@ static int cmp_order(const void *a, const void *b)
 
 static int create_devices(struct vm *vm, struct vs_err *e)
 {
-	for (const struct vm_device_ops *const *p = __start_vm_devices; p < __stop_vm_devices; p++) {
+	for (const struct vm_device_ops *const *p = __start_vm_devices; p < __stop_vm_devices;
+	     p++) {
 		if (vm->nr_devs >= sizeof(vm->devs) / sizeof(vm->devs[0]))
 			return vs_fail(e, E2BIG, "too many device types");
 		vm->devs[vm->nr_devs++] = *p;
@@ -243,7 +247,7 @@ static int read_cpu_tables(struct vm *vm, struct vs_err *e)
 	if (ioctl(vm->kvm.fd, KVM_GET_SUPPORTED_CPUID, (struct kvm_cpuid2 *)&vm->supported) < 0)
 		return vs_fail_errno(e, "KVM_GET_SUPPORTED_CPUID");
 
-	struct kvm_msr_list probe = { .nmsrs = 0 };
+	struct kvm_msr_list probe = {.nmsrs = 0};
 	if (ioctl(vm->kvm.fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
 		return vs_fail_errno(e, "KVM_GET_MSR_INDEX_LIST");
 	struct kvm_msr_list *l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(uint32_t));
@@ -274,18 +278,22 @@ static int load_guest(struct vm *vm, const uint8_t *kernel, size_t klen, const u
 	if (vm_boot_detect(kernel, klen, &kind, e) < 0)
 		return vs_err_prefix(e, "kernel %s", cfg->kernel);
 	const char *profile = NULL;
-	if (kind != VM_BOOT_MULTIBOOT)	/* the parameters are Linux's */
+	if (kind != VM_BOOT_MULTIBOOT) /* the parameters are Linux's */
 		profile = vm_host_profile_select(cfg->host_profile);
 	autofree char *cmdline = vm_host_profile_cmdline(profile, cfg->cmdline);
 	if (profile)
 		/* announced, never silent (not an error: stderr, not the log) */
-		fprintf(stderr, "vessel-vmm: host profile %s applied: guest kernel parameters "
-				"appended (see docs/vmm.md; --host-profile none to disable)\n",
+		fprintf(stderr,
+			"vessel-vmm: host profile %s applied: guest kernel parameters "
+			"appended (see docs/vmm.md; --host-profile none to disable)\n",
 			profile);
 	struct vm_boot_input in = {
-		.kernel = kernel, .kernel_len = klen,
-		.initrd = initrd, .initrd_len = ilen,
-		.cmdline = cmdline, .initrd_name = cfg->initrd,
+		.kernel = kernel,
+		.kernel_len = klen,
+		.initrd = initrd,
+		.initrd_len = ilen,
+		.cmdline = cmdline,
+		.initrd_name = cfg->initrd,
 		.rsdp_addr = VM_ACPI_ADDR,
 	};
 	if (vm_boot_load(&vm->mem, &in, &vm->entry, e) < 0)
@@ -376,12 +384,20 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	vm->loop = vm_event_loop_new(e);
 	if (!vm->loop || vm_msi_init(vm, e) < 0)
 		goto out;
-	vm->irq = (struct vm_irq){ .opaque = vm, .set_line = vm_irq_set_line,
-				   .send_msi = vm_msi_send };
+	vm->irq =
+		(struct vm_irq){.opaque = vm, .set_line = vm_irq_set_line, .send_msi = vm_msi_send};
 	vm->ctx = (struct vm_ctx){
-		.cfg = cfg, .mem = &vm->mem, .pio = &vm->pio, .mmio = &vm->mmio, .pci = &vm->pci,
-		.irq = &vm->irq, .loop = vm->loop, .add_ioeventfd = ctx_add_ioeventfd,
-		.request_exit = ctx_request_exit, .uptime_ns = ctx_uptime_ns, .core = vm,
+		.cfg = cfg,
+		.mem = &vm->mem,
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.pci = &vm->pci,
+		.irq = &vm->irq,
+		.loop = vm->loop,
+		.add_ioeventfd = ctx_add_ioeventfd,
+		.request_exit = ctx_request_exit,
+		.uptime_ns = ctx_uptime_ns,
+		.core = vm,
 	};
 	if (vm_pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, e) < 0 ||
 	    vm_acpi_build(&vm->mem, cfg, e) < 0 || create_devices(vm, e) < 0)
@@ -392,8 +408,9 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 		if (vm_vcpu_create(vm, i, e) < 0)
 			goto out;
 
-	cops = (struct vm_control_ops){ vm, c_status, c_pause, c_resume, c_shutdown, c_metrics };
-	if (cfg->control_socket && vm_control_start(&vm->control, cfg->control_socket, &cops, e) < 0)
+	cops = (struct vm_control_ops){vm, c_status, c_pause, c_resume, c_shutdown, c_metrics};
+	if (cfg->control_socket &&
+	    vm_control_start(&vm->control, cfg->control_socket, &cops, e) < 0)
 		goto out;
 
 	/* the kick signal only ever reaches vCPU threads */
@@ -407,7 +424,7 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 		if (vm_vcpu_start(&vm->vcpus[i], e) < 0)
 			goto out;
 
-	struct vs_err loop_err = { 0 };
+	struct vs_err loop_err = {0};
 	if (vm_event_loop_run(vm->loop, &loop_err) < 0)
 		vm_request_exit(vm, VM_EXIT_UNEXPECTED, loop_err.msg);
 	ret = 0;

@@ -23,15 +23,15 @@
 
 /* Process exit statuses besides the guest's own (debug-exit (v << 1) | 1,
  * ACPI power-off 0). Even numbers, so they never look like a debug-exit. */
-#define VM_EXIT_OK		0
-#define VM_EXIT_SETUP		1	/* bad input or set-up failure */
-#define VM_EXIT_INTERNAL	2	/* KVM_EXIT_INTERNAL_ERROR (emulation failure...) */
-#define VM_EXIT_TRIPLE_FAULT	4	/* KVM_EXIT_SHUTDOWN */
-#define VM_EXIT_FAIL_ENTRY	6	/* KVM_EXIT_FAIL_ENTRY */
-#define VM_EXIT_UNEXPECTED	8	/* an exit the VMM does not handle, KVM_RUN error */
-#define VM_EXIT_GUEST_CRASH	10	/* KVM_SYSTEM_EVENT_CRASH (pvpanic-like) */
+#define VM_EXIT_OK	     0
+#define VM_EXIT_SETUP	     1	/* bad input or set-up failure */
+#define VM_EXIT_INTERNAL     2	/* KVM_EXIT_INTERNAL_ERROR (emulation failure...) */
+#define VM_EXIT_TRIPLE_FAULT 4	/* KVM_EXIT_SHUTDOWN */
+#define VM_EXIT_FAIL_ENTRY   6	/* KVM_EXIT_FAIL_ENTRY */
+#define VM_EXIT_UNEXPECTED   8	/* an exit the VMM does not handle, KVM_RUN error */
+#define VM_EXIT_GUEST_CRASH  10 /* KVM_SYSTEM_EVENT_CRASH (pvpanic-like) */
 
-#define VM_EXIT_REASONS 64	/* counters per KVM_EXIT_* value */
+#define VM_EXIT_REASONS 64 /* counters per KVM_EXIT_* value */
 
 struct vm;
 
@@ -43,18 +43,18 @@ struct vm_vcpu {
 	pthread_t thread;
 	bool started;
 	_Atomic uint64_t exits[VM_EXIT_REASONS];
-	_Atomic uint64_t emulated;	/* instructions done by the fallback */
+	_Atomic uint64_t emulated; /* instructions done by the fallback */
 };
 
 /* MSI through GSI routing and irqfd: a small cache of (address, data)
  * routes, each with its own GSI and eventfd. */
-#define VM_MSI_ROUTES 64
-#define VM_MSI_GSI_BASE 24	/* after the IOAPIC's 24 pins */
+#define VM_MSI_ROUTES	64
+#define VM_MSI_GSI_BASE 24 /* after the IOAPIC's 24 pins */
 
 struct vm_msi_route {
 	uint64_t addr;
 	uint32_t data;
-	int fd;		/* irqfd bound to gsi; -1: slot unused */
+	int fd; /* irqfd bound to gsi; -1: slot unused */
 	uint64_t last_use;
 };
 
@@ -62,7 +62,7 @@ struct vm_msi {
 	pthread_mutex_t lock;
 	struct vm_msi_route r[VM_MSI_ROUTES];
 	uint64_t clock;
-	bool use_signal;	/* routing failed: fall back to KVM_SIGNAL_MSI */
+	bool use_signal; /* routing failed: fall back to KVM_SIGNAL_MSI */
 };
 
 struct vm {
@@ -75,7 +75,7 @@ struct vm {
 	struct vm_msi msi;
 	struct vm_event_loop *loop;
 	struct vm_ctx ctx;
-	struct vm_cpuid supported;	/* KVM_GET_SUPPORTED_CPUID */
+	struct vm_cpuid supported; /* KVM_GET_SUPPORTED_CPUID */
 	uint32_t *msr_list;
 	unsigned nr_msrs;
 	struct vm_vcpu vcpus[VM_MAX_CPUS];
@@ -86,14 +86,14 @@ struct vm {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	atomic_bool paused;	/* written under lock; vCPU threads peek without */
+	atomic_bool paused; /* written under lock; vCPU threads peek without */
 	atomic_bool stopping;
 	unsigned parked;
 	struct kvm_clock_data paused_clock;
 	bool exit_set;
 	int exit_status;
 	char exit_why[256];
-	char report[4096];	/* crash report from a vCPU, printed by main */
+	char report[4096]; /* crash report from a vCPU, printed by main */
 	uint64_t start_ns;
 	struct vm_control *control;
 };
@@ -117,8 +117,8 @@ void vm_vcpu_kick(struct vm_vcpu *v);
 void vm_vcpu_destroy(struct vm_vcpu *v);
 /* Formats the report of a fatal exit into buf (pure, for tests). */
 void vm_vcpu_format_report(char *buf, size_t len, unsigned id, const char *what,
-			   const struct kvm_regs *r, const struct kvm_sregs *s,
-			   const uint8_t *insn, size_t ninsn);
+			   const struct kvm_regs *r, const struct kvm_sregs *s, const uint8_t *insn,
+			   size_t ninsn);
 
 /* msi.c */
 int vm_msi_init(struct vm *vm, struct vs_err *e);

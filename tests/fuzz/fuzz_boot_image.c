@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t *ram;
 	static uint8_t initrd[8192];
-	struct vm_memory m = { 0 };
+	struct vm_memory m = {0};
 	struct vm_boot_entry ent;
 	struct vs_err e;
 
@@ -23,9 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vm_mem_add_region(&m, 0, RAM, ram, -1, 0, &e);
 	size_t ilen = (size_t)data[0] * 32;
 	struct vm_boot_input in = {
-		.kernel = data + 1, .kernel_len = size - 1,
-		.initrd = ilen ? initrd : NULL, .initrd_len = ilen,
-		.cmdline = "console=ttyS0", .rsdp_addr = 0xe0000,
+		.kernel = data + 1,
+		.kernel_len = size - 1,
+		.initrd = ilen ? initrd : NULL,
+		.initrd_len = ilen,
+		.cmdline = "console=ttyS0",
+		.rsdp_addr = 0xe0000,
 	};
 	if (vm_boot_load(&m, &in, &ent, &e) == 0) {
 		/* whatever was accepted lies inside guest RAM */

@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vm_emu_cpu cpu;
 	struct vm_emu_insn in;
 	struct vm_emu_effect ef;
-	struct vm_emu_state st = { .rip = 0x1000, .rflags = 2, .mxcsr = 0x1f80, .fcw = 0x37f };
+	struct vm_emu_state st = {.rip = 0x1000, .rflags = 2, .mxcsr = 0x1f80, .fcw = 0x37f};
 	struct vs_err e;
 
 	if (size < 1)

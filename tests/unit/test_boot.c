@@ -46,20 +46,20 @@ static size_t make_bzimage(uint8_t *img, unsigned version, uint16_t xloadflags)
 	size_t len = 1024 + 4096;
 
 	memset(img, 0, len);
-	img[0x1f1] = 1;				/* setup_sects */
+	img[0x1f1] = 1; /* setup_sects */
 	wr(img + 0x1fe, 0xaa55, 2);
-	img[0x200] = 0xeb;			/* jmp */
-	img[0x201] = 0x66;			/* header ends at 0x268 */
+	img[0x200] = 0xeb; /* jmp */
+	img[0x201] = 0x66; /* header ends at 0x268 */
 	memcpy(img + 0x202, "HdrS", 4);
 	wr(img + 0x206, version, 2);
-	img[0x211] = 1;				/* LOADED_HIGH */
-	wr(img + 0x22c, 0x37ffffff, 4);		/* initrd_addr_max */
-	wr(img + 0x230, 0x200000, 4);		/* kernel_alignment */
-	img[0x234] = 1;				/* relocatable */
+	img[0x211] = 1;			/* LOADED_HIGH */
+	wr(img + 0x22c, 0x37ffffff, 4); /* initrd_addr_max */
+	wr(img + 0x230, 0x200000, 4);	/* kernel_alignment */
+	img[0x234] = 1;			/* relocatable */
 	wr(img + 0x236, xloadflags, 2);
-	wr(img + 0x238, 2047, 4);		/* cmdline_size */
-	wr(img + 0x260, 0x10000, 4);		/* init_size */
-	memset(img + 1024, 0x90, 4096);		/* the "kernel" */
+	wr(img + 0x238, 2047, 4);	/* cmdline_size */
+	wr(img + 0x260, 0x10000, 4);	/* init_size */
+	memset(img + 1024, 0x90, 4096); /* the "kernel" */
 	img[1024] = 0xfa;
 	return len;
 }
@@ -74,8 +74,8 @@ TEST(bzimage_loads_at_1m_with_zero_page_and_64bit_entry)
 
 	guest(&m);
 	memset(initrd, 0xab, sizeof(initrd));
-	struct vm_boot_input in = { img, len, initrd, sizeof(initrd), "console=ttyS0", "initrd",
-				    VM_ACPI_ADDR };
+	struct vm_boot_input in = {img,	     len,	  initrd, sizeof(initrd), "console=ttyS0",
+				   "initrd", VM_ACPI_ADDR};
 	REQUIRE(vm_boot_load(&m, &in, &ent, &e) == 0);
 	CHECK_EQ(ent.kind, VM_BOOT_LINUX);
 	CHECK_EQ(ent.mode, VM_ENTRY_LONG64);
@@ -85,9 +85,9 @@ TEST(bzimage_loads_at_1m_with_zero_page_and_64bit_entry)
 	CHECK_EQ(ram[0x100000 + 4095], 0x90);
 
 	uint64_t zp = VM_BOOT_PARAMS_ADDR;
-	CHECK_EQ(rd(zp + 0x202, 4), 0x53726448);	/* header copied */
+	CHECK_EQ(rd(zp + 0x202, 4), 0x53726448); /* header copied */
 	CHECK_EQ(rd(zp + 0x206, 2), 0x20f);
-	CHECK_EQ(ram[zp + 0x210], 0xff);		/* type_of_loader */
+	CHECK_EQ(ram[zp + 0x210], 0xff); /* type_of_loader */
 	CHECK_EQ(rd(zp + 0x228, 4), VM_CMDLINE_ADDR);
 	CHECK_STR((char *)ram + VM_CMDLINE_ADDR, "console=ttyS0");
 	CHECK_EQ(rd(zp + 0x070, 8), VM_ACPI_ADDR);
@@ -132,7 +132,7 @@ TEST(bzimage_header_errors_are_named)
 
 	guest(&m);
 	len = make_bzimage(img, 0x205, 1);
-	struct vm_boot_input in = { img, len, NULL, 0, "", NULL, 0 };
+	struct vm_boot_input in = {img, len, NULL, 0, "", NULL, 0};
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "older than 2.06");
 
@@ -146,12 +146,12 @@ TEST(bzimage_header_errors_are_named)
 	CHECK_CONTAINS(e.msg, "LOADED_HIGH");
 
 	make_bzimage(img, 0x20f, 1);
-	img[0x1f1] = 40;	/* setup past the end */
+	img[0x1f1] = 40; /* setup past the end */
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "setup_sects");
 
 	make_bzimage(img, 0x20f, 1);
-	wr(img + 0x260, 0x8000000, 4);	/* init_size beyond RAM */
+	wr(img + 0x260, 0x8000000, 4); /* init_size beyond RAM */
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "needs 0x8000000 bytes");
 }
@@ -167,7 +167,7 @@ TEST(bzimage_cmdline_longer_than_cmdline_size_is_refused)
 
 	guest(&m);
 	memset(cmd, 'a', sizeof(cmd) - 1);
-	struct vm_boot_input in = { img, len, NULL, 0, cmd, NULL, 0 };
+	struct vm_boot_input in = {img, len, NULL, 0, cmd, NULL, 0};
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "at most 2047");
 }
@@ -183,7 +183,7 @@ TEST(initrd_too_big_for_guest_ram_is_refused)
 
 	guest(&m);
 	REQUIRE(big);
-	struct vm_boot_input in = { img, len, big, RAM - 0x100000, "", "big.img", 0 };
+	struct vm_boot_input in = {img, len, big, RAM - 0x100000, "", "big.img", 0};
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "initrd big.img");
 	CHECK_CONTAINS(e.msg, "do not fit");
@@ -225,7 +225,7 @@ static size_t make_elf(uint8_t *img, int is64, uint64_t paddr, uint64_t entry, i
 		uint8_t *p = img + phoff + i * phsz;
 		uint64_t type = i == 0 ? PT_LOAD : PT_NOTE;
 		uint64_t off = i == 0 ? code_off : note_off, len = i == 0 ? code_len : note_len;
-		uint64_t memsz = i == 0 ? code_len + 0x100 : note_len;	/* some bss */
+		uint64_t memsz = i == 0 ? code_len + 0x100 : note_len; /* some bss */
 		wr(p, type, 4);
 		if (is64) {
 			wr(p + 8, off, 8);
@@ -269,20 +269,20 @@ TEST(pvh_elf_gets_start_info_and_32bit_entry)
 
 	guest(&m);
 	memset(initrd, 0x11, sizeof(initrd));
-	struct vm_boot_input in = { img, len, initrd, sizeof(initrd), "root=/dev/vda", NULL,
-				    VM_ACPI_ADDR };
+	struct vm_boot_input in = {img,	 len,	      initrd, sizeof(initrd), "root=/dev/vda",
+				   NULL, VM_ACPI_ADDR};
 	REQUIRE(vm_boot_load(&m, &in, &ent, &e) == 0);
 	CHECK_EQ(ent.kind, VM_BOOT_PVH);
 	CHECK_EQ(ent.mode, VM_ENTRY_PROT32);
 	CHECK_EQ(ent.rip, 0x1000040);
 	CHECK_EQ(ent.rbx, VM_BOOT_INFO_ADDR);
 	CHECK_EQ(ram[0x1000000], 0xf4);
-	CHECK_EQ(ram[0x1000000 + 0x200], 0);	/* bss cleared */
+	CHECK_EQ(ram[0x1000000 + 0x200], 0); /* bss cleared */
 
 	uint64_t si = VM_BOOT_INFO_ADDR;
 	CHECK_EQ(rd(si, 4), 0x336ec578);
 	CHECK_EQ(rd(si + 4, 4), 1);
-	CHECK_EQ(rd(si + 12, 4), 1);			/* nr_modules */
+	CHECK_EQ(rd(si + 12, 4), 1); /* nr_modules */
 	uint64_t mod = rd(si + 16, 8);
 	CHECK_EQ(rd(mod + 8, 8), sizeof(initrd));
 	CHECK_EQ(ram[rd(mod, 8)], 0x11);
@@ -291,7 +291,7 @@ TEST(pvh_elf_gets_start_info_and_32bit_entry)
 	uint64_t mm = rd(si + 40, 8);
 	unsigned n = (unsigned)rd(si + 48, 4);
 	REQUIRE(n >= 4);
-	CHECK_EQ(rd(mm + 8, 8), VM_EBDA_START);		/* first entry's size */
+	CHECK_EQ(rd(mm + 8, 8), VM_EBDA_START); /* first entry's size */
 	CHECK_EQ(rd(mm + 16, 4), 1);
 }
 
@@ -304,7 +304,7 @@ TEST(vmlinux_without_pvh_note_uses_64bit_protocol_at_elf_entry)
 	size_t len = make_elf(img, 1, 0x1000000, 0x1000000, 0, 0, 0);
 
 	guest(&m);
-	struct vm_boot_input in = { img, len, NULL, 0, "quiet", NULL, 0 };
+	struct vm_boot_input in = {img, len, NULL, 0, "quiet", NULL, 0};
 	REQUIRE(vm_boot_load(&m, &in, &ent, &e) == 0);
 	CHECK_EQ(ent.kind, VM_BOOT_VMLINUX);
 	CHECK_EQ(ent.mode, VM_ENTRY_LONG64);
@@ -330,7 +330,7 @@ TEST(multiboot_elf32_gets_info_and_magic)
 
 	guest(&m);
 	memset(initrd, 0x22, sizeof(initrd));
-	struct vm_boot_input in = { img, len, initrd, sizeof(initrd), "-smp 2", NULL, 0 };
+	struct vm_boot_input in = {img, len, initrd, sizeof(initrd), "-smp 2", NULL, 0};
 	REQUIRE(vm_boot_load(&m, &in, &ent, &e) == 0);
 	CHECK_EQ(ent.kind, VM_BOOT_MULTIBOOT);
 	CHECK_EQ(ent.mode, VM_ENTRY_PROT32);
@@ -340,10 +340,10 @@ TEST(multiboot_elf32_gets_info_and_magic)
 
 	uint64_t mbi = VM_BOOT_INFO_ADDR;
 	uint32_t flags = (uint32_t)rd(mbi, 4);
-	CHECK(flags & 1);			/* mem */
-	CHECK(flags & 4);			/* cmdline */
-	CHECK(flags & 8);			/* mods */
-	CHECK(flags & 64);			/* mmap */
+	CHECK(flags & 1);  /* mem */
+	CHECK(flags & 4);  /* cmdline */
+	CHECK(flags & 8);  /* mods */
+	CHECK(flags & 64); /* mmap */
 	CHECK_EQ(rd(mbi + 4, 4), 639);
 	CHECK_EQ(rd(mbi + 8, 4), (RAM - 0x100000) / 1024);
 	CHECK_STR((char *)ram + rd(mbi + 16, 4), "-smp 2");
@@ -376,13 +376,13 @@ TEST(multiboot_aout_kludge_loads_at_header_addresses)
 	wr(h, 0x1BADB002, 4);
 	wr(h + 4, flags, 4);
 	wr(h + 8, -(0x1BADB002u + flags), 4);
-	wr(h + 12, 0x200040, 4);	/* header_addr */
-	wr(h + 16, 0x200000, 4);	/* load_addr */
-	wr(h + 20, 0x201000, 4);	/* load_end_addr */
-	wr(h + 24, 0x202000, 4);	/* bss_end_addr */
-	wr(h + 28, 0x200100, 4);	/* entry */
-	ram[0x201800] = 0x77;		/* must be cleared as bss */
-	struct vm_boot_input in = { img, sizeof(img), NULL, 0, "", NULL, 0 };
+	wr(h + 12, 0x200040, 4); /* header_addr */
+	wr(h + 16, 0x200000, 4); /* load_addr */
+	wr(h + 20, 0x201000, 4); /* load_end_addr */
+	wr(h + 24, 0x202000, 4); /* bss_end_addr */
+	wr(h + 28, 0x200100, 4); /* entry */
+	ram[0x201800] = 0x77;	 /* must be cleared as bss */
+	struct vm_boot_input in = {img, sizeof(img), NULL, 0, "", NULL, 0};
 	REQUIRE(vm_boot_load(&m, &in, &ent, &e) == 0);
 	CHECK_EQ(ent.kind, VM_BOOT_MULTIBOOT);
 	CHECK_EQ(ent.rip, 0x200100);
@@ -390,7 +390,7 @@ TEST(multiboot_aout_kludge_loads_at_header_addresses)
 	CHECK_EQ(rd(0x200040, 4), 0x1BADB002);
 	CHECK_EQ(ram[0x200fff], 0xcc);
 	CHECK_EQ(ram[0x201800], 0);
-	CHECK(!(rd(VM_BOOT_INFO_ADDR, 4) & 8));	/* no modules */
+	CHECK(!(rd(VM_BOOT_INFO_ADDR, 4) & 8)); /* no modules */
 
 	/* inconsistent addresses are refused */
 	wr(h + 12, 0x100000, 4);
@@ -407,13 +407,13 @@ TEST(multiboot_bad_checksum_or_flags_is_not_multiboot)
 	size_t len = make_elf(img, 0, 0x400000, 0x400020, 0, 0, 1);
 
 	guest(&m);
-	img[0x1000 + 24] ^= 1;	/* checksum */
-	struct vm_boot_input in = { img, len, NULL, 0, "", NULL, 0 };
+	img[0x1000 + 24] ^= 1; /* checksum */
+	struct vm_boot_input in = {img, len, NULL, 0, "", NULL, 0};
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "32-bit ELF without a multiboot header");
 
 	make_elf(img, 0, 0x400000, 0x400020, 0, 0, 1);
-	uint32_t flags = 0x3 | 0x8;	/* a required feature we do not know */
+	uint32_t flags = 0x3 | 0x8; /* a required feature we do not know */
 	wr(img + 0x1000 + 20, flags, 4);
 	wr(img + 0x1000 + 24, -(0x1BADB002u + flags), 4);
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
@@ -434,22 +434,22 @@ TEST(unknown_and_truncated_images_are_refused)
 	CHECK_CONTAINS(e.msg, "unknown kernel format");
 
 	size_t len = make_elf(img, 1, 0x1000000, 0x1000000, 0, 0, 0);
-	CHECK_EQ(vm_boot_detect(img, 100, &k, &e), -1);	/* phdrs cut off */
+	CHECK_EQ(vm_boot_detect(img, 100, &k, &e), -1); /* phdrs cut off */
 	CHECK_CONTAINS(e.msg, "program headers outside the file");
-	wr(img + 64 + 32, 0x100000, 8);		/* filesz past the end */
+	wr(img + 64 + 32, 0x100000, 8); /* filesz past the end */
 	CHECK_EQ(vm_boot_detect(img, len, &k, &e), -1);
 	CHECK_CONTAINS(e.msg, "outside the file");
 
 	make_elf(img, 1, 0x1000000, 0x1000000, 1, 0x1000000, 0);
-	wr(img + 64 + 56 + 32, 0x1000, 8);	/* note filesz past the end */
+	wr(img + 64 + 56 + 32, 0x1000, 8); /* note filesz past the end */
 	CHECK_EQ(vm_boot_detect(img, len, &k, &e), -1);
 
-	len = make_elf(img, 1, 0x80000, 0x80000, 0, 0, 0);	/* below 1 MiB */
-	struct vm_boot_input in = { img, len, NULL, 0, "", NULL, 0 };
+	len = make_elf(img, 1, 0x80000, 0x80000, 0, 0, 0); /* below 1 MiB */
+	struct vm_boot_input in = {img, len, NULL, 0, "", NULL, 0};
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "below 1 MiB");
 
-	len = make_elf(img, 1, RAM - 0x100, RAM - 0x100, 0, 0, 0);	/* past RAM */
+	len = make_elf(img, 1, RAM - 0x100, RAM - 0x100, 0, 0, 0); /* past RAM */
 	in.kernel_len = len;
 	CHECK_EQ(vm_boot_load(&m, &in, &ent, &e), -1);
 	CHECK_CONTAINS(e.msg, "does not fit in guest RAM");

@@ -31,8 +31,8 @@ TEST(bus_dispatch_passes_offset_from_range_start)
 {
 	struct vm_bus b;
 	struct vs_err e;
-	struct rec r = { 0 };
-	uint8_t d[4] = { 1, 2, 3, 4 };
+	struct rec r = {0};
+	uint8_t d[4] = {1, 2, 3, 4};
 
 	vm_bus_init(&b, "pio");
 	REQUIRE(vm_bus_register(&b, 0x3f8, 8, rec_io, &r, "serial", &e) == 0);
@@ -49,8 +49,8 @@ TEST(bus_unclaimed_read_is_all_ones_and_write_dropped)
 {
 	struct vm_bus b;
 	struct vs_err e;
-	struct rec r = { 0 };
-	uint8_t d[4] = { 0 };
+	struct rec r = {0};
+	uint8_t d[4] = {0};
 
 	vm_bus_init(&b, "mmio");
 	REQUIRE(vm_bus_register(&b, 0x1000, 0x100, rec_io, &r, "dev", &e) == 0);
@@ -65,7 +65,7 @@ TEST(bus_register_overlap_names_both_devices)
 {
 	struct vm_bus b;
 	struct vs_err e;
-	struct rec r = { 0 };
+	struct rec r = {0};
 
 	vm_bus_init(&b, "pio");
 	REQUIRE(vm_bus_register(&b, 0x60, 1, rec_io, &r, "i8042", &e) == 0);
@@ -84,12 +84,12 @@ TEST(bus_unregister_frees_the_range_for_another_device)
 {
 	struct vm_bus b;
 	struct vs_err e;
-	struct rec r1 = { 0 }, r2 = { 0 };
-	uint8_t d[1] = { 7 };
+	struct rec r1 = {0}, r2 = {0};
+	uint8_t d[1] = {7};
 
 	vm_bus_init(&b, "mmio");
 	REQUIRE(vm_bus_register(&b, 0xc0000000, 0x1000, rec_io, &r1, "bar0", &e) == 0);
-	vm_bus_unregister(&b, 0xc0000000, &r2);	/* wrong owner: no effect */
+	vm_bus_unregister(&b, 0xc0000000, &r2); /* wrong owner: no effect */
 	CHECK(vm_bus_dispatch(&b, 0xc0000010, d, 1, true));
 	CHECK_EQ(r1.calls, 1);
 	vm_bus_unregister(&b, 0xc0000000, &r1);
@@ -121,12 +121,12 @@ TEST(bus_handler_may_reregister_on_its_own_bus)
 {
 	struct vm_bus b;
 	struct vs_err e;
-	struct mover mv = { &b, 0x100, 0 };
-	uint8_t d[1] = { 0 };
+	struct mover mv = {&b, 0x100, 0};
+	uint8_t d[1] = {0};
 
 	vm_bus_init(&b, "pio");
 	REQUIRE(vm_bus_register(&b, 0x100, 0x10, mover_io, &mv, "mover", &e) == 0);
-	CHECK(vm_bus_dispatch(&b, 0x104, d, 1, true));	/* would deadlock under the lock */
+	CHECK(vm_bus_dispatch(&b, 0x104, d, 1, true)); /* would deadlock under the lock */
 	CHECK(!vm_bus_dispatch(&b, 0x104, d, 1, true));
 	CHECK(vm_bus_dispatch(&b, 0x204, d, 1, true));
 	CHECK_EQ(mv.calls, 2);

@@ -64,8 +64,8 @@ static void f_metrics(void *o, struct json_object *out)
 
 TEST(control_status_reports_state_vcpus_memory_uptime)
 {
-	struct fake f = { 0 };
-	struct vm_control_ops ops = { &f, f_status, f_pause, f_resume, f_shutdown, f_metrics };
+	struct fake f = {0};
+	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
 	char *r = REQ(&ops, "{\"cmd\":\"status\"}");
 
 	CHECK_STR(r, "{\"state\":\"running\",\"vcpus\":2,\"memory\":134217728,"
@@ -75,8 +75,8 @@ TEST(control_status_reports_state_vcpus_memory_uptime)
 
 TEST(control_pause_resume_change_state_and_refuse_repeats)
 {
-	struct fake f = { 0 };
-	struct vm_control_ops ops = { &f, f_status, f_pause, f_resume, f_shutdown, f_metrics };
+	struct fake f = {0};
+	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
 	char *r;
 
 	r = REQ(&ops, "{\"cmd\":\"pause\"}");
@@ -97,8 +97,8 @@ TEST(control_pause_resume_change_state_and_refuse_repeats)
 
 TEST(control_shutdown_and_metrics)
 {
-	struct fake f = { 0 };
-	struct vm_control_ops ops = { &f, f_status, f_pause, f_resume, f_shutdown, f_metrics };
+	struct fake f = {0};
+	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
 	char *r;
 
 	r = REQ(&ops, "{\"cmd\":\"shutdown\"}");
@@ -120,8 +120,8 @@ TEST(control_shutdown_and_metrics)
 
 TEST(control_bad_requests_get_an_error_reply)
 {
-	struct fake f = { 0 };
-	struct vm_control_ops ops = { &f, f_status, NULL, NULL, NULL, NULL };
+	struct fake f = {0};
+	struct vm_control_ops ops = {&f, f_status, NULL, NULL, NULL, NULL};
 	char *r;
 
 	r = REQ(&ops, "{\"cmd\":\"snapshot\"}");
@@ -147,7 +147,7 @@ TEST(control_bad_requests_get_an_error_reply)
 
 static int connect_to(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	strcpy(sa.sun_path, path);
@@ -181,8 +181,8 @@ static size_t read_lines(int fd, char *buf, size_t cap, int n)
 
 TEST(control_socket_answers_each_line_and_is_removed_on_stop)
 {
-	struct fake f = { 0 };
-	struct vm_control_ops ops = { &f, f_status, f_pause, f_resume, f_shutdown, f_metrics };
+	struct fake f = {0};
+	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
 	struct vm_control *c;
 	struct vs_err e;
 	char path[64], buf[2048];
@@ -214,8 +214,8 @@ TEST(control_socket_start_fails_cleanly_on_bad_path)
 {
 	struct vm_control *c;
 	struct vs_err e;
-	struct fake f = { 0 };
-	struct vm_control_ops ops = { &f, f_status, NULL, NULL, NULL, NULL };
+	struct fake f = {0};
+	struct vm_control_ops ops = {&f, f_status, NULL, NULL, NULL, NULL};
 
 	CHECK_EQ(vm_control_start(&c, "/nonexistent-dir/ctl.sock", &ops, &e), -1);
 	CHECK_CONTAINS(e.msg, "/nonexistent-dir/ctl.sock");

@@ -9,8 +9,8 @@
 #include "vmm/x86/msr.h"
 #include "vmm/x86/regs.h"
 
-static void ent(struct vm_cpuid *c, uint32_t fn, uint32_t idx, int indexed, uint32_t a,
-		uint32_t b, uint32_t cc, uint32_t d)
+static void ent(struct vm_cpuid *c, uint32_t fn, uint32_t idx, int indexed, uint32_t a, uint32_t b,
+		uint32_t cc, uint32_t d)
 {
 	struct kvm_cpuid_entry2 *x = &c->ent[c->nent++];
 
@@ -30,10 +30,10 @@ static void host_table(struct vm_cpuid *c)
 	memset(c, 0, sizeof(*c));
 	ent(c, 0, 0, 0, 0x1f, 0x756e6547, 0x6c65746e, 0x49656e69);
 	ent(c, 1, 0, 0, 0x806f8, 0xff0800, 0x7ffefbff | (1u << 5), 0xbfebfbff & ~(1u << 28));
-	ent(c, 4, 0, 1, 0x1c004121, 0x1c0003f, 0x3f, 0);	/* L1d */
-	ent(c, 4, 1, 1, 0x1c004122, 0x1c0003f, 0x3f, 0);	/* L1i */
-	ent(c, 4, 2, 1, 0x1c004143, 0x3c0003f, 0x7ff, 0);	/* L2 */
-	ent(c, 4, 3, 1, 0x1c03c163, 0x3c0003f, 0xbfff, 4);	/* L3 */
+	ent(c, 4, 0, 1, 0x1c004121, 0x1c0003f, 0x3f, 0);   /* L1d */
+	ent(c, 4, 1, 1, 0x1c004122, 0x1c0003f, 0x3f, 0);   /* L1i */
+	ent(c, 4, 2, 1, 0x1c004143, 0x3c0003f, 0x7ff, 0);  /* L2 */
+	ent(c, 4, 3, 1, 0x1c03c163, 0x3c0003f, 0xbfff, 4); /* L3 */
 	ent(c, 4, 4, 1, 0, 0, 0, 0);
 	ent(c, 7, 0, 1, 0, 0xffffffff, 0xffffffff, 0xffffffff);
 	ent(c, 0xb, 0, 1, 1, 2, 0x100, 5);
@@ -54,15 +54,15 @@ TEST(cpuid_sets_hypervisor_bit_apic_id_and_kvm_signature)
 	struct kvm_cpuid_entry2 *l1 = vm_cpuid_find(&c, 1, 0);
 	REQUIRE(l1);
 	CHECK(l1->ecx & (1u << 31));
-	CHECK(!(l1->ecx & (1u << 5)));		/* VMX hidden */
-	CHECK_EQ(l1->ebx >> 24, 2);		/* APIC ID */
+	CHECK(!(l1->ecx & (1u << 5))); /* VMX hidden */
+	CHECK_EQ(l1->ebx >> 24, 2);    /* APIC ID */
 	CHECK_EQ((l1->ebx >> 16) & 0xff, 4);
-	CHECK_EQ(l1->ebx & 0xffff, 0x0800);	/* CLFLUSH size kept */
+	CHECK_EQ(l1->ebx & 0xffff, 0x0800); /* CLFLUSH size kept */
 	CHECK(l1->edx & (1u << 28));
 
 	struct kvm_cpuid_entry2 *sig = vm_cpuid_find(&c, 0x40000000, 0);
 	REQUIRE(sig);
-	char s[13] = { 0 };
+	char s[13] = {0};
 	memcpy(s, &sig->ebx, 4);
 	memcpy(s + 4, &sig->ecx, 4);
 	memcpy(s + 8, &sig->edx, 4);
@@ -70,8 +70,8 @@ TEST(cpuid_sets_hypervisor_bit_apic_id_and_kvm_signature)
 	CHECK_EQ(sig->eax, 0x40000001);
 	struct kvm_cpuid_entry2 *feat = vm_cpuid_find(&c, 0x40000001, 0);
 	REQUIRE(feat);
-	CHECK(feat->eax & 1);			/* kvmclock kept */
-	CHECK(!(feat->eax & (1u << 15)));	/* ext dest id removed */
+	CHECK(feat->eax & 1);		  /* kvmclock kept */
+	CHECK(!(feat->eax & (1u << 15))); /* ext dest id removed */
 }
 
 TEST(cpuid_topology_leaves_describe_one_package_of_n_cores)
@@ -87,7 +87,7 @@ TEST(cpuid_topology_leaves_describe_one_package_of_n_cores)
 	CHECK_EQ(smt->ebx, 1);
 	CHECK_EQ((smt->ecx >> 8) & 0xff, 1);
 	CHECK_EQ(smt->edx, 5);
-	CHECK_EQ(core->eax, 3);			/* 6 IDs need 3 bits */
+	CHECK_EQ(core->eax, 3); /* 6 IDs need 3 bits */
 	CHECK_EQ(core->ebx, 6);
 	CHECK_EQ((core->ecx >> 8) & 0xff, 2);
 	CHECK_EQ(core->edx, 5);
@@ -97,10 +97,10 @@ TEST(cpuid_topology_leaves_describe_one_package_of_n_cores)
 
 	struct kvm_cpuid_entry2 *l1d = vm_cpuid_find(&c, 4, 0), *l3 = vm_cpuid_find(&c, 4, 3);
 	REQUIRE(l1d && l3);
-	CHECK_EQ(l1d->eax >> 26, 7);		/* cores per package - 1 (power of 2) */
-	CHECK_EQ((l1d->eax >> 14) & 0xfff, 0);	/* L1 private */
-	CHECK_EQ((l3->eax >> 14) & 0xfff, 7);	/* L3 shared by all */
-	CHECK_EQ(l1d->eax & 0x3fff, 0x0121);	/* cache type/level kept */
+	CHECK_EQ(l1d->eax >> 26, 7);	       /* cores per package - 1 (power of 2) */
+	CHECK_EQ((l1d->eax >> 14) & 0xfff, 0); /* L1 private */
+	CHECK_EQ((l3->eax >> 14) & 0xfff, 7);  /* L3 shared by all */
+	CHECK_EQ(l1d->eax & 0x3fff, 0x0121);   /* cache type/level kept */
 	CHECK_EQ(vm_cpuid_find(&c, 0x80000008, 0)->ecx & 0xff, 5);
 }
 
@@ -113,11 +113,11 @@ TEST(cpuid_removes_features_the_vmm_does_not_emulate)
 	REQUIRE(vm_cpuid_configure(&c, 0, 1, &e) == 0);
 	struct kvm_cpuid_entry2 *l7 = vm_cpuid_find(&c, 7, 0);
 	REQUIRE(l7);
-	CHECK(!(l7->ebx & (1u << 2)));		/* SGX */
-	CHECK(!(l7->ebx & (1u << 25)));		/* PT */
-	CHECK(l7->ebx & 1);			/* others kept */
+	CHECK(!(l7->ebx & (1u << 2)));	/* SGX */
+	CHECK(!(l7->ebx & (1u << 25))); /* PT */
+	CHECK(l7->ebx & 1);		/* others kept */
 	CHECK(vm_cpuid_find(&c, 0x12, 0) == NULL);
-	CHECK(!(vm_cpuid_find(&c, 1, 0)->edx & (1u << 28)));	/* one CPU: no HTT */
+	CHECK(!(vm_cpuid_find(&c, 1, 0)->edx & (1u << 28))); /* one CPU: no HTT */
 }
 
 TEST(cpuid_refuses_bad_cpu_index_and_missing_leaves)
@@ -148,7 +148,7 @@ TEST(msr_boot_list_clears_syscall_msrs_and_enables_fast_strings)
 	CHECK(lstar && misc);
 
 	/* only MSRs KVM says it supports */
-	uint32_t sup[] = { VM_MSR_STAR, VM_MSR_IA32_TSC, 0x12345 };
+	uint32_t sup[] = {VM_MSR_STAR, VM_MSR_IA32_TSC, 0x12345};
 	n = vm_msr_boot_list(sup, 3, out, 32);
 	CHECK_EQ(n, 2);
 	CHECK_EQ(vm_msr_boot_list(NULL, 0, out, 3), 3);
@@ -174,8 +174,8 @@ TEST(long_mode_boot_state_has_paging_and_flat_64bit_cs)
 	struct vs_err e;
 	struct kvm_sregs s;
 	struct kvm_regs r;
-	struct vm_boot_entry ent = { .mode = VM_ENTRY_LONG64, .rip = 0x100200,
-				     .rsi = VM_BOOT_PARAMS_ADDR };
+	struct vm_boot_entry ent = {
+		.mode = VM_ENTRY_LONG64, .rip = 0x100200, .rsi = VM_BOOT_PARAMS_ADDR};
 
 	guest(&m);
 	REQUIRE(vm_x86_write_gdt(&m, VM_ENTRY_LONG64, &e) == 0);
@@ -195,7 +195,7 @@ TEST(long_mode_boot_state_has_paging_and_flat_64bit_cs)
 	CHECK(s.cr4 & VM_CR4_PAE);
 	CHECK_EQ(s.efer, VM_EFER_LME | VM_EFER_LMA);
 	CHECK_EQ(s.cr3, VM_PML4_ADDR);
-	CHECK_EQ(s.apic_base, 0xfee00900);	/* left as KVM had it */
+	CHECK_EQ(s.apic_base, 0xfee00900); /* left as KVM had it */
 	CHECK_EQ(r.rip, 0x100200);
 	CHECK_EQ(r.rsi, VM_BOOT_PARAMS_ADDR);
 	CHECK_EQ(r.rflags, 2);
@@ -221,8 +221,10 @@ TEST(protected_mode_boot_state_is_flat_32bit_without_paging)
 {
 	struct kvm_sregs s;
 	struct kvm_regs r;
-	struct vm_boot_entry ent = { .mode = VM_ENTRY_PROT32, .rip = 0x400020,
-				     .rax = 0x2BADB002, .rbx = VM_BOOT_INFO_ADDR };
+	struct vm_boot_entry ent = {.mode = VM_ENTRY_PROT32,
+				    .rip = 0x400020,
+				    .rax = 0x2BADB002,
+				    .rbx = VM_BOOT_INFO_ADDR};
 
 	memset(&s, 0, sizeof(s));
 	vm_x86_boot_sregs(VM_ENTRY_PROT32, &s);
@@ -236,7 +238,7 @@ TEST(protected_mode_boot_state_is_flat_32bit_without_paging)
 	CHECK_EQ(s.tr.limit, 0x67);
 	CHECK_EQ(r.rax, 0x2BADB002);
 	CHECK_EQ(r.rbx, VM_BOOT_INFO_ADDR);
-	CHECK_EQ(r.rflags & (1u << 9), 0);	/* IF clear */
+	CHECK_EQ(r.rflags & (1u << 9), 0); /* IF clear */
 }
 
 static void put64(uint64_t gpa, uint64_t v)
@@ -247,7 +249,7 @@ static void put64(uint64_t gpa, uint64_t v)
 TEST(page_walk_follows_4k_pages_and_refuses_unmapped)
 {
 	struct vm_memory m;
-	struct kvm_sregs s = { 0 };
+	struct kvm_sregs s = {0};
 	uint64_t gpa;
 	uint8_t buf[8];
 
@@ -267,7 +269,7 @@ TEST(page_walk_follows_4k_pages_and_refuses_unmapped)
 	CHECK_EQ(gpa, 0x200010);
 	CHECK_EQ(vm_x86_translate(&m, &s, va + 0x1008, &gpa), 0);
 	CHECK_EQ(gpa, 0x300008);
-	CHECK_EQ(vm_x86_translate(&m, &s, va + 0x2000, &gpa), -1);	/* not present */
+	CHECK_EQ(vm_x86_translate(&m, &s, va + 0x2000, &gpa), -1); /* not present */
 
 	/* a read across the page boundary stitches both pages */
 	ram[0x200ffe] = 0xaa;
@@ -286,7 +288,7 @@ TEST(page_walk_follows_4k_pages_and_refuses_unmapped)
 TEST(page_walk_handles_32bit_and_pae_paging)
 {
 	struct vm_memory m;
-	struct kvm_sregs s = { 0 };
+	struct kvm_sregs s = {0};
 	uint64_t gpa;
 
 	guest(&m);

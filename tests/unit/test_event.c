@@ -45,11 +45,11 @@ TEST(event_loop_dispatches_and_stops_from_handler)
 	uint64_t one = 1;
 
 	REQUIRE(l);
-	struct ctx c = { .l = l, .stop_after = 1 };
+	struct ctx c = {.l = l, .stop_after = 1};
 	c.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	REQUIRE(c.fd >= 0);
 	REQUIRE(vm_event_add(l, c.fd, EPOLLIN, on_ready, &c, &e) == 0);
-	CHECK_EQ(vm_event_add(l, c.fd, EPOLLIN, on_ready, &c, &e), -1);	/* twice */
+	CHECK_EQ(vm_event_add(l, c.fd, EPOLLIN, on_ready, &c, &e), -1); /* twice */
 	CHECK_CONTAINS(e.msg, "already registered");
 	REQUIRE(write(c.fd, &one, sizeof(one)) == sizeof(one));
 	CHECK_EQ(vm_event_loop_run(l, &e), 0);
@@ -83,8 +83,8 @@ TEST(event_deleted_fd_gets_no_more_events)
 	/* both ready in the same batch: whichever runs first deletes the other
 	 * and stops the loop; the batch is still finished, so only the deleted
 	 * mark keeps the second handler from running */
-	struct ctx a = { .l = l, .stop_after = 1, .del_other = 1 };
-	struct ctx b = { .l = l, .stop_after = 1, .del_other = 1 };
+	struct ctx a = {.l = l, .stop_after = 1, .del_other = 1};
+	struct ctx b = {.l = l, .stop_after = 1, .del_other = 1};
 	a.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	b.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	a.other_fd = b.fd;

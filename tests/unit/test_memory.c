@@ -39,11 +39,11 @@ TEST(mem_ptr_refuses_ranges_leaving_guest_memory)
 	struct vm_memory m;
 
 	two_regions(&m);
-	CHECK(vm_mem_ptr(&m, 4095, 2) == NULL);		/* runs into the gap */
-	CHECK(vm_mem_ptr(&m, 4096, 1) == NULL);		/* in the gap */
-	CHECK(vm_mem_ptr(&m, 0x10000 + 8192, 1) == NULL);	/* past the end */
+	CHECK(vm_mem_ptr(&m, 4095, 2) == NULL);		  /* runs into the gap */
+	CHECK(vm_mem_ptr(&m, 4096, 1) == NULL);		  /* in the gap */
+	CHECK(vm_mem_ptr(&m, 0x10000 + 8192, 1) == NULL); /* past the end */
 	CHECK(vm_mem_ptr(&m, 0, 0) == NULL);
-	CHECK(vm_mem_ptr(&m, 0x10000, UINT64_MAX) == NULL);	/* would wrap */
+	CHECK(vm_mem_ptr(&m, 0x10000, UINT64_MAX) == NULL); /* would wrap */
 	CHECK(vm_mem_ptr(&m, UINT64_MAX, 2) == NULL);
 	CHECK(vm_mem_ptr(NULL, 0, 1) == NULL);
 }
@@ -73,7 +73,7 @@ TEST(mem_read_write_round_trip_and_fail_whole)
 
 TEST(mem_copy_spans_adjacent_regions)
 {
-	struct vm_memory m = { 0 };
+	struct vm_memory m = {0};
 	struct vs_err e;
 	static uint8_t a[64], b[64];
 	uint8_t pat[32], back[32];
@@ -147,7 +147,7 @@ TEST(mem_alloc_splits_ram_around_the_mmio_hole)
 	CHECK_EQ(m.regions[1].gpa, 4ull << 30);
 	CHECK_EQ(m.regions[1].size, 16ull << 20);
 	CHECK_EQ(m.regions[1].fd_offset, 3ull << 30);
-	CHECK(vm_mem_ptr(&m, 0xc0000000ull, 1) == NULL);	/* the hole */
+	CHECK(vm_mem_ptr(&m, 0xc0000000ull, 1) == NULL); /* the hole */
 	CHECK(vm_mem_ptr(&m, 0x100000000ull, 4096) != NULL);
 	vm_mem_free(&m);
 }

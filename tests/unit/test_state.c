@@ -24,7 +24,7 @@ TEST(state_round_trips_fields_little_endian)
 	vm_sw_bytes(&w, "abcd", 5);
 	REQUIRE(!w.failed);
 	CHECK_EQ(w.len, 1 + 2 + 4 + 8 + 5);
-	CHECK_EQ(w.buf[1], 0x56);	/* low byte first */
+	CHECK_EQ(w.buf[1], 0x56); /* low byte first */
 	CHECK_EQ(w.buf[2], 0x34);
 	CHECK_EQ(w.buf[7], 0xef);
 
@@ -47,7 +47,7 @@ TEST(state_truncated_section_names_section_and_offset)
 {
 	struct vm_state_reader r;
 	struct vs_err e;
-	uint8_t buf[6] = { 0 };
+	uint8_t buf[6] = {0};
 	uint32_t v;
 	uint64_t q;
 
@@ -57,7 +57,7 @@ TEST(state_truncated_section_names_section_and_offset)
 	CHECK_EQ(vm_sr_u64(&r, &q, &e), -1);
 	CHECK_CONTAINS(e.msg, "virtio-blk0");
 	CHECK_CONTAINS(e.msg, "offset 4");
-	CHECK_EQ(r.pos, 4);	/* nothing consumed by the failed read */
+	CHECK_EQ(r.pos, 4); /* nothing consumed by the failed read */
 	CHECK_EQ(vm_sr_u32(&r, &v, &e), -1);
 	CHECK_EQ(v, 0x55);
 }
@@ -66,7 +66,7 @@ TEST(state_leftover_bytes_are_refused)
 {
 	struct vm_state_reader r;
 	struct vs_err e;
-	uint8_t buf[3] = { 1, 2, 3 };
+	uint8_t buf[3] = {1, 2, 3};
 	uint16_t v;
 
 	vm_sr_init(&r, "rtc", buf, sizeof(buf));

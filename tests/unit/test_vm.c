@@ -9,9 +9,9 @@
 
 TEST(fatal_exit_report_names_reason_rip_bytes_and_registers)
 {
-	struct kvm_regs r = { 0 };
-	struct kvm_sregs s = { 0 };
-	uint8_t insn[] = { 0x0f, 0xc7, 0x0e };
+	struct kvm_regs r = {0};
+	struct kvm_sregs s = {0};
+	uint8_t insn[] = {0x0f, 0xc7, 0x0e};
 	char buf[4096];
 
 	r.rip = 0xffffffff81234567ull;
@@ -36,8 +36,8 @@ TEST(fatal_exit_report_names_reason_rip_bytes_and_registers)
 	CHECK_CONTAINS(buf, "EFER 0000000000000d01");
 	CHECK_CONTAINS(buf, "64-bit");
 
-	vm_vcpu_format_report(buf, sizeof(buf), 0, "KVM_EXIT_SHUTDOWN: triple fault", &r, &s,
-			      NULL, 0);
+	vm_vcpu_format_report(buf, sizeof(buf), 0, "KVM_EXIT_SHUTDOWN: triple fault", &r, &s, NULL,
+			      0);
 	CHECK_CONTAINS(buf, "not readable");
 	/* a short buffer is cut, never overrun */
 	char small[40];
@@ -47,11 +47,11 @@ TEST(fatal_exit_report_names_reason_rip_bytes_and_registers)
 
 TEST(exit_statuses_are_distinct_and_never_look_like_debug_exit)
 {
-	int st[] = { VM_EXIT_INTERNAL, VM_EXIT_TRIPLE_FAULT, VM_EXIT_FAIL_ENTRY,
-		     VM_EXIT_UNEXPECTED, VM_EXIT_GUEST_CRASH, VM_EXIT_SECCOMP };
+	int st[] = {VM_EXIT_INTERNAL,	VM_EXIT_TRIPLE_FAULT, VM_EXIT_FAIL_ENTRY,
+		    VM_EXIT_UNEXPECTED, VM_EXIT_GUEST_CRASH,  VM_EXIT_SECCOMP};
 
 	for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
-		CHECK_EQ(st[i] & 1, 0);	/* debug-exit statuses are odd */
+		CHECK_EQ(st[i] & 1, 0); /* debug-exit statuses are odd */
 		for (size_t j = 0; j < i; j++)
 			CHECK(st[i] != st[j]);
 	}

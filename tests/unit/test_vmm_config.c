@@ -9,8 +9,8 @@
 #include "vessel/fs.h"
 #include "vmm/config.h"
 
-#define ARGS(...) ((char *[]){ __VA_ARGS__ })
-#define NARGS(...) ((int)(sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)))
+#define ARGS(...)	 ((char *[]){__VA_ARGS__})
+#define NARGS(...)	 ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
 #define PARSE(c, e, ...) vm_config_from_args(c, NARGS(__VA_ARGS__), ARGS(__VA_ARGS__), e)
 
 static char tmpdir[64];
@@ -63,8 +63,8 @@ TEST(config_flags_fill_every_field)
 		      "/e.img", "--net", "tap=tap0,mac=52:54:00:12:34:56", "--vsock",
 		      "cid=3,path=/tmp/v.sock", "--rng", "--balloon", "--console", "pty",
 		      "--serial", "file:/tmp/log", "--control-socket", "/tmp/c.sock",
-		      "--memory-backend", "memfd", "--hugepages", "--no-seccomp",
-		      "--host-profile", "pvm");
+		      "--memory-backend", "memfd", "--hugepages", "--no-seccomp", "--host-profile",
+		      "pvm");
 	REQUIRE(r == 0);
 	CHECK_STR(c.kernel, "/k");
 	CHECK_STR(c.initrd, "/i");
@@ -197,13 +197,15 @@ TEST(config_file_fills_fields_and_flags_override)
 	struct vs_err e;
 	char *p = tmpfile_with(
 		"good.json",
-		"{ \"vcpus\": 2, \"memory\": \"512M\", \"kernel\": \"/k\", \"cmdline\": \"quiet\",\n"
+		"{ \"vcpus\": 2, \"memory\": \"512M\", \"kernel\": \"/k\", \"cmdline\": "
+		"\"quiet\",\n"
 		"  \"disks\": [ { \"path\": \"/a.img\", \"readonly\": true, \"id\": \"a\" } ],\n"
 		"  \"nets\": [ { \"tap\": \"tap1\" } ],\n"
 		"  \"vsock\": { \"cid\": 7, \"uds_path\": \"/tmp/vs\" },\n"
 		"  \"console\": { \"serial\": \"none\", \"virtio\": \"stdout\" },\n"
 		"  \"rng\": true, \"balloon\": false, \"control_socket\": \"/tmp/ctl\",\n"
-		"  \"memory_backend\": \"memfd\", \"seccomp\": false, \"host_profile\": \"none\" }\n");
+		"  \"memory_backend\": \"memfd\", \"seccomp\": false, \"host_profile\": \"none\" "
+		"}\n");
 
 	vm_config_init(&c);
 	REQUIRE(PARSE(&c, &e, "--config", p, "--cpus", "3") == 0);

@@ -33,7 +33,7 @@ static int allowed_calls(void)
 {
 	int fds[2];
 
-	if (getpid() <= 0 || pipe(fds) < 0)	/* pipe: not allowed, see below */
+	if (getpid() <= 0 || pipe(fds) < 0) /* pipe: not allowed, see below */
 		return 1;
 	return 0;
 }
@@ -47,7 +47,7 @@ static int allowed_calls_only(void)
 
 	if (getpid() <= 0 || s < 0 || write(STDERR_FILENO, &c, 0) < 0)
 		return 1;
-	ioctl(STDERR_FILENO, TIOCGWINSZ, &ws);	/* terminal ioctls pass (result aside) */
+	ioctl(STDERR_FILENO, TIOCGWINSZ, &ws); /* terminal ioctls pass (result aside) */
 	close(s);
 	return 0;
 }
@@ -60,7 +60,7 @@ static int forbidden_inet_socket(void)
 
 static int forbidden_execve(void)
 {
-	char *argv[] = { "/bin/true", NULL };
+	char *argv[] = {"/bin/true", NULL};
 
 	execve("/bin/true", argv, NULL);
 	return 0;
@@ -92,8 +92,8 @@ TEST(seccomp_allows_what_a_running_vm_needs)
 
 TEST(seccomp_refuses_exec_inet_sockets_mkdir_and_foreign_ioctls)
 {
-	int (*bad[])(void) = { forbidden_inet_socket, forbidden_execve, forbidden_mkdir,
-			       forbidden_ioctl, allowed_calls };
+	int (*bad[])(void) = {forbidden_inet_socket, forbidden_execve, forbidden_mkdir,
+			      forbidden_ioctl, allowed_calls};
 	char path[] = "/tmp/vmseccomp.XXXXXX";
 	int fd = mkstemp(path);
 
@@ -108,10 +108,10 @@ TEST(seccomp_refuses_exec_inet_sockets_mkdir_and_foreign_ioctls)
 	char buf[512] = "";
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	CHECK(n > 0);
-	CHECK_CONTAINS(buf, "vessel-vmm: seccomp: forbidden system call 41\n");	/* socket */
-	CHECK_CONTAINS(buf, "forbidden system call 59\n");	/* execve */
-	CHECK_CONTAINS(buf, "forbidden system call 83\n");	/* mkdir */
-	CHECK_CONTAINS(buf, "forbidden system call 16\n");	/* ioctl */
+	CHECK_CONTAINS(buf, "vessel-vmm: seccomp: forbidden system call 41\n"); /* socket */
+	CHECK_CONTAINS(buf, "forbidden system call 59\n");			/* execve */
+	CHECK_CONTAINS(buf, "forbidden system call 83\n");			/* mkdir */
+	CHECK_CONTAINS(buf, "forbidden system call 16\n");			/* ioctl */
 	struct stat st;
 	CHECK(stat("/tmp/vessel-seccomp-must-not-exist", &st) < 0);
 	close(fd);
@@ -120,7 +120,7 @@ TEST(seccomp_refuses_exec_inet_sockets_mkdir_and_foreign_ioctls)
 static int device_timer_calls(void)
 {
 	/* what the RTC and serial devices do from the event loop */
-	struct itimerspec its = { .it_value = { .tv_sec = 100 } };
+	struct itimerspec its = {.it_value = {.tv_sec = 100}};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 
 	if (fd < 0 || timerfd_settime(fd, 0, &its, NULL) < 0 || timerfd_gettime(fd, &its) < 0)

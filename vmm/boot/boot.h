@@ -13,10 +13,10 @@
 #include "vessel/err.h"
 
 enum vm_boot_kind {
-	VM_BOOT_LINUX,		/* bzImage, Linux boot protocol, 64-bit entry */
-	VM_BOOT_VMLINUX,	/* ELF64 without PVH note: 64-bit Linux boot protocol */
-	VM_BOOT_PVH,		/* ELF with XEN_ELFNOTE_PHYS32_ENTRY */
-	VM_BOOT_MULTIBOOT,	/* multiboot v1: ELF32 or a.out kludge */
+	VM_BOOT_LINUX,	   /* bzImage, Linux boot protocol, 64-bit entry */
+	VM_BOOT_VMLINUX,   /* ELF64 without PVH note: 64-bit Linux boot protocol */
+	VM_BOOT_PVH,	   /* ELF with XEN_ELFNOTE_PHYS32_ENTRY */
+	VM_BOOT_MULTIBOOT, /* multiboot v1: ELF32 or a.out kludge */
 };
 
 const char *vm_boot_kind_name(enum vm_boot_kind k);
@@ -25,16 +25,16 @@ const char *vm_boot_kind_name(enum vm_boot_kind k);
 struct vm_boot_input {
 	const uint8_t *kernel;
 	size_t kernel_len;
-	const uint8_t *initrd;	/* NULL: none */
+	const uint8_t *initrd; /* NULL: none */
 	size_t initrd_len;
-	const char *cmdline;	/* never NULL ("" for none) */
+	const char *cmdline; /* never NULL ("" for none) */
 	const char *initrd_name;
-	uint64_t rsdp_addr;	/* 0: no ACPI tables */
+	uint64_t rsdp_addr; /* 0: no ACPI tables */
 };
 
 enum vm_entry_mode {
-	VM_ENTRY_LONG64,	/* long mode, identity paging, CS 0x10 64-bit */
-	VM_ENTRY_PROT32,	/* protected mode, paging off, flat 4 GiB CS 0x10 */
+	VM_ENTRY_LONG64, /* long mode, identity paging, CS 0x10 64-bit */
+	VM_ENTRY_PROT32, /* protected mode, paging off, flat 4 GiB CS 0x10 */
 };
 
 /* The BSP's state at entry, as the boot path defines it. */
@@ -42,7 +42,7 @@ struct vm_boot_entry {
 	enum vm_boot_kind kind;
 	enum vm_entry_mode mode;
 	uint64_t rip, rsi, rax, rbx, rsp;
-	uint64_t kernel_start, kernel_end;	/* guest physical, for messages */
+	uint64_t kernel_start, kernel_end; /* guest physical, for messages */
 	uint64_t initrd_addr;
 };
 
@@ -70,8 +70,8 @@ void vm_mem_layout(uint64_t mem_size, uint64_t *low, uint64_t *high);
 int vm_boot_detect(const uint8_t *img, size_t len, enum vm_boot_kind *kind, struct vs_err *e);
 
 /* Detects and loads; fills entry. mem must cover the layout of its size. */
-int vm_boot_load(struct vm_memory *mem, const struct vm_boot_input *in,
-		 struct vm_boot_entry *entry, struct vs_err *e);
+int vm_boot_load(struct vm_memory *mem, const struct vm_boot_input *in, struct vm_boot_entry *entry,
+		 struct vs_err *e);
 
 /* Offset of a valid multiboot v1 header in the first 8 KiB, or -1. */
 long vm_multiboot_find(const uint8_t *img, size_t len);
@@ -81,8 +81,8 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 		  struct vm_boot_entry *entry, struct vs_err *e);
 int vm_boot_vmlinux(struct vm_memory *mem, const struct vm_boot_input *in,
 		    struct vm_boot_entry *entry, struct vs_err *e);
-int vm_boot_pvh(struct vm_memory *mem, const struct vm_boot_input *in,
-		struct vm_boot_entry *entry, struct vs_err *e);
+int vm_boot_pvh(struct vm_memory *mem, const struct vm_boot_input *in, struct vm_boot_entry *entry,
+		struct vs_err *e);
 int vm_boot_multiboot(struct vm_memory *mem, const struct vm_boot_input *in,
 		      struct vm_boot_entry *entry, struct vs_err *e);
 
@@ -100,7 +100,7 @@ struct vm_elf {
 	unsigned nsegs;
 	struct vm_elf_seg segs[VM_ELF_MAX_SEGS];
 	int has_pvh;
-	uint64_t pvh_entry;	/* XEN_ELFNOTE_PHYS32_ENTRY */
+	uint64_t pvh_entry; /* XEN_ELFNOTE_PHYS32_ENTRY */
 };
 
 /* Parses an x86 ELF32/ELF64 executable: PT_LOAD segments and the PVH note,
@@ -113,13 +113,13 @@ int vm_elf_load(struct vm_memory *mem, const uint8_t *img, size_t len, const str
 
 /* Places the initrd page aligned as high as possible in [min_addr, max_end)
  * (max_end exclusive); returns its address in *addr. */
-int vm_boot_place_initrd(struct vm_memory *mem, const struct vm_boot_input *in,
-			 uint64_t min_addr, uint64_t max_end, uint64_t *addr, struct vs_err *e);
+int vm_boot_place_initrd(struct vm_memory *mem, const struct vm_boot_input *in, uint64_t min_addr,
+			 uint64_t max_end, uint64_t *addr, struct vs_err *e);
 
 /* Linux boot protocol constants used by tests and the loader. */
-#define VM_LINUX_HDR_OFF     0x1f1
-#define VM_LINUX_ZP_E820_NR  0x1e8
-#define VM_LINUX_ZP_E820     0x2d0
-#define VM_LINUX_ZP_RSDP     0x070
+#define VM_LINUX_HDR_OFF    0x1f1
+#define VM_LINUX_ZP_E820_NR 0x1e8
+#define VM_LINUX_ZP_E820    0x2d0
+#define VM_LINUX_ZP_RSDP    0x070
 
 #endif

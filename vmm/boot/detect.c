@@ -24,7 +24,7 @@ const char *vm_boot_kind_name(enum vm_boot_kind k)
 int vm_boot_detect(const uint8_t *img, size_t len, enum vm_boot_kind *kind, struct vs_err *e)
 {
 	struct vm_elf elf;
-	struct vs_err elf_err = { 0 };
+	struct vs_err elf_err = {0};
 	int is_elf = len >= 4 && !memcmp(img, "\177ELF", 4);
 
 	if (len >= 0x206 && img[0x1fe] == 0x55 && img[0x1ff] == 0xaa &&
@@ -53,8 +53,8 @@ int vm_boot_detect(const uint8_t *img, size_t len, enum vm_boot_kind *kind, stru
 		       "unknown kernel format (not a bzImage, PVH ELF, multiboot or ELF64 image)");
 }
 
-int vm_boot_load(struct vm_memory *mem, const struct vm_boot_input *in,
-		 struct vm_boot_entry *entry, struct vs_err *e)
+int vm_boot_load(struct vm_memory *mem, const struct vm_boot_input *in, struct vm_boot_entry *entry,
+		 struct vs_err *e)
 {
 	enum vm_boot_kind kind;
 
@@ -69,8 +69,8 @@ int vm_boot_load(struct vm_memory *mem, const struct vm_boot_input *in,
 	return vs_fail(e, EINVAL, "internal: boot kind %d", (int)kind);
 }
 
-int vm_boot_place_initrd(struct vm_memory *mem, const struct vm_boot_input *in,
-			 uint64_t min_addr, uint64_t max_end, uint64_t *addr, struct vs_err *e)
+int vm_boot_place_initrd(struct vm_memory *mem, const struct vm_boot_input *in, uint64_t min_addr,
+			 uint64_t max_end, uint64_t *addr, struct vs_err *e)
 {
 	const char *name = in->initrd_name ? in->initrd_name : "initrd";
 
@@ -81,10 +81,11 @@ int vm_boot_place_initrd(struct vm_memory *mem, const struct vm_boot_input *in,
 	if (size == 0)
 		return vs_fail(e, EINVAL, "initrd %s: empty file", name);
 	if (top < min_addr || size > top - min_addr)
-		return vs_fail(e, ENOMEM,
-			       "initrd %s: %llu bytes do not fit in guest RAM between 0x%llx and 0x%llx",
-			       name, (unsigned long long)size, (unsigned long long)min_addr,
-			       (unsigned long long)top);
+		return vs_fail(
+			e, ENOMEM,
+			"initrd %s: %llu bytes do not fit in guest RAM between 0x%llx and 0x%llx",
+			name, (unsigned long long)size, (unsigned long long)min_addr,
+			(unsigned long long)top);
 	uint64_t a = (top - size) & ~0xfffull;
 	if (vm_mem_write(mem, a, in->initrd, size) < 0)
 		return vs_fail(e, EINVAL, "initrd %s: 0x%llx+%llu is not guest RAM", name,

@@ -8,7 +8,7 @@
 #include "vmm/boot/boot.h"
 #include "vmm/layout.h"
 
-#define XEN_ELFNOTE_PHYS32_ENTRY 18	/* xen/include/public/elfnote.h */
+#define XEN_ELFNOTE_PHYS32_ENTRY 18 /* xen/include/public/elfnote.h */
 
 /* off + len inside [0, total) without overflow */
 static int in_file(uint64_t off, uint64_t len, size_t total)
@@ -127,7 +127,8 @@ int vm_elf_parse(const uint8_t *img, size_t len, struct vm_elf *elf, struct vs_e
 		if (ptype != PT_LOAD || memsz == 0)
 			continue;
 		if (filesz > memsz || !in_file(off, filesz, len))
-			return vs_fail(e, EINVAL, "ELF: segment %llu: file range 0x%llx+0x%llx "
+			return vs_fail(e, EINVAL,
+				       "ELF: segment %llu: file range 0x%llx+0x%llx "
 				       "outside the file or larger than its memory size",
 				       (unsigned long long)i, (unsigned long long)off,
 				       (unsigned long long)filesz);
@@ -137,7 +138,7 @@ int vm_elf_parse(const uint8_t *img, size_t len, struct vm_elf *elf, struct vs_e
 		if (elf->nsegs >= VM_ELF_MAX_SEGS)
 			return vs_fail(e, EINVAL, "ELF: more than %d loadable segments",
 				       VM_ELF_MAX_SEGS);
-		elf->segs[elf->nsegs++] = (struct vm_elf_seg){ paddr, off, filesz, memsz };
+		elf->segs[elf->nsegs++] = (struct vm_elf_seg){paddr, off, filesz, memsz};
 	}
 	if (elf->nsegs == 0)
 		return vs_fail(e, EINVAL, "ELF: no loadable segment");

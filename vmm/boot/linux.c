@@ -30,8 +30,8 @@
 #define H_INIT_SIZE	  0x260
 #define ZP_SENTINEL	  0x1ef
 
-#define LOADED_HIGH	(1u << 0)
-#define XLF_KERNEL_64	(1u << 0)
+#define LOADED_HIGH   (1u << 0)
+#define XLF_KERNEL_64 (1u << 0)
 
 static uint64_t rd(const uint8_t *p, unsigned n)
 {
@@ -48,15 +48,15 @@ static void wr(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static int put_cmdline(struct vm_memory *mem, const char *cmdline, uint64_t limit,
-		       struct vs_err *e)
+static int put_cmdline(struct vm_memory *mem, const char *cmdline, uint64_t limit, struct vs_err *e)
 {
 	size_t n = strlen(cmdline);
 
 	if (n > limit || n >= VM_CMDLINE_MAX)
-		return vs_fail(e, E2BIG, "kernel command line: %zu bytes, the kernel takes at most %llu",
-			       n, (unsigned long long)(limit < VM_CMDLINE_MAX ? limit
-									  : VM_CMDLINE_MAX - 1));
+		return vs_fail(
+			e, E2BIG, "kernel command line: %zu bytes, the kernel takes at most %llu",
+			n,
+			(unsigned long long)(limit < VM_CMDLINE_MAX ? limit : VM_CMDLINE_MAX - 1));
 	if (vm_mem_write(mem, VM_CMDLINE_ADDR, cmdline, n + 1) < 0)
 		return vs_fail(e, EINVAL, "kernel command line: guest RAM too small");
 	return 0;
@@ -70,12 +70,12 @@ static int fill_zero_page(struct vm_memory *mem, uint8_t *zp, const struct vm_bo
 	struct vm_e820_entry map[VM_E820_MAX];
 	unsigned n = vm_e820_build(vm_mem_size(mem), map);
 
-	zp[ZP_SENTINEL] = 0;	/* else the kernel thinks we left garbage behind */
-	zp[H_TYPE_OF_LOADER] = 0xff;	/* undefined loader ID */
+	zp[ZP_SENTINEL] = 0;	     /* else the kernel thinks we left garbage behind */
+	zp[H_TYPE_OF_LOADER] = 0xff; /* undefined loader ID */
 	wr(zp + H_CMD_LINE_PTR, VM_CMDLINE_ADDR, 4);
 	wr(zp + H_RAMDISK_IMAGE, initrd_addr, 4);
 	wr(zp + H_RAMDISK_SIZE, in->initrd ? in->initrd_len : 0, 4);
-	wr(zp + H_HW_SUBARCH, 0, 4);	/* a normal PC */
+	wr(zp + H_HW_SUBARCH, 0, 4); /* a normal PC */
 	wr(zp + VM_LINUX_ZP_RSDP, in->rsdp_addr, 8);
 	zp[VM_LINUX_ZP_E820_NR] = (uint8_t)n;
 	for (unsigned i = 0; i < n; i++) {
@@ -93,7 +93,7 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 		  struct vm_boot_entry *entry, struct vs_err *e)
 {
 	const uint8_t *k = in->kernel;
-	uint8_t zp[4096] = { 0 };
+	uint8_t zp[4096] = {0};
 	uint64_t low, high;
 
 	vm_mem_layout(vm_mem_size(mem), &low, &high);
@@ -112,7 +112,8 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 	uint64_t setup_sects = k[H_SETUP_SECTS] ? k[H_SETUP_SECTS] : 4;
 	uint64_t pm_off = (setup_sects + 1) * 512;
 	if (pm_off >= in->kernel_len)
-		return vs_fail(e, EINVAL, "bzImage: setup_sects %llu points past the end of the file",
+		return vs_fail(e, EINVAL,
+			       "bzImage: setup_sects %llu points past the end of the file",
 			       (unsigned long long)setup_sects);
 	uint64_t pm_len = in->kernel_len - pm_off;
 
@@ -123,7 +124,8 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 	if (!k[H_RELOCATABLE] && version >= 0x20a) {
 		load = rd(k + H_PREF_ADDRESS, 8);
 		if (align && (load & (align - 1)))
-			return vs_fail(e, EINVAL, "bzImage: pref_address 0x%llx not aligned to 0x%llx",
+			return vs_fail(e, EINVAL,
+				       "bzImage: pref_address 0x%llx not aligned to 0x%llx",
 				       (unsigned long long)load, (unsigned long long)align);
 	}
 	/* init_size: the memory the kernel needs from its load address until
@@ -133,7 +135,8 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 		need = pm_len;
 	if (load + need > low)
 		return vs_fail(e, ENOMEM,
-			       "bzImage: needs 0x%llx bytes at 0x%llx, guest RAM below 3 GiB ends at 0x%llx",
+			       "bzImage: needs 0x%llx bytes at 0x%llx, guest RAM below 3 GiB ends "
+			       "at 0x%llx",
 			       (unsigned long long)need, (unsigned long long)load,
 			       (unsigned long long)low);
 	if (vm_mem_write(mem, load, k + pm_off, pm_len) < 0)
@@ -146,8 +149,8 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 	uint64_t initrd_max = version >= 0x203 ? rd(k + H_INITRD_ADDR_MAX, 4) : 0x37ffffff;
 	uint64_t top = initrd_max + 1 < low ? initrd_max + 1 : low;
 	uint64_t initrd_addr = 0;
-	if (vm_boot_place_initrd(mem, in, (load + need + 0xfff) & ~0xfffull, top, &initrd_addr,
-				 e) < 0)
+	if (vm_boot_place_initrd(mem, in, (load + need + 0xfff) & ~0xfffull, top, &initrd_addr, e) <
+	    0)
 		return -1;
 
 	/* the setup header as the image has it: from 0x1f1 to the end of the
@@ -162,7 +165,7 @@ int vm_boot_linux(struct vm_memory *mem, const struct vm_boot_input *in,
 	*entry = (struct vm_boot_entry){
 		.kind = VM_BOOT_LINUX,
 		.mode = VM_ENTRY_LONG64,
-		.rip = load + 0x200,	/* boot.rst "64-bit BOOT PROTOCOL" */
+		.rip = load + 0x200, /* boot.rst "64-bit BOOT PROTOCOL" */
 		.rsi = VM_BOOT_PARAMS_ADDR,
 		.rsp = VM_BOOT_STACK_TOP,
 		.kernel_start = load,
@@ -180,15 +183,16 @@ int vm_boot_vmlinux(struct vm_memory *mem, const struct vm_boot_input *in,
 		    struct vm_boot_entry *entry, struct vs_err *e)
 {
 	struct vm_elf elf;
-	uint8_t zp[4096] = { 0 };
+	uint8_t zp[4096] = {0};
 	uint64_t lo, hi, low, high;
 
 	vm_mem_layout(vm_mem_size(mem), &low, &high);
 	if (vm_elf_parse(in->kernel, in->kernel_len, &elf, e) < 0)
 		return vs_err_prefix(e, "vmlinux");
 	if (!elf.is64)
-		return vs_fail(e, EINVAL, "vmlinux: a 32-bit ELF without a multiboot header or "
-					  "PVH note cannot be booted");
+		return vs_fail(e, EINVAL,
+			       "vmlinux: a 32-bit ELF without a multiboot header or "
+			       "PVH note cannot be booted");
 	int inside = 0;
 	for (unsigned i = 0; i < elf.nsegs; i++)
 		if (elf.entry >= elf.segs[i].paddr &&

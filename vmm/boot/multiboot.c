@@ -9,13 +9,13 @@
 #include "vmm/boot/boot.h"
 #include "vmm/layout.h"
 
-#define MB_MAGIC	   0x1BADB002u
-#define MB_BOOT_MAGIC	   0x2BADB002u
-#define MB_SEARCH	   8192
-#define MB_F_PAGE_ALIGN	   (1u << 0)
-#define MB_F_MEMINFO	   (1u << 1)
-#define MB_F_VIDEO	   (1u << 2)
-#define MB_F_AOUT_KLUDGE   (1u << 16)
+#define MB_MAGIC	 0x1BADB002u
+#define MB_BOOT_MAGIC	 0x2BADB002u
+#define MB_SEARCH	 8192
+#define MB_F_PAGE_ALIGN	 (1u << 0)
+#define MB_F_MEMINFO	 (1u << 1)
+#define MB_F_VIDEO	 (1u << 2)
+#define MB_F_AOUT_KLUDGE (1u << 16)
 
 /* multiboot_info flags (§3.3) */
 #define MBI_MEM		(1u << 0)
@@ -24,10 +24,10 @@
 #define MBI_MMAP	(1u << 6)
 #define MBI_LOADER_NAME (1u << 9)
 
-#define MBI_ADDR	 VM_BOOT_INFO_ADDR
-#define MBI_MODS_ADDR	 (VM_BOOT_INFO_ADDR + 0x100)
-#define MBI_MMAP_ADDR	 (VM_BOOT_INFO_ADDR + 0x200)
-#define MBI_NAME_ADDR	 (VM_BOOT_INFO_ADDR + 0x400)
+#define MBI_ADDR      VM_BOOT_INFO_ADDR
+#define MBI_MODS_ADDR (VM_BOOT_INFO_ADDR + 0x100)
+#define MBI_MMAP_ADDR (VM_BOOT_INFO_ADDR + 0x200)
+#define MBI_NAME_ADDR (VM_BOOT_INFO_ADDR + 0x400)
 
 static uint32_t rd32(const uint8_t *p)
 {
@@ -58,14 +58,16 @@ static int load_aout(struct vm_memory *mem, const uint8_t *img, size_t len, size
 		     uint64_t *lo, uint64_t *hi, uint64_t *entry, struct vs_err *e)
 {
 	if (hoff + 32 > len)
-		return vs_fail(e, EINVAL, "multiboot: header address fields past the end of the file");
+		return vs_fail(e, EINVAL,
+			       "multiboot: header address fields past the end of the file");
 	const uint8_t *h = img + hoff;
-	uint32_t header_addr = rd32(h + 12), load_addr = rd32(h + 16),
-		 load_end = rd32(h + 20), bss_end = rd32(h + 24);
+	uint32_t header_addr = rd32(h + 12), load_addr = rd32(h + 16), load_end = rd32(h + 20),
+		 bss_end = rd32(h + 24);
 	*entry = rd32(h + 28);
 
 	if (load_addr > header_addr || header_addr - load_addr > hoff)
-		return vs_fail(e, EINVAL, "multiboot: load_addr 0x%x inconsistent with header_addr 0x%x",
+		return vs_fail(e, EINVAL,
+			       "multiboot: load_addr 0x%x inconsistent with header_addr 0x%x",
 			       load_addr, header_addr);
 	size_t foff = hoff - (header_addr - load_addr);
 	uint64_t size = load_end ? (uint64_t)load_end - load_addr : len - foff;
@@ -96,7 +98,7 @@ int vm_boot_multiboot(struct vm_memory *mem, const struct vm_boot_input *in,
 		      struct vm_boot_entry *entry, struct vs_err *e)
 {
 	struct vm_e820_entry map[VM_E820_MAX];
-	uint8_t page[0x500] = { 0 };
+	uint8_t page[0x500] = {0};
 	uint64_t lo = 0, hi = 0, rip = 0, low, high;
 
 	vm_mem_layout(vm_mem_size(mem), &low, &high);
@@ -120,16 +122,17 @@ int vm_boot_multiboot(struct vm_memory *mem, const struct vm_boot_input *in,
 		if (vm_elf_parse(in->kernel, in->kernel_len, &elf, e) < 0)
 			return vs_err_prefix(e, "multiboot");
 		if (elf.is64)
-			return vs_fail(e, EINVAL, "multiboot: a 64-bit ELF needs the a.out kludge "
-						  "(header flag 16); give a 32-bit image");
+			return vs_fail(e, EINVAL,
+				       "multiboot: a 64-bit ELF needs the a.out kludge "
+				       "(header flag 16); give a 32-bit image");
 		if (vm_elf_load(mem, in->kernel, in->kernel_len, &elf, &lo, &hi, e) < 0)
 			return vs_err_prefix(e, "multiboot");
 		rip = elf.entry;
 	}
 	if (hi > VM_MMIO_HOLE_START || rip >= hi || rip < lo)
-		return vs_fail(e, EINVAL, "multiboot: entry 0x%llx outside the loaded image 0x%llx-0x%llx",
-			       (unsigned long long)rip, (unsigned long long)lo,
-			       (unsigned long long)hi);
+		return vs_fail(
+			e, EINVAL, "multiboot: entry 0x%llx outside the loaded image 0x%llx-0x%llx",
+			(unsigned long long)rip, (unsigned long long)lo, (unsigned long long)hi);
 
 	size_t clen = strlen(in->cmdline);
 	if (clen >= VM_CMDLINE_MAX)
@@ -143,8 +146,8 @@ int vm_boot_multiboot(struct vm_memory *mem, const struct vm_boot_input *in,
 
 	uint8_t *mbi = page;
 	uint32_t iflags = MBI_MEM | MBI_CMDLINE | MBI_MMAP | MBI_LOADER_NAME;
-	wr(mbi + 4, VM_EBDA_START / 1024, 4);	/* mem_lower, KiB */
-	wr(mbi + 8, (low - VM_HIGH_MEM_START) / 1024, 4);	/* mem_upper: up to the hole */
+	wr(mbi + 4, VM_EBDA_START / 1024, 4);		  /* mem_lower, KiB */
+	wr(mbi + 8, (low - VM_HIGH_MEM_START) / 1024, 4); /* mem_upper: up to the hole */
 	wr(mbi + 16, VM_CMDLINE_ADDR, 4);
 	if (in->initrd) {
 		uint8_t *mod = page + (MBI_MODS_ADDR - MBI_ADDR);
@@ -153,13 +156,13 @@ int vm_boot_multiboot(struct vm_memory *mem, const struct vm_boot_input *in,
 		wr(mbi + 20, 1, 4);
 		wr(mbi + 24, MBI_MODS_ADDR, 4);
 		wr(mod + 0, initrd_addr, 4);
-		wr(mod + 4, initrd_addr + in->initrd_len, 4);	/* exclusive end */
-		wr(mod + 8, VM_CMDLINE_ADDR, 4);	/* module string: the command line */
+		wr(mod + 4, initrd_addr + in->initrd_len, 4); /* exclusive end */
+		wr(mod + 8, VM_CMDLINE_ADDR, 4);	      /* module string: the command line */
 	}
 	unsigned n = vm_e820_build(vm_mem_size(mem), map);
 	uint8_t *mm = page + (MBI_MMAP_ADDR - MBI_ADDR);
 	for (unsigned i = 0; i < n; i++) {
-		wr(mm + 24 * i, 20, 4);	/* size of the entry minus this field */
+		wr(mm + 24 * i, 20, 4); /* size of the entry minus this field */
 		wr(mm + 24 * i + 4, map[i].addr, 8);
 		wr(mm + 24 * i + 12, map[i].size, 8);
 		wr(mm + 24 * i + 20, map[i].type, 4);

@@ -11,7 +11,7 @@
 #define HVM_START_MAGIC 0x336ec578
 
 /* start_info, its module list and memory map share one page */
-#define SI_ADDR	    VM_BOOT_INFO_ADDR
+#define SI_ADDR	     VM_BOOT_INFO_ADDR
 #define MODLIST_ADDR (VM_BOOT_INFO_ADDR + 0x40)
 #define MEMMAP_ADDR  (VM_BOOT_INFO_ADDR + 0x80)
 
@@ -21,12 +21,12 @@ static void wr(uint8_t *p, uint64_t v, unsigned n)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-int vm_boot_pvh(struct vm_memory *mem, const struct vm_boot_input *in,
-		struct vm_boot_entry *entry, struct vs_err *e)
+int vm_boot_pvh(struct vm_memory *mem, const struct vm_boot_input *in, struct vm_boot_entry *entry,
+		struct vs_err *e)
 {
 	struct vm_elf elf;
 	struct vm_e820_entry map[VM_E820_MAX];
-	uint8_t page[0x400] = { 0 };
+	uint8_t page[0x400] = {0};
 	uint64_t lo, hi, low, high;
 
 	vm_mem_layout(vm_mem_size(mem), &low, &high);
@@ -55,8 +55,8 @@ int vm_boot_pvh(struct vm_memory *mem, const struct vm_boot_input *in,
 	uint8_t *si = page, *mod = page + (MODLIST_ADDR - SI_ADDR),
 		*mm = page + (MEMMAP_ADDR - SI_ADDR);
 	wr(si + 0, HVM_START_MAGIC, 4);
-	wr(si + 4, 1, 4);		/* version 1: has the memory map */
-	wr(si + 8, 0, 4);		/* flags */
+	wr(si + 4, 1, 4); /* version 1: has the memory map */
+	wr(si + 8, 0, 4); /* flags */
 	wr(si + 12, in->initrd ? 1 : 0, 4);
 	wr(si + 16, in->initrd ? MODLIST_ADDR : 0, 8);
 	wr(si + 24, VM_CMDLINE_ADDR, 8);
@@ -66,7 +66,7 @@ int vm_boot_pvh(struct vm_memory *mem, const struct vm_boot_input *in,
 	if (in->initrd) {
 		wr(mod + 0, initrd_addr, 8);
 		wr(mod + 8, in->initrd_len, 8);
-		wr(mod + 16, 0, 8);	/* no module command line */
+		wr(mod + 16, 0, 8); /* no module command line */
 	}
 	for (unsigned i = 0; i < n; i++) {
 		wr(mm + 24 * i, map[i].addr, 8);

@@ -9,14 +9,14 @@
 _Static_assert(offsetof(struct vm_cpuid, ent) == offsetof(struct kvm_cpuid2, entries),
 	       "struct vm_cpuid must match struct kvm_cpuid2");
 
-#define L1_ECX_HYPERVISOR (1u << 31)
-#define L1_ECX_VMX	  (1u << 5)
-#define L1_ECX_SMX	  (1u << 6)
-#define L1_EDX_HTT	  (1u << 28)
-#define L7_EBX_SGX	  (1u << 2)
-#define L7_EBX_PT	  (1u << 25)
-#define L7_ECX_SGX_LC	  (1u << 30)
-#define L7_EDX_ARCH_LBR	  (1u << 19)
+#define L1_ECX_HYPERVISOR		(1u << 31)
+#define L1_ECX_VMX			(1u << 5)
+#define L1_ECX_SMX			(1u << 6)
+#define L1_EDX_HTT			(1u << 28)
+#define L7_EBX_SGX			(1u << 2)
+#define L7_EBX_PT			(1u << 25)
+#define L7_ECX_SGX_LC			(1u << 30)
+#define L7_EDX_ARCH_LBR			(1u << 19)
 #define KVM_FEATURE_MSI_EXT_DEST_ID_BIT (1u << 15)
 
 struct kvm_cpuid_entry2 *vm_cpuid_find(struct vm_cpuid *c, uint32_t fn, uint32_t idx)
@@ -32,8 +32,7 @@ struct kvm_cpuid_entry2 *vm_cpuid_find(struct vm_cpuid *c, uint32_t fn, uint32_t
 	return NULL;
 }
 
-static struct kvm_cpuid_entry2 *add(struct vm_cpuid *c, uint32_t fn, uint32_t idx,
-				    int indexed)
+static struct kvm_cpuid_entry2 *add(struct vm_cpuid *c, uint32_t fn, uint32_t idx, int indexed)
 {
 	if (c->nent >= VM_CPUID_MAX)
 		return NULL;
@@ -73,16 +72,16 @@ static int topology_leaf(struct vm_cpuid *c, uint32_t fn, unsigned cpu, unsigned
 		struct kvm_cpuid_entry2 *x = add(c, fn, sub, 1);
 		if (!x)
 			return -1;
-		x->edx = cpu;	/* x2APIC ID */
+		x->edx = cpu; /* x2APIC ID */
 		x->ecx = sub;
 		if (sub == 0) {
 			x->eax = 0;
 			x->ebx = 1;
-			x->ecx |= 1u << 8;	/* SMT */
+			x->ecx |= 1u << 8; /* SMT */
 		} else if (sub == 1) {
 			x->eax = id_bits(ncpus);
 			x->ebx = ncpus;
-			x->ecx |= 2u << 8;	/* core */
+			x->ecx |= 2u << 8; /* core */
 		}
 		/* sub 2: level type 0 ends the enumeration */
 	}
@@ -104,7 +103,7 @@ int vm_cpuid_configure(struct vm_cpuid *c, unsigned cpu, unsigned ncpus, struct 
 	if (!x)
 		return vs_fail(e, EINVAL, "cpuid: the supported table has no leaf 1");
 	x->ecx |= L1_ECX_HYPERVISOR;
-	x->ecx &= ~(L1_ECX_VMX | L1_ECX_SMX);	/* no nested virtualisation offered */
+	x->ecx &= ~(L1_ECX_VMX | L1_ECX_SMX); /* no nested virtualisation offered */
 	/* EBX: 31:24 initial APIC ID, 23:16 addressable logical processors */
 	x->ebx = (x->ebx & 0xffff) | (cpu << 24) | ((ncpus > 1 ? (1u << id_bits(ncpus)) : 1) << 16);
 	if (ncpus > 1)
@@ -121,7 +120,7 @@ int vm_cpuid_configure(struct vm_cpuid *c, unsigned cpu, unsigned ncpus, struct 
 		unsigned sharing = level >= 3 ? ncpus : 1;
 		x->eax &= 0x3fff;
 		x->eax |= ((1u << id_bits(ncpus)) - 1) << 26;	/* cores per package - 1 */
-		x->eax |= ((1u << id_bits(sharing)) - 1) << 14;	/* threads sharing - 1 */
+		x->eax |= ((1u << id_bits(sharing)) - 1) << 14; /* threads sharing - 1 */
 	}
 
 	if (max_basic >= 0xb && topology_leaf(c, 0xb, cpu, ncpus) < 0)
@@ -136,8 +135,8 @@ int vm_cpuid_configure(struct vm_cpuid *c, unsigned cpu, unsigned ncpus, struct 
 		x->ecx &= ~L7_ECX_SGX_LC;
 		x->edx &= ~L7_EDX_ARCH_LBR;
 	}
-	drop(c, 0x12);	/* SGX enumeration */
-	drop(c, 0x14);	/* Intel PT enumeration */
+	drop(c, 0x12); /* SGX enumeration */
+	drop(c, 0x14); /* Intel PT enumeration */
 
 	/* AMD: NC, the number of cores - 1 */
 	x = vm_cpuid_find(c, 0x80000008, 0);

@@ -56,17 +56,17 @@ static int decode_modrm(const uint8_t *b, size_t n, size_t p, const struct vm_em
 		uint8_t sib = b[p++];
 		unsigned scale = sib >> 6, index = ((sib >> 3) & 7) | ((rex & 2) << 2),
 			 base = (sib & 7) | ((rex & 1) << 3);
-		if (index != 4)	/* rsp as index means none; r12 is a real index */
+		if (index != 4) /* rsp as index means none; r12 is a real index */
 			addr += cpu->gpr[index] << scale;
 		if ((sib & 7) == 5 && mod == 0) {
 			/* no base: disp32 follows */
 		} else {
 			addr += cpu->gpr[base];
-			if (base == 4 || base == 5)	/* rsp, rbp; not r12, r13 */
+			if (base == 4 || base == 5) /* rsp, rbp; not r12, r13 */
 				seg = VM_SEG_SS;
 		}
 		if ((sib & 7) == 5 && mod == 0)
-			mod = 4;	/* marker: disp32 */
+			mod = 4; /* marker: disp32 */
 	} else if (rm == 5 && mod == 0) {
 		rip_rel = cpu->long64;
 		mod = 4;
@@ -74,7 +74,7 @@ static int decode_modrm(const uint8_t *b, size_t n, size_t p, const struct vm_em
 		unsigned reg = rm | ((rex & 1) << 3);
 		addr += cpu->gpr[reg];
 		if (reg == 5)
-			seg = VM_SEG_SS;	/* rbp-based */
+			seg = VM_SEG_SS; /* rbp-based */
 	}
 	unsigned disp_len = mod == 1 ? 1 : (mod == 2 || mod == 4) ? 4 : 0;
 	if (p + disp_len > n)
@@ -87,7 +87,7 @@ static int decode_modrm(const uint8_t *b, size_t n, size_t p, const struct vm_em
 		addr += (uint64_t)sext(disp, disp_len);
 	*end = p;
 	if (rip_rel)
-		addr += cpu->rip;	/* caller adds the length: next-RIP relative */
+		addr += cpu->rip; /* caller adds the length: next-RIP relative */
 	if (addr32)
 		addr &= 0xffffffffull;
 	if (seg_override >= 0)
@@ -102,8 +102,8 @@ static int decode_modrm(const uint8_t *b, size_t n, size_t p, const struct vm_em
 	return rip_rel ? 1 : 0;
 }
 
-int vm_emu_decode(const uint8_t *b, size_t n, const struct vm_emu_cpu *cpu,
-		  struct vm_emu_insn *out, struct vs_err *e)
+int vm_emu_decode(const uint8_t *b, size_t n, const struct vm_emu_cpu *cpu, struct vm_emu_insn *out,
+		  struct vs_err *e)
 {
 	size_t p = 0;
 	int seg_override = -1;
@@ -123,7 +123,8 @@ int vm_emu_decode(const uint8_t *b, size_t n, const struct vm_emu_cpu *cpu,
 		case 0x65: seg_override = VM_SEG_GS; continue;
 		case 0x66: opsize = true; continue;
 		case 0x67: addrsize = true; continue;
-		case 0xf2: case 0xf3: rep = true; continue;
+		case 0xf2:
+		case 0xf3: rep = true; continue;
 		case 0xf0: return unsupported(b, n, "lock prefix", e);
 		}
 		break;
@@ -195,12 +196,8 @@ int vm_emu_effect(const struct vm_emu_insn *insn, const struct vm_emu_state *st,
 		out->vector = 3;
 		out->soft = true;
 		return 0;
-	case VM_EMU_CLAC:
-		out->rflags &= ~VM_RFLAGS_AC;
-		return 0;
-	case VM_EMU_STAC:
-		out->rflags |= VM_RFLAGS_AC;
-		return 0;
+	case VM_EMU_CLAC: out->rflags &= ~VM_RFLAGS_AC; return 0;
+	case VM_EMU_STAC: out->rflags |= VM_RFLAGS_AC; return 0;
 	case VM_EMU_LDMXCSR:
 		if (st->mem_value & ~VM_MXCSR_MASK) {
 			/* reserved bits: #GP(0), the instruction does not retire */
@@ -223,7 +220,8 @@ int vm_emu_effect(const struct vm_emu_insn *insn, const struct vm_emu_state *st,
 		unsigned pending = st->fsw & 0x3f & ~st->fcw;
 		if (pending)
 			return vs_fail(e, ENOTSUP,
-				       "fwait with an unmasked x87 exception pending (FSW 0x%04x, FCW 0x%04x)",
+				       "fwait with an unmasked x87 exception pending (FSW 0x%04x, "
+				       "FCW 0x%04x)",
 				       st->fsw, st->fcw);
 		return 0;
 	}

@@ -29,16 +29,16 @@ enum { VM_SEG_ES, VM_SEG_CS, VM_SEG_SS, VM_SEG_DS, VM_SEG_FS, VM_SEG_GS };
 struct vm_emu_cpu {
 	uint64_t gpr[16];
 	uint64_t rip;
-	bool long64;		/* CS.L in long mode: 64-bit code */
-	bool def32;		/* CS.D: 32-bit default sizes outside long64 */
+	bool long64; /* CS.L in long mode: 64-bit code */
+	bool def32;  /* CS.D: 32-bit default sizes outside long64 */
 	uint64_t seg_base[6];
 };
 
 struct vm_emu_insn {
 	enum vm_emu_op op;
-	unsigned len;		/* bytes, prefixes included */
-	bool has_mem;		/* ldmxcsr/stmxcsr memory operand */
-	uint64_t ea;		/* linear address of the operand */
+	unsigned len; /* bytes, prefixes included */
+	bool has_mem; /* ldmxcsr/stmxcsr memory operand */
+	uint64_t ea;  /* linear address of the operand */
 };
 
 #define VM_EMU_MAX_LEN 15
@@ -53,24 +53,24 @@ struct vm_emu_state {
 	uint64_t rip, rflags;
 	uint32_t mxcsr;
 	uint16_t fcw, fsw;
-	uint32_t mem_value;	/* ldmxcsr: the 4 bytes at ea */
+	uint32_t mem_value; /* ldmxcsr: the 4 bytes at ea */
 };
 
 struct vm_emu_effect {
 	uint64_t rip, rflags;
 	bool set_mxcsr;
 	uint32_t mxcsr;
-	bool mem_write;		/* stmxcsr: store value at ea */
+	bool mem_write; /* stmxcsr: store value at ea */
 	uint32_t mem_value;
-	bool inject;		/* exception to deliver */
+	bool inject; /* exception to deliver */
 	uint8_t vector;
-	bool soft;		/* software exception: pushed RIP is after it */
+	bool soft; /* software exception: pushed RIP is after it */
 	bool has_error_code;
 	uint32_t error_code;
 };
 
-#define VM_RFLAGS_AC (1ull << 18)
-#define VM_MXCSR_MASK 0xffffu	/* all of bits 15:0 writable (DAZ present) */
+#define VM_RFLAGS_AC  (1ull << 18)
+#define VM_MXCSR_MASK 0xffffu /* all of bits 15:0 writable (DAZ present) */
 
 /* The effect of executing insn in state; -1 when it cannot be emulated
  * (e.g. fwait with an unmasked x87 exception pending, which needs #MF

@@ -8,21 +8,21 @@ static const struct {
 	uint32_t index;
 	uint64_t value;
 } boot_msrs[] = {
-	{ VM_MSR_IA32_SYSENTER_CS, 0 },
-	{ VM_MSR_IA32_SYSENTER_ESP, 0 },
-	{ VM_MSR_IA32_SYSENTER_EIP, 0 },
-	{ VM_MSR_STAR, 0 },
-	{ VM_MSR_LSTAR, 0 },
-	{ VM_MSR_CSTAR, 0 },
-	{ VM_MSR_SYSCALL_MASK, 0 },
-	{ VM_MSR_KERNEL_GS_BASE, 0 },
-	{ VM_MSR_IA32_TSC, 0 },
-	{ VM_MSR_IA32_MISC_ENABLE, VM_MISC_ENABLE_FAST_STRING },
-	{ VM_MSR_MTRR_DEF_TYPE, (1ull << 11) | 6 },	/* E, default type WB */
+	{VM_MSR_IA32_SYSENTER_CS, 0},
+	{VM_MSR_IA32_SYSENTER_ESP, 0},
+	{VM_MSR_IA32_SYSENTER_EIP, 0},
+	{VM_MSR_STAR, 0},
+	{VM_MSR_LSTAR, 0},
+	{VM_MSR_CSTAR, 0},
+	{VM_MSR_SYSCALL_MASK, 0},
+	{VM_MSR_KERNEL_GS_BASE, 0},
+	{VM_MSR_IA32_TSC, 0},
+	{VM_MSR_IA32_MISC_ENABLE, VM_MISC_ENABLE_FAST_STRING},
+	{VM_MSR_MTRR_DEF_TYPE, (1ull << 11) | 6}, /* E, default type WB */
 };
 
-unsigned vm_msr_boot_list(const uint32_t *supported, unsigned nsupported,
-			  struct kvm_msr_entry *out, unsigned max)
+unsigned vm_msr_boot_list(const uint32_t *supported, unsigned nsupported, struct kvm_msr_entry *out,
+			  unsigned max)
 {
 	unsigned n = 0;
 
@@ -33,8 +33,8 @@ unsigned vm_msr_boot_list(const uint32_t *supported, unsigned nsupported,
 				ok = 1;
 		if (!ok)
 			continue;
-		out[n] = (struct kvm_msr_entry){ .index = boot_msrs[i].index,
-						 .data = boot_msrs[i].value };
+		out[n] = (struct kvm_msr_entry){.index = boot_msrs[i].index,
+						.data = boot_msrs[i].value};
 		n++;
 	}
 	return n;

@@ -6,10 +6,10 @@
 #include "vmm/layout.h"
 #include "vmm/x86/regs.h"
 
-#define GDT_CODE64 0xa09b	/* G, L, P, DPL0, S, execute/read accessed */
-#define GDT_CODE32 0xc09b	/* G, D, P, DPL0, S, execute/read accessed */
-#define GDT_DATA   0xc093	/* G, B, P, DPL0, S, read/write accessed */
-#define GDT_TSS	   0x008b	/* P, busy 32-bit TSS */
+#define GDT_CODE64  0xa09b /* G, L, P, DPL0, S, execute/read accessed */
+#define GDT_CODE32  0xc09b /* G, D, P, DPL0, S, execute/read accessed */
+#define GDT_DATA    0xc093 /* G, B, P, DPL0, S, read/write accessed */
+#define GDT_TSS	    0x008b /* P, busy 32-bit TSS */
 #define GDT_ENTRIES 4
 
 uint64_t vm_gdt_entry(uint16_t flags, uint32_t base, uint32_t limit)
@@ -42,7 +42,7 @@ void vm_gdt_to_segment(uint64_t d, uint16_t selector, struct kvm_segment *seg)
 static void boot_gdt(enum vm_entry_mode mode, uint64_t gdt[GDT_ENTRIES])
 {
 	gdt[0] = 0;
-	gdt[1] = vm_gdt_entry(GDT_TSS, 0, 0x67);	/* PVH: 32-bit TSS, base 0, limit 0x67 */
+	gdt[1] = vm_gdt_entry(GDT_TSS, 0, 0x67); /* PVH: 32-bit TSS, base 0, limit 0x67 */
 	gdt[2] = vm_gdt_entry(mode == VM_ENTRY_LONG64 ? GDT_CODE64 : GDT_CODE32, 0, 0xfffff);
 	gdt[3] = vm_gdt_entry(GDT_DATA, 0, 0xfffff);
 }
@@ -78,11 +78,11 @@ int vm_x86_write_page_tables(struct vm_memory *m, struct vs_err *e)
 		return vs_fail(e, EINVAL, "boot page tables: guest RAM too small");
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
-	put64(pml4, VM_PDPT_ADDR | 0x3);	/* present, writable */
+	put64(pml4, VM_PDPT_ADDR | 0x3); /* present, writable */
 	for (uint64_t i = 0; i < 4; i++) {
 		put64(pdpt + 8 * i, (VM_PD_ADDR + i * 4096) | 0x3);
 		for (uint64_t j = 0; j < 512; j++)
-			put64(pd + i * 4096 + 8 * j, ((i * 512 + j) << 21) | 0x83);	/* 2 MiB page */
+			put64(pd + i * 4096 + 8 * j, ((i * 512 + j) << 21) | 0x83); /* 2 MiB page */
 	}
 	return 0;
 }
@@ -97,7 +97,7 @@ void vm_x86_boot_sregs(enum vm_entry_mode mode, struct kvm_sregs *s)
 	s->es = s->fs = s->gs = s->ss = s->ds;
 	vm_gdt_to_segment(gdt[1], VM_SEL_TSS, &s->tr);
 	memset(&s->ldt, 0, sizeof(s->ldt));
-	s->ldt.type = 2;	/* LDT, unusable: nothing loaded */
+	s->ldt.type = 2; /* LDT, unusable: nothing loaded */
 	s->ldt.unusable = 1;
 	s->gdt.base = VM_GDT_ADDR;
 	s->gdt.limit = sizeof(gdt) - 1;
@@ -121,7 +121,7 @@ void vm_x86_boot_sregs(enum vm_entry_mode mode, struct kvm_sregs *s)
 void vm_x86_boot_regs(const struct vm_boot_entry *ent, struct kvm_regs *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->rflags = 0x2;	/* reserved bit 1; IF, TF, VM clear */
+	r->rflags = 0x2; /* reserved bit 1; IF, TF, VM clear */
 	r->rip = ent->rip;
 	r->rsi = ent->rsi;
 	r->rax = ent->rax;
@@ -145,7 +145,7 @@ static int read_pte(const struct vm_memory *m, uint64_t addr, unsigned size, uin
 int vm_x86_translate(const struct vm_memory *m, const struct kvm_sregs *s, uint64_t gva,
 		     uint64_t *gpa)
 {
-	const uint64_t addr_mask = 0x000ffffffffff000ull;	/* bits 51:12 */
+	const uint64_t addr_mask = 0x000ffffffffff000ull; /* bits 51:12 */
 	uint64_t pte;
 
 	if (!(s->cr0 & VM_CR0_PG)) {
@@ -192,8 +192,7 @@ int vm_x86_translate(const struct vm_memory *m, const struct kvm_sregs *s, uint6
 	uint64_t table = s->cr3 & addr_mask;
 	for (int lvl = levels; lvl >= 1; lvl--) {
 		unsigned shift = 12 + 9 * (lvl - 1);
-		if (read_pte(m, table + (((gva >> shift) & 0x1ff) << 3), 8, &pte) < 0 ||
-		    !(pte & 1))
+		if (read_pte(m, table + (((gva >> shift) & 0x1ff) << 3), 8, &pte) < 0 || !(pte & 1))
 			return -1;
 		/* PS in a PDPTE (1 GiB) or PDE (2 MiB) ends the walk */
 		if ((lvl == 2 || lvl == 3) && (pte & 0x80)) {

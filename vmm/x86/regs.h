@@ -17,11 +17,11 @@
 #define VM_SEL_CODE 0x10
 #define VM_SEL_DATA 0x18
 
-#define VM_CR0_PE (1ull << 0)
-#define VM_CR0_ET (1ull << 4)
-#define VM_CR0_PG (1ull << 31)
-#define VM_CR4_PSE (1ull << 4)
-#define VM_CR4_PAE (1ull << 5)
+#define VM_CR0_PE   (1ull << 0)
+#define VM_CR0_ET   (1ull << 4)
+#define VM_CR0_PG   (1ull << 31)
+#define VM_CR4_PSE  (1ull << 4)
+#define VM_CR4_PAE  (1ull << 5)
 #define VM_CR4_LA57 (1ull << 12)
 #define VM_EFER_LME (1ull << 8)
 #define VM_EFER_LMA (1ull << 10)
