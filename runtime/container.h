@@ -26,7 +26,6 @@ struct ct_create_opts {
 	bool no_new_keyring;
 	int preserve_fds;		/* fds 3..3+N-1 pass to the process */
 	bool systemd_cgroup;
-	bool foreground;		/* `run` without -d: the runtime waits */
 };
 
 int ct_container_create(const struct ct_create_opts *o, struct vs_err *e);
