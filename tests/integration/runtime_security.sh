@@ -125,6 +125,40 @@ seccomp_bad_profile_refused() {
 	no_leftovers scnotify
 }
 
+# podman's own security options (its default seccomp profile included)
+podman_security_options_reach_container() {
+	command -v podman > /dev/null || t_skip "podman is not installed"
+	local P=$T_TMP/pm cgp=/vessel-sec-podman-$$
+	mkdir -p "$P"
+	chmod 755 "$T_TMP" "$P"
+	printf '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n' > "$P/containers.conf"
+	pm() {
+		CONTAINERS_CONF=$P/containers.conf podman --root "$P/storage" --runroot "$P/run" \
+			--tmpdir "$P/tmp" --storage-driver vfs --cgroup-manager cgroupfs \
+			--events-backend file --runtime "$BUILD/vessel-runtime" "$@"
+	}
+	pm_cleanup() {
+		pm rm -af -t 0 > /dev/null 2>&1
+		pm rmi -af > /dev/null 2>&1
+		local d
+		for d in /sys/fs/cgroup/*"$cgp" /sys/fs/cgroup/*/*"$cgp"; do
+			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
+		rm -rf "$P"
+	}
+	trap pm_cleanup EXIT
+	"$TOP/tests/integration/make-bundle.sh" "$P/b" true > /dev/null
+	tar -C "$P/b/rootfs" -c . | pm import - vessel-sec > /dev/null 2>&1 || t_fail "podman import failed"
+	pm run --rm --network=none --cgroup-parent "$cgp" --cap-drop=all --cap-add=CAP_CHOWN \
+		--security-opt no-new-privileges vessel-sec sh -c "$STATUS; unshare -U true; echo \"unshare \$?\"" \
+		> "$P/out" 2> "$P/err" || t_fail "podman run failed: $(cat "$P/err")"
+	[ "$(field CapEff "$P/out")" = 0000000000000001 ] || t_fail "CapEff $(field CapEff "$P/out")"
+	[ "$(field NoNewPrivs "$P/out")" = 1 ] || t_fail "NoNewPrivs $(field NoNewPrivs "$P/out")"
+	[ "$(field Seccomp "$P/out")" = 2 ] || t_fail "podman's seccomp profile not loaded"
+	# podman's profile refuses unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN
+	grep -qx "unshare 1" "$P/out" || t_fail "unshare: $(cat "$P/out")"
+}
+
 t_run capabilities_dropped_inside capabilities_dropped_inside
 t_run dropped_capability_really_missing dropped_capability_really_missing
 t_run ambient_caps_for_non_root_user ambient_caps_for_non_root_user
@@ -134,3 +168,4 @@ t_run seccomp_rule_blocks_mkdir seccomp_rule_blocks_mkdir
 t_run seccomp_without_no_new_privileges seccomp_without_no_new_privileges
 t_run no_new_privileges_set no_new_privileges_set
 t_run seccomp_bad_profile_refused seccomp_bad_profile_refused
+t_run podman_security_options_reach_container podman_security_options_reach_container

@@ -85,7 +85,8 @@ t_fwcfg() {
 	V_CPUS=2 V_MEM=256M v_run fwcfg fwcfg.elf "expect_cpus=2 expect_mem=256M"
 	g_expect_status "$rc" 1
 	g_expect_ok "$serial" fwcfg_signature fwcfg_id_traditional fwcfg_nb_cpus fwcfg_ram_size \
-		fwcfg_cmdline_size fwcfg_cmdline fwcfg_absent_key
+		fwcfg_cmdline_size fwcfg_cmdline fwcfg_dma_signature fwcfg_dma_file_dir \
+		fwcfg_absent_key
 }
 
 t_smp() {
