@@ -281,6 +281,13 @@ TEST(acpi_pm_power_button_raises_sci_when_enabled)
 	h_out(PM1_EN, 2, 0x100);
 	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 1);
 	CHECK_EQ(h_in(PM1_EN, 2), 0x100);
+	/* RTC_EN and GBL_EN read back (ACPICA checks), raise nothing */
+	h_out(PM1_EN, 2, 0x0420);
+	CHECK_EQ(h_in(PM1_EN, 2), 0x0420);
+	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 0);
+	h_out(PM1_EN, 2, 0xf100); /* reserved bits stay 0 */
+	CHECK_EQ(h_in(PM1_EN, 2), 0x0100);
+	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 1);
 	REQUIRE(h_save(&vm_acpi_pm_device, &w) == 0);
 	h_out(PM1_STS, 2, 0x0001); /* other bits: no effect */
 	CHECK_EQ(H.line[VM_IRQ_ACPI_SCI], 1);

@@ -28,7 +28,11 @@
 
 /* status bits the guest may see and clear */
 #define STS_MASK (VM_ACPI_PM1_PWRBTN | VM_ACPI_PM1_WAK_STS)
-#define EN_MASK	 VM_ACPI_PM1_PWRBTN
+/* enable bits that read back as written (TMR_EN, GBL_EN, PWRBTN_EN,
+ * SLPBTN_EN, RTC_EN): ACPICA checks by reading back that a fixed event was
+ * enabled or disabled (Linux's rtc-cmos toggles RTC_EN, the global lock
+ * GBL_EN); only the power button ever sets a status bit */
+#define EN_MASK 0x0721
 /* control bits that read back: SCI_EN, BM_RLD, SLP_TYP */
 #define CNT_MASK  (VM_ACPI_PM1_SCI_EN | 0x0002 | 0x1c00)
 #define RESET_BIT 0x04
@@ -45,7 +49,7 @@ static struct acpi_pm {
 
 static void update_sci(bool force)
 {
-	int level = (pm.sts & pm.en & EN_MASK) != 0;
+	int level = (pm.sts & pm.en & VM_ACPI_PM1_PWRBTN) != 0;
 
 	if ((level != pm.sci || force) && pm.ctx)
 		vm_irq_line(pm.ctx->irq, VM_IRQ_ACPI_SCI, level);
