@@ -114,7 +114,7 @@ t_poweroff() {
 }
 
 BLK_OKS="virtio_blk_found virtio_blk_init virtio_blk_capacity virtio_blk_read_sector0
-	virtio_blk_read_past_end virtio_blk_flush_offered virtio_blk_flush virtio_blk_get_id
+	virtio_blk_read_past_end virtio_blk_read_scatter virtio_blk_flush_offered virtio_blk_flush virtio_blk_get_id
 	virtio_blk_status_clean"
 
 t_virtio_blk() {
