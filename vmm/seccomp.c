@@ -151,6 +151,15 @@ int vm_seccomp_install(struct vs_err *e)
 			      arg_cmp(0, SCMP_CMP_EQ, AF_UNIX, 0));
 	if (rc < 0)
 		goto fail;
+	/* glibc's first pthread_create installs its internal SIGCANCEL and
+	 * SIGSETXID handlers (signals 32 and 33); other handlers are set up
+	 * before confinement */
+	for (int sig = 32; sig <= 33; sig++) {
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(rt_sigaction), 1,
+				      arg_cmp(0, SCMP_CMP_EQ, (scmp_datum_t)sig, 0));
+		if (rc < 0)
+			goto fail;
+	}
 	/* threads only (vCPUs, control); glibc falls back from clone3 to clone,
 	 * whose flags a filter can see */
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

@@ -450,19 +450,20 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
+int vm_vcpu_signals_init(struct vs_err *e)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(VM_KICK_SIGNAL, &sa, NULL) < 0)
+		return vs_fail_errno(e, "sigaction");
+	return 0;
+}
+
 int vm_vcpu_start(struct vm_vcpu *v, struct vs_err *e)
 {
-	static bool handler_set;
-
-	if (!handler_set) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = kick_handler; /* no SA_RESTART: KVM_RUN must return */
-		sigemptyset(&sa.sa_mask);
-		if (sigaction(VM_KICK_SIGNAL, &sa, NULL) < 0)
-			return vs_fail_errno(e, "sigaction");
-		handler_set = true;
-	}
 	int err = pthread_create(&v->thread, NULL, vcpu_thread, v);
 	if (err)
 		return vs_fail(e, err, "vCPU %u: pthread_create", v->id);

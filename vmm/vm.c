@@ -418,6 +418,8 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (vm_vcpu_signals_init(e) < 0)
+		goto out;
 	if (!cfg->no_seccomp && vm_seccomp_install(e) < 0)
 		goto out;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)

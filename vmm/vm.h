@@ -112,6 +112,8 @@ uint64_t vm_uptime_ns(struct vm *vm);
 
 /* vcpu.c */
 int vm_vcpu_create(struct vm *vm, unsigned id, struct vs_err *e);
+/* The kick signal's handler: before seccomp, which forbids sigaction. */
+int vm_vcpu_signals_init(struct vs_err *e);
 int vm_vcpu_start(struct vm_vcpu *v, struct vs_err *e);
 void vm_vcpu_kick(struct vm_vcpu *v);
 void vm_vcpu_destroy(struct vm_vcpu *v);
