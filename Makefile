@@ -73,7 +73,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 $(FUZZ_DIR)/libfuzzlib.a: $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_LIB_SRC))
 	@rm -f $@; ar rcs $@ $^
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DIR)/libfuzzlib.a
-	$(FUZZ_CC) $(V_CFLAGS) $(FUZZ_FLAGS) -o $@ $^ $(V_LDLIBS)
+	$(FUZZ_CC) $(V_CFLAGS) $(FUZZ_FLAGS) -o $@ $(filter %.c %.a,$^) $(V_LDLIBS)
 fuzz: $(FUZZ_BINS)
 -include $(shell find $(FUZZ_DIR) -name '*.d' 2>/dev/null)
 

@@ -9,6 +9,7 @@
  * reset, so NEEDS_RESET from one input does not hide the next.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -39,8 +40,10 @@ static void setup(void)
 	h = vh_new();
 	h->cfg.disks[0] = (struct vm_disk_cfg){ .path = path };
 	h->cfg.nr_disks = 1;
-	if (vm_virtio_blk_ops.create(&h->ctx, &e) < 0)
+	if (vm_virtio_blk_ops.create(&h->ctx, &e) < 0) {
+		fprintf(stderr, "fuzz_virtio_blk: %s\n", e.msg);
 		abort();
+	}
 	d = vm_virtio_lookup(VIRTIO_ID_BLOCK, 0);
 }
 

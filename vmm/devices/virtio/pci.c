@@ -555,18 +555,18 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 		     (uint32_t)o->nr_queues * VM_VIRTIO_NOTIFY_MULT, true) < 0 ||
 	    (o->config_size && add_vcap(d, CAP_DEVICE, VM_VIRTIO_DEVICE_OFF, o->config_size,
 					false) < 0))
-		return vs_fail(e, ENOSPC, "%s: capabilities do not fit", o->name);
+		return vs_fail(e, ENOSPC, "PCI capabilities do not fit");
 	/* MSI-X (PCI 3.0 §6.8.2): table and PBA in BAR 0. */
 	le_put(msix + 2, 2, (uint16_t)(nvec(d) - 1));
 	le_put(msix + 4, 4, VM_VIRTIO_MSIX_OFF);
 	le_put(msix + 8, 4, VM_VIRTIO_PBA_OFF);
 	at = vm_pci_add_cap(p, msix, sizeof(msix));
 	if (at < 0)
-		return vs_fail(e, ENOSPC, "%s: capabilities do not fit", o->name);
+		return vs_fail(e, ENOSPC, "PCI capabilities do not fit");
 	d->msix_cap = (uint16_t)at;
 	at = add_vcap(d, CAP_PCI_CFG, 0, 0, false);
 	if (at < 0)
-		return vs_fail(e, ENOSPC, "%s: capabilities do not fit", o->name);
+		return vs_fail(e, ENOSPC, "PCI capabilities do not fit");
 	/* bar, offset, length and pci_cfg_data are the driver's */
 	d->pcicfg_cap = (uint16_t)at;
 	p->wmask[at + 4] = 0xff;
