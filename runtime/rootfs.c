@@ -638,9 +638,10 @@ static int prepare_root(const struct ct_spec *s, const char *root, struct vs_err
 	 * nothing the container mounts reaches the host. pivot_root(2) refuses
 	 * shared mounts (the new root, its parent, the current root), so a
 	 * "shared" request starts as rslave and is applied to the new root
-	 * after the switch (ct_rootfs_pivot).
+	 * after the switch (ct_rootfs_pivot). So does "unbindable": the rootfs
+	 * could not be bound onto itself under an unbindable parent.
 	 */
-	if (prop & MS_SHARED)
+	if (prop & (MS_SHARED | MS_UNBINDABLE))
 		first = MS_REC | MS_SLAVE;
 	if (mount(NULL, "/", NULL, first, NULL) < 0)
 		return vs_fail_errno(e, "set propagation of /");
