@@ -126,36 +126,43 @@ seccomp_bad_profile_refused() {
 }
 
 # podman's own security options (its default seccomp profile included)
-podman_security_options_reach_container() {
-	command -v podman > /dev/null || t_skip "podman is not installed"
-	local P=$T_TMP/pm cgp=/vessel-sec-podman-$$
-	mkdir -p "$P"
-	chmod 755 "$T_TMP" "$P"
-	printf '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n' > "$P/containers.conf"
-	pm() {
-		CONTAINERS_CONF=$P/containers.conf podman --root "$P/storage" --runroot "$P/run" \
-			--tmpdir "$P/tmp" --storage-driver vfs --cgroup-manager cgroupfs \
-			--events-backend file --runtime "$BUILD/vessel-runtime" "$@"
-	}
-	pm_cleanup() {
-		pm rm -af -t 0 > /dev/null 2>&1
-		pm rmi -af > /dev/null 2>&1
-		local d
-		for d in /sys/fs/cgroup/*"$cgp" /sys/fs/cgroup/*/*"$cgp"; do
-			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-		done
-		rm -rf "$P"
-	}
-	trap pm_cleanup EXIT
-	"$TOP/tests/integration/make-bundle.sh" "$P/b" true > /dev/null
-	tar -C "$P/b/rootfs" -c . | pm import - vessel-sec > /dev/null 2>&1 || t_fail "podman import failed"
-	pm run --rm --network=none --cgroup-parent "$cgp" --cap-drop=all --cap-add=CAP_CHOWN \
+PM=$T_TMP/pm
+PM_CGP=/vessel-sec-podman-$$
+pm() {
+	CONTAINERS_CONF=$PM/containers.conf podman --root "$PM/storage" --runroot "$PM/run" \
+		--tmpdir "$PM/tmp" --storage-driver vfs --cgroup-manager cgroupfs \
+		--events-backend file --runtime "$BUILD/vessel-runtime" "$@"
+}
+pm_cleanup() {
+	local d
+	pm rm -af -t 0 > /dev/null 2>&1 < /dev/null
+	pm rmi -af > /dev/null 2>&1 < /dev/null
+	for d in /sys/fs/cgroup/*"$PM_CGP" /sys/fs/cgroup/*/*"$PM_CGP"; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
+	rm -rf "$PM"
+}
+podman_security_body() {
+	mkdir -p "$PM"
+	chmod 755 "$T_TMP" "$PM"
+	printf '[containers]\ndefault_ulimits = ["nofile=1024:1024","nproc=4096:4096"]\n' > "$PM/containers.conf"
+	"$TOP/tests/integration/make-bundle.sh" "$PM/b" true > /dev/null
+	tar -C "$PM/b/rootfs" -c . | pm import - vessel-sec > /dev/null 2>&1 || t_fail "podman import failed"
+	pm run --rm --network=none --cgroup-parent "$PM_CGP" --cap-drop=all --cap-add=CAP_CHOWN \
 		--security-opt no-new-privileges vessel-sec sh -c "$STATUS" \
-		> "$P/out" 2> "$P/err" || t_fail "podman run failed: $(cat "$P/err")"
-	[ "$(field CapEff "$P/out")" = 0000000000000001 ] || t_fail "CapEff $(field CapEff "$P/out")"
-	[ "$(field NoNewPrivs "$P/out")" = 1 ] || t_fail "NoNewPrivs $(field NoNewPrivs "$P/out")"
-	[ "$(field Seccomp "$P/out")" = 2 ] || t_fail "podman's seccomp profile not loaded"
-	[ "$(field Seccomp_filters "$P/out")" = 1 ] || t_fail "filters: $(field Seccomp_filters "$P/out")"
+		> "$PM/out" 2> "$PM/err" || t_fail "podman run failed: $(cat "$PM/err")"
+	[ "$(field CapEff "$PM/out")" = 0000000000000001 ] || t_fail "CapEff $(field CapEff "$PM/out")"
+	[ "$(field NoNewPrivs "$PM/out")" = 1 ] || t_fail "NoNewPrivs $(field NoNewPrivs "$PM/out")"
+	[ "$(field Seccomp "$PM/out")" = 2 ] || t_fail "podman's seccomp profile not loaded"
+	[ "$(field Seccomp_filters "$PM/out")" = 1 ] || t_fail "filters: $(field Seccomp_filters "$PM/out")"
+}
+podman_security_options_reach_container() {
+	local rc=0
+	command -v podman > /dev/null || t_skip "podman is not installed"
+	( set -e; podman_security_body ) || rc=$?
+	pm_cleanup
+	! ls -d /sys/fs/cgroup/*"$PM_CGP" 2>/dev/null | grep -q . || t_fail "podman cgroups left behind"
+	return $rc
 }
 
 t_run capabilities_dropped_inside capabilities_dropped_inside
