@@ -69,6 +69,11 @@ int vm_pause(struct vm *vm, struct vs_err *e)
 		pthread_cond_wait(&vm->cond, &vm->lock);
 	/* guest time stands still while paused (api.rst KVM_GET_CLOCK) */
 	int r = ioctl(vm->kvm.vm_fd, KVM_GET_CLOCK, &vm->paused_clock);
+	/* and the guest's soft-lockup watchdog is told why (KVM_KVMCLOCK_CTRL;
+	 * EINVAL when the guest does not use kvmclock: nothing to tell) */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].started)
+			ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0);
 	pthread_mutex_unlock(&vm->lock);
 	if (r < 0)
 		return vs_fail_errno(e, "KVM_GET_CLOCK");
