@@ -265,7 +265,7 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	if (ct_sync_recv(sync, &m, "runtime", e) < 0)
 		_exit(1);
 
-	state_json = ct_state_json_string(c->st, CT_CREATING, false);
+	state_json = ct_state_json_string(c->st, CT_CREATED, false);	/* as prestart */
 	if (ct_hooks_run(s->hooks.create_container, s->hooks.n_create_container,
 			 "createContainer", state_json, e) < 0)
 		ct_sync_die(sync, e);
@@ -421,7 +421,10 @@ static int run_runtime_hooks(struct create_ctx *c, struct vs_err *e)
 	if (!has_hooks(h))
 		return 0;
 
-	autofree char *json = ct_state_json_string(c->st, CT_CREATING, false);
+	/* runtime.md "State": "created" is the status after lifecycle step 2
+	 * (the environment exists), which is where these hooks run (steps 3-5);
+	 * runc says "creating", the OCI validation suite wants "created" */
+	autofree char *json = ct_state_json_string(c->st, CT_CREATED, false);
 
 	/* prestart (deprecated) runs where runc runs it, with createRuntime */
 	if (ct_hooks_run(h->prestart, h->n_prestart, "prestart", json, e) < 0 ||

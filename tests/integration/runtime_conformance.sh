@@ -343,7 +343,7 @@ c['hooks'] = {n: h(n) for n in ('prestart', 'createRuntime', 'poststart', 'posts
 	"$PY" - "$B" "$T_TMP/st.json" <<'PY' || t_fail "hook stdin (see log)"
 import json, sys
 b, st = sys.argv[1], json.load(open(sys.argv[2]))
-want = {"prestart": "creating", "createRuntime": "creating", "poststart": "running",
+want = {"prestart": "created", "createRuntime": "created", "poststart": "running",
         "poststop": "stopped"}
 for n, status in want.items():
     s = json.load(open("%s/hook-%s" % (b, n)))
@@ -588,6 +588,17 @@ rootfs_propagation_shared_exposes_and_private_hides() {
 	rm -rf "$B/view" "$B/src" "$B/dst"
 }
 
+# runc 1.1.5 fails create here (it binds the rootfs under an unbindable /)
+rootfs_propagation_unbindable_refuses_binds_of_root() {
+	mkdir -p "$B/view"
+	cfg "c['linux']['rootfsPropagation'] = 'unbindable'; cap_add('CAP_SYS_ADMIN')" -- sh -c '
+	mount --bind / /view 2>/dev/null && { echo "FAIL / could be bound"; umount /view; }
+	echo checked'
+	h_run c33
+	out_ok checked
+	rmdir "$B/view"
+}
+
 seccomp_errno_rule_applied() {
 	cfg 'c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
 	"syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}' -- sh -c '
@@ -675,6 +686,7 @@ t_run sysctls_applied sysctls_applied
 t_run namespace_paths_joined_and_absent_namespaces_shared namespace_paths_joined_and_absent_namespaces_shared
 t_run namespace_path_of_wrong_type_refused namespace_path_of_wrong_type_refused
 t_run rootfs_propagation_shared_exposes_and_private_hides rootfs_propagation_shared_exposes_and_private_hides
+t_run rootfs_propagation_unbindable_refuses_binds_of_root rootfs_propagation_unbindable_refuses_binds_of_root
 t_run seccomp_errno_rule_applied seccomp_errno_rule_applied
 t_run cgroup_files_written_per_resource cgroup_files_written_per_resource
 t_run relative_cgroups_path_is_used relative_cgroups_path_is_used
