@@ -76,3 +76,17 @@ TEST(host_profile_pvm_appends_parameters_and_none_keeps_cmdline)
 	CHECK(vm_host_profile_select("none") == NULL);
 	CHECK_STR(vm_host_profile_select("pvm"), "pvm");
 }
+
+TEST(kvm_open_names_the_device_and_what_is_wrong)
+{
+	struct vm_kvm k;
+	struct vs_err e;
+
+	CHECK_EQ(vm_kvm_open(&k, "/nonexistent/kvm", &e), -1);
+	CHECK_CONTAINS(e.msg, "/nonexistent/kvm not present");
+	CHECK_EQ(k.fd, -1);
+	/* something that opens but is not KVM */
+	CHECK_EQ(vm_kvm_open(&k, "/dev/null", &e), -1);
+	CHECK_CONTAINS(e.msg, "/dev/null: KVM API version -1, need 12");
+	CHECK_EQ(k.fd, -1);
+}
