@@ -188,9 +188,12 @@ static int v1_cpu(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, str
 int vs_cg_v1_cpuset_inherit(const char *dir, struct vs_err *e)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
-	autofree char *parent = strdup(dir);
-	char *slash = strrchr(parent, '/');
+	char parent[4096];
+	char *slash;
 
+	if (snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return vs_fail(e, ENAMETOOLONG, "cgroup %s: path too long", dir);
+	slash = strrchr(parent, '/');
 	if (!slash)
 		return 0;
 	*slash = '\0';

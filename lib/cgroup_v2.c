@@ -427,7 +427,7 @@ int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *ru
 			 size_t n, struct vs_err *e)
 {
 	autofree struct bpf_insn *insns = NULL;
-	autofree char *log = calloc(1, 65536);
+	char log[8192] = "";
 	size_t count;
 	union bpf_attr a;
 	uint32_t old[64];
@@ -437,8 +437,6 @@ int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *ru
 
 	if (cg < 0)
 		return vs_fail_errno(e, "cgroup %s: open", dir);
-	if (!log)
-		abort();
 	vs_cg_v2_device_prog(rules, n, &insns, &count);
 
 	memset(&a, 0, sizeof(a));
@@ -447,7 +445,7 @@ int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *ru
 	a.insn_cnt = (uint32_t)count;
 	a.license = (uintptr_t)"GPL";
 	a.log_buf = (uintptr_t)log;
-	a.log_size = 65536;
+	a.log_size = sizeof(log);
 	a.log_level = 1;
 	prog = bpf(BPF_PROG_LOAD, &a);
 	if (prog < 0 && errno == ENOSPC) {
