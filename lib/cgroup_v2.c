@@ -50,12 +50,11 @@ int vs_cg_v2_enable_controllers(const char *dir, struct vs_err *e)
 	return 0;
 }
 
-static int put(const char *dir, const char *file, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Formats a value and writes it to dir/file (which must exist). */
+static int put(struct vs_err *e, const char *dir, const char *file, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-static __thread struct vs_err *put_err;
-
-static int put(const char *dir, const char *file, const char *fmt, ...)
+static int put(struct vs_err *e, const char *dir, const char *file, const char *fmt, ...)
 {
 	autofree char *v = NULL;
 	va_list ap;
@@ -66,7 +65,7 @@ static int put(const char *dir, const char *file, const char *fmt, ...)
 	va_end(ap);
 	if (rc < 0)
 		abort();
-	return vs_cg_write_req(dir, file, v, put_err);
+	return vs_cg_write_req(dir, file, v, e);
 }
 
 static void limit_str(int64_t v, char *buf, size_t len)
@@ -113,17 +112,17 @@ static int v2_memory(const char *dir, const struct vs_cgroup_resources *r, struc
 		} else {
 			snprintf(buf, sizeof(buf), "%" PRId64, r->memory_swap - r->memory_limit);
 		}
-		if (put(dir, "memory.swap.max", "%s", buf) < 0)
+		if (put(e, dir, "memory.swap.max", "%s", buf) < 0)
 			return -1;
 	}
 	if (r->has_memory_limit) {
 		limit_str(r->memory_limit, buf, sizeof(buf));
-		if (put(dir, "memory.max", "%s", buf) < 0)
+		if (put(e, dir, "memory.max", "%s", buf) < 0)
 			return -1;
 	}
 	if (r->has_memory_reservation) {
 		limit_str(r->memory_reservation, buf, sizeof(buf));
-		if (put(dir, "memory.low", "%s", buf) < 0)
+		if (put(e, dir, "memory.low", "%s", buf) < 0)
 			return -1;
 	}
 	return 0;
@@ -135,7 +134,7 @@ static int v2_cpu(const char *dir, const struct vs_cgroup_resources *r, struct v
 		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.cpu.realtime*: not "
 			       "supported on cgroup v2", dir);
 	if (r->has_cpu_shares && r->cpu_shares &&
-	    put(dir, "cpu.weight", "%" PRIu64, vs_cgroup_shares_to_weight(r->cpu_shares)) < 0)
+	    put(e, dir, "cpu.weight", "%" PRIu64, vs_cgroup_shares_to_weight(r->cpu_shares)) < 0)
 		return -1;
 	if (r->has_cpu_quota || r->has_cpu_period) {
 		char quota[32] = "max";
@@ -156,16 +155,16 @@ static int v2_cpu(const char *dir, const struct vs_cgroup_resources *r, struct v
 			if (!r->has_cpu_period)
 				period = p;
 		}
-		if (put(dir, "cpu.max", "%s %" PRIu64, quota, period) < 0)
+		if (put(e, dir, "cpu.max", "%s %" PRIu64, quota, period) < 0)
 			return -1;
 	}
-	if (r->has_cpu_burst && put(dir, "cpu.max.burst", "%" PRIu64, r->cpu_burst) < 0)
+	if (r->has_cpu_burst && put(e, dir, "cpu.max.burst", "%" PRIu64, r->cpu_burst) < 0)
 		return -1;
-	if (r->has_cpu_idle && put(dir, "cpu.idle", "%" PRId64, r->cpu_idle) < 0)
+	if (r->has_cpu_idle && put(e, dir, "cpu.idle", "%" PRId64, r->cpu_idle) < 0)
 		return -1;
-	if (r->cpuset_cpus && put(dir, "cpuset.cpus", "%s", r->cpuset_cpus) < 0)
+	if (r->cpuset_cpus && put(e, dir, "cpuset.cpus", "%s", r->cpuset_cpus) < 0)
 		return -1;
-	if (r->cpuset_mems && put(dir, "cpuset.mems", "%s", r->cpuset_mems) < 0)
+	if (r->cpuset_mems && put(e, dir, "cpuset.mems", "%s", r->cpuset_mems) < 0)
 		return -1;
 	return 0;
 }
@@ -181,10 +180,10 @@ static uint64_t io_weight(uint64_t w)
 }
 
 static int io_max(const char *dir, const char *key, const struct vs_cgroup_blkio_dev *d,
-		  size_t n)
+		  size_t n, struct vs_err *e)
 {
 	for (size_t i = 0; i < n; i++)
-		if (put(dir, "io.max", "%" PRId64 ":%" PRId64 " %s=%" PRIu64, d[i].major,
+		if (put(e, dir, "io.max", "%" PRId64 ":%" PRId64 " %s=%" PRIu64, d[i].major,
 			d[i].minor, key, d[i].value) < 0)
 			return -1;
 	return 0;
@@ -196,31 +195,31 @@ static int v2_io(const char *dir, const struct vs_cgroup_resources *r, struct vs
 		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.blockIO.leafWeight: not "
 			       "supported on cgroup v2", dir);
 	if (r->has_blkio_weight &&
-	    put(dir, "io.weight", "default %" PRIu64, io_weight(r->blkio_weight)) < 0)
+	    put(e, dir, "io.weight", "default %" PRIu64, io_weight(r->blkio_weight)) < 0)
 		return -1;
 	for (size_t i = 0; i < r->n_blkio_weight_dev; i++) {
 		const struct vs_cgroup_blkio_dev *d = &r->blkio_weight_dev[i];
 
-		if (put(dir, "io.weight", "%" PRId64 ":%" PRId64 " %" PRIu64, d->major,
+		if (put(e, dir, "io.weight", "%" PRId64 ":%" PRId64 " %" PRIu64, d->major,
 			d->minor, io_weight(d->value)) < 0)
 			return -1;
 	}
-	if (io_max(dir, "rbps", r->throttle_read_bps, r->n_throttle_read_bps) < 0 ||
-	    io_max(dir, "wbps", r->throttle_write_bps, r->n_throttle_write_bps) < 0 ||
-	    io_max(dir, "riops", r->throttle_read_iops, r->n_throttle_read_iops) < 0 ||
-	    io_max(dir, "wiops", r->throttle_write_iops, r->n_throttle_write_iops) < 0)
+	if (io_max(dir, "rbps", r->throttle_read_bps, r->n_throttle_read_bps, e) < 0 ||
+	    io_max(dir, "wbps", r->throttle_write_bps, r->n_throttle_write_bps, e) < 0 ||
+	    io_max(dir, "riops", r->throttle_read_iops, r->n_throttle_read_iops, e) < 0 ||
+	    io_max(dir, "wiops", r->throttle_write_iops, r->n_throttle_write_iops, e) < 0)
 		return -1;
 	return 0;
 }
 
-static int v2_hugetlb(const char *dir, const struct vs_cgroup_resources *r)
+static int v2_hugetlb(const char *dir, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	for (size_t i = 0; i < r->n_hugetlb; i++) {
 		autofree char *f = NULL;
 
 		if (asprintf(&f, "hugetlb.%s.max", r->hugetlb[i].page_size) < 0)
 			abort();
-		if (put(dir, f, "%" PRIu64, r->hugetlb[i].limit) < 0)
+		if (put(e, dir, f, "%" PRIu64, r->hugetlb[i].limit) < 0)
 			return -1;
 	}
 	return 0;
@@ -235,7 +234,7 @@ static int v2_unified(const char *dir, const struct vs_cgroup_resources *r, stru
 		if (!*k || strchr(k, '/') || k[0] == '.')
 			return vs_fail(e, EINVAL, "cgroup %s: linux.resources.unified: bad key "
 				       "\"%s\"", dir, k);
-		if (put(dir, k, "%s", r->unified[i].value) < 0)
+		if (put(e, dir, k, "%s", r->unified[i].value) < 0)
 			return -1;
 	}
 	return 0;
@@ -246,14 +245,13 @@ int vs_cg_v2_apply(struct vs_cgroup_hier *h, const struct vs_cgroup_resources *r
 {
 	const char *dir = h->dir;
 
-	put_err = e;
 	if (only_missing_v1) {
 		/* hybrid: a controller is in v1 or in v2, never both */
 		bool hugetlb = false;
 
 		for (char **c = h->controllers; c && *c; c++)
 			hugetlb |= !strcmp(*c, "hugetlb");
-		if (hugetlb && v2_hugetlb(dir, r) < 0)
+		if (hugetlb && v2_hugetlb(dir, r, e) < 0)
 			return -1;
 		return v2_unified(dir, r, e);
 	}
@@ -263,10 +261,10 @@ int vs_cg_v2_apply(struct vs_cgroup_hier *h, const struct vs_cgroup_resources *r
 		char buf[32];
 
 		limit_str(r->pids_limit > 0 ? r->pids_limit : -1, buf, sizeof(buf));
-		if (put(dir, "pids.max", "%s", buf) < 0)
+		if (put(e, dir, "pids.max", "%s", buf) < 0)
 			return -1;
 	}
-	if (v2_io(dir, r, e) < 0 || v2_hugetlb(dir, r) < 0)
+	if (v2_io(dir, r, e) < 0 || v2_hugetlb(dir, r, e) < 0)
 		return -1;
 	if (r->has_net_class_id || r->n_net_prio)
 		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.network: net_cls/net_prio "
