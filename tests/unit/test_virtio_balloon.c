@@ -132,3 +132,23 @@ TEST(balloon_state_survives_save_and_restore)
 	vh_free(h2);
 	vh_free(h);
 }
+
+TEST(balloon_stats_head_reused_while_held_sets_needs_reset)
+{
+	struct vh *h = vh_new();
+	struct vm_virtio_dev *d = make_balloon(h);
+	struct gq g[3];
+
+	REQUIRE(d);
+	vh_bringup(h, d, 1ull << 1, g, 3, 16);
+	struct gseg s = { PFNS, 10, false };
+	uint16_t head = gq_add(h, &g[2], &s, 1);
+	vh_notify(h, d, 2);
+	CHECK(!(vh_status(h, d) & VIRTIO_STATUS_NEEDS_RESET));
+	gq_publish(h, &g[2], head);	/* the device still holds this head */
+	vh_notify(h, d, 2);
+	CHECK(vh_status(h, d) & VIRTIO_STATUS_NEEDS_RESET);
+	CHECK_CONTAINS(d->broken_why, "again while in use");
+	vm_virtio_balloon_ops.destroy();
+	vh_free(h);
+}

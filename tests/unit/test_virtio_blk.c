@@ -398,3 +398,126 @@ TEST(blk_restore_refuses_a_disk_of_another_size)
 	vh_free(t->h);
 	free(t);
 }
+
+/* Each hostile chain, sent to a live virtio-blk through the transport, must
+ * end in DEVICE_NEEDS_RESET with a config interrupt, touch nothing outside
+ * guest RAM (ASan), and leave the device usable after a reset. */
+struct hostile {
+	const char *name;
+	void (*build)(struct bt *t);
+	const char *why;
+};
+
+static void h_loop(struct bt *t)
+{
+	gq_desc(t->h, t->g.desc, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	gq_desc(t->h, t->g.desc, 1, DATA, 512, VIRTQ_DESC_F_NEXT, 0);
+	gq_publish(t->h, &t->g, 0);
+}
+
+static void h_outside(struct bt *t)
+{
+	gq_desc(t->h, t->g.desc, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	gq_desc(t->h, t->g.desc, 1, 0x7fff0000, 512, VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE, 2);
+	gq_desc(t->h, t->g.desc, 2, STAT, 1, VIRTQ_DESC_F_WRITE, 0);
+	gq_publish(t->h, &t->g, 0);
+}
+
+static void h_wrap(struct bt *t)
+{
+	gq_desc(t->h, t->g.desc, 0, 0xfffffffffffffff0ull, 0x20, 0, 0);
+	gq_publish(t->h, &t->g, 0);
+}
+
+static void h_cross_end(struct bt *t)
+{
+	gq_desc(t->h, t->g.desc, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 1);
+	gq_desc(t->h, t->g.desc, 1, VH_RAM_SIZE - 256, 512, VIRTQ_DESC_F_WRITE, 0);
+	gq_publish(t->h, &t->g, 0);
+}
+
+static void h_ind_len(struct bt *t)
+{
+	gq_desc(t->h, t->g.desc, 0, 0x230000, 40, VIRTQ_DESC_F_INDIRECT, 0);
+	gq_publish(t->h, &t->g, 0);
+}
+
+static void h_ind_nested(struct bt *t)
+{
+	gq_desc(t->h, 0x230000, 0, 0x231000, 32, VIRTQ_DESC_F_INDIRECT, 0);
+	gq_desc(t->h, t->g.desc, 0, 0x230000, 16, VIRTQ_DESC_F_INDIRECT, 0);
+	gq_publish(t->h, &t->g, 0);
+}
+
+static void h_avail_jump(struct bt *t)
+{
+	vh_w16(t->h, t->g.avail + 2, (uint16_t)(t->g.size + 1));
+}
+
+static void h_revisit(struct bt *t)
+{
+	/* a chain that comes back to its own head after two hops */
+	gq_desc(t->h, t->g.desc, 5, DATA, 16, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 6);
+	gq_desc(t->h, t->g.desc, 6, STAT, 1, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 5);
+	gq_publish(t->h, &t->g, 5);
+}
+
+static void h_order(struct bt *t)
+{
+	struct gseg s[3] = { { HDR, 16, false }, { STAT, 1, true }, { DATA, 512, false } };
+
+	gq_add(t->h, &t->g, s, 3);
+}
+
+static void h_status_ro(struct bt *t)
+{
+	struct gseg s[3] = { { HDR, 16, false }, { DATA, 512, false }, { STAT, 1, false } };
+
+	put_hdr(t, 1, 0);
+	gq_add(t->h, &t->g, s, 3);
+}
+
+static void h_next_oob(struct bt *t)
+{
+	gq_desc(t->h, t->g.desc, 0, HDR, 16, VIRTQ_DESC_F_NEXT, 999);
+	gq_publish(t->h, &t->g, 0);
+}
+
+TEST(blk_hostile_chains_set_needs_reset_and_vmm_survives)
+{
+	static const struct hostile cases[] = {
+		{ "descriptor loop", h_loop, "loop" },
+		{ "buffer outside RAM", h_outside, "outside guest memory" },
+		{ "address+len wraps", h_wrap, "wraps" },
+		{ "buffer crosses end of RAM", h_cross_end, "outside guest memory" },
+		{ "indirect length", h_ind_len, "multiple of 16" },
+		{ "nested indirect", h_ind_nested, "nested indirect" },
+		{ "avail idx jump", h_avail_jump, "ahead" },
+		{ "chain revisits head", h_revisit, "loop" },
+		{ "readable after writable", h_order, "readable descriptor after a writable" },
+		{ "status read-only", h_status_ro, "status" },
+		{ "next out of range", h_next_oob, "next 999" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bt *t = bt_new(false, NULL);
+		uint32_t id, len;
+
+		cases[i].build(t);
+		vh_notify(t->h, t->d, 0);
+		uint8_t st = vh_status(t->h, t->d);
+		if (!(st & VIRTIO_STATUS_NEEDS_RESET) || !strstr(t->d->broken_why, cases[i].why)) {
+			fprintf(stderr, "  case \"%s\": status %#x, why \"%s\"\n", cases[i].name, st,
+				t->d->broken_why);
+			CHECK(0);
+		}
+		CHECK(t->h->line[VM_PCI_INTX_GSI(t->d->pci.slot)]);	/* config interrupt */
+		/* a reset brings the device back */
+		vh_bringup(t->h, t->d, 1ull << VIRTIO_F_INDIRECT_DESC, &t->g, 1, 128);
+		CHECK_EQ(rw(t, 0, 0, 512), 513);
+		CHECK_EQ(t->h->ram[STAT], 0);
+		(void)id;
+		(void)len;
+		bt_free(t);
+	}
+}
