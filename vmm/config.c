@@ -295,6 +295,7 @@ enum opt_id {
 	O_HUGEPAGES,
 	O_NO_SECCOMP,
 	O_PROFILE,
+	O_BOOT_TIMES,
 };
 
 static const struct {
@@ -320,6 +321,7 @@ static const struct {
 	{"hugepages", O_HUGEPAGES, false},
 	{"no-seccomp", O_NO_SECCOMP, false},
 	{"host-profile", O_PROFILE, true},
+	{"boot-times", O_BOOT_TIMES, false},
 };
 
 static int apply_opt(struct vm_config *c, enum opt_id id, const char *v, struct vs_err *e)
@@ -349,6 +351,7 @@ static int apply_opt(struct vm_config *c, enum opt_id id, const char *v, struct 
 	case O_HUGEPAGES: c->mem_hugepages = true; return 0;
 	case O_NO_SECCOMP: c->no_seccomp = true; return 0;
 	case O_PROFILE: return parse_profile("--host-profile", v, c, e);
+	case O_BOOT_TIMES: c->boot_times = true; return 0;
 	}
 	return vs_fail(e, EINVAL, "internal: unhandled option");
 }
@@ -619,23 +622,11 @@ static int config_from_root(struct vm_config *c, const char *path, struct json_o
 			    struct vs_err *e)
 {
 	static const char *const keys[] = {
-		"vcpus",
-		"memory",
-		"kernel",
-		"initrd",
-		"cmdline",
-		"disks",
-		"nets",
-		"vsock",
-		"console",
-		"rng",
-		"balloon",
-		"control_socket",
-		"memory_backend",
-		"hugepages",
-		"seccomp",
-		"host_profile",
-		NULL,
+		"vcpus",	  "memory",    "kernel",  "initrd",
+		"cmdline",	  "disks",     "nets",	  "vsock",
+		"console",	  "rng",       "balloon", "control_socket",
+		"memory_backend", "hugepages", "seccomp", "host_profile",
+		"boot_times",	  NULL,
 	};
 	struct json_object *v;
 	const char *s;
@@ -680,7 +671,8 @@ static int config_from_root(struct vm_config *c, const char *path, struct json_o
 		return -1;
 	if (jbool(root, path, "", "rng", &c->rng, e) < 0 ||
 	    jbool(root, path, "", "balloon", &c->balloon, e) < 0 ||
-	    jbool(root, path, "", "hugepages", &c->mem_hugepages, e) < 0)
+	    jbool(root, path, "", "hugepages", &c->mem_hugepages, e) < 0 ||
+	    jbool(root, path, "", "boot_times", &c->boot_times, e) < 0)
 		return -1;
 	b = !c->no_seccomp;
 	if (jbool(root, path, "", "seccomp", &b, e) < 0)

@@ -58,6 +58,7 @@ struct vm_config {
 	char *control_socket;		/* NULL: none */
 	bool no_seccomp;		/* debug: do not confine the process */
 	char *host_profile;		/* NULL, "none" or "pvm" */
+	bool boot_times;		/* print the boot-marker times at exit */
 };
 
 void vm_config_init(struct vm_config *c);	/* defaults: 1 cpu, 128M, serial on stdout */

@@ -4,11 +4,13 @@
  * docs/vmm.md "Exit status"). The only place that prints errors.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vessel/err.h"
 #include "vessel/log.h"
 #include "vmm/config.h"
+#include "vmm/devices/platform.h"
 #include "vmm/vm.h"
 
 static const char usage[] =
@@ -33,6 +35,8 @@ static const char usage[] =
 	"  --memory-backend KIND    anon (default) or memfd\n"
 	"  --hugepages              back guest RAM with 2 MiB hugepages\n"
 	"  --host-profile P         auto (default), none or pvm: guest parameters for host quirks\n"
+	"  --boot-times             print the guest's boot-marker times at exit\n"
+	"                           (also VESSEL_VMM_BOOT_TIMES=1)\n"
 	"  --no-seccomp             do not confine the VMM (debugging)\n";
 
 int main(int argc, char **argv)
@@ -55,8 +59,13 @@ int main(int argc, char **argv)
 	if (vm_config_from_args(&cfg, argc - 1, argv + 1, &e) < 0 ||
 	    vm_config_validate(&cfg, &e) < 0)
 		goto fail;
+	const char *bt = getenv("VESSEL_VMM_BOOT_TIMES");
+	if (bt && !strcmp(bt, "1"))
+		cfg.boot_times = true;
 	if (vm_run(&cfg, &status, report, sizeof(report), &e) < 0)
 		goto fail;
+	if (cfg.boot_times)
+		vm_boot_marker_report(stderr);
 	if (report[0])
 		fprintf(stderr, "vessel-vmm: the guest stopped on a fatal exit (status %d):\n%s",
 			status, report);

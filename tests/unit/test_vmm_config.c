@@ -64,7 +64,7 @@ TEST(config_flags_fill_every_field)
 		      "cid=3,path=/tmp/v.sock", "--rng", "--balloon", "--console", "pty",
 		      "--serial", "file:/tmp/log", "--control-socket", "/tmp/c.sock",
 		      "--memory-backend", "memfd", "--hugepages", "--no-seccomp", "--host-profile",
-		      "pvm");
+		      "pvm", "--boot-times");
 	REQUIRE(r == 0);
 	CHECK_STR(c.kernel, "/k");
 	CHECK_STR(c.initrd, "/i");
@@ -90,6 +90,7 @@ TEST(config_flags_fill_every_field)
 	CHECK_STR(c.serial.path, "/tmp/log");
 	CHECK_STR(c.control_socket, "/tmp/c.sock");
 	CHECK_STR(c.host_profile, "pvm");
+	CHECK(c.boot_times);
 	vm_config_free(&c);
 }
 
@@ -204,7 +205,8 @@ TEST(config_file_fills_fields_and_flags_override)
 		"  \"vsock\": { \"cid\": 7, \"uds_path\": \"/tmp/vs\" },\n"
 		"  \"console\": { \"serial\": \"none\", \"virtio\": \"stdout\" },\n"
 		"  \"rng\": true, \"balloon\": false, \"control_socket\": \"/tmp/ctl\",\n"
-		"  \"memory_backend\": \"memfd\", \"seccomp\": false, \"host_profile\": \"none\" "
+		"  \"memory_backend\": \"memfd\", \"seccomp\": false, \"host_profile\": \"none\", "
+		"\"boot_times\": true "
 		"}\n");
 
 	vm_config_init(&c);
@@ -224,6 +226,7 @@ TEST(config_file_fills_fields_and_flags_override)
 	CHECK(c.rng && !c.balloon && c.mem_memfd && c.no_seccomp);
 	CHECK_STR(c.control_socket, "/tmp/ctl");
 	CHECK_STR(c.host_profile, "none");
+	CHECK(c.boot_times);
 	vm_config_free(&c);
 }
 
