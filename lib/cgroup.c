@@ -219,14 +219,23 @@ static void cg_add(struct vs_cgroup *cg, struct vs_cgroup_hier *h)
 static void add_v2(struct vs_cgroup *cg, const char *mnt, const char *name)
 {
 	struct vs_cgroup_hier h = { 0 };
-	autofree char *ctl = NULL;
+	autofree char *ctl = NULL, *sub = NULL;
 
 	h.v2 = true;
 	h.name = strdup(name);
 	h.options = strdup("");
 	h.mnt = strdup(mnt);
+	/* cgroup.controllers, plus what the root already enables for its
+	 * children (robust to cgroup.controllers hidden by a bind mount, as
+	 * some runtimes do on hybrid hosts) */
 	if (vs_cg_read(mnt, "cgroup.controllers", &ctl, NULL) < 0)
 		ctl = strdup("");
+	if (vs_cg_read(mnt, "cgroup.subtree_control", &sub, NULL) == 0) {
+		char *both = vs_strdup_printf("%s %s", ctl, sub);
+
+		free(ctl);
+		ctl = both;
+	}
 	h.controllers = split(ctl, " \n");
 	cg_add(cg, &h);
 }

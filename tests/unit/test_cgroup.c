@@ -780,3 +780,96 @@ TEST(cgroup_v2_quota_alone_keeps_period)
 	CHECK_STR(cmax, "125000 250000");
 	CHECK(vs_rm_rf(dir, &e) == 0);
 }
+
+/* ---- hybrid: v1 controllers plus the unified tree for what v1 lacks ------ */
+
+TEST(cgroup_hybrid_hugetlb_and_unified_go_to_cgroup2)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("hybrid");
+	struct vs_cgroup_hugetlb h = { "2MB", 2 << 21 };
+	struct vs_cgroup_kv kv = { "hugetlb.2MB.rsvd.max", "6291456" };
+	struct vs_cgroup_kv bad = { "memory.high", "1000000" };
+	struct vs_cgroup_resources r = { 0 };
+
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	if (vs_cgroup_layout(cg) != VS_CGROUP_HYBRID || vs_cg_find(cg, "hugetlb") == NULL ||
+	    !vs_cg_find(cg, "hugetlb")->v2) {
+		vs_cgroup_destroy(cg, NULL);
+		SKIP("not a hybrid host with hugetlb only on cgroup2");
+	}
+	const char *u = vs_cgroup_dir(cg, "unified");
+	REQUIRE(u);
+	if (!vs_cg_has(u, "hugetlb.2MB.max")) {
+		vs_cgroup_destroy(cg, NULL);
+		SKIP("no 2MB hugetlb files");
+	}
+	r.hugetlb = &h;
+	r.n_hugetlb = 1;
+	r.unified = &kv;
+	r.n_unified = 1;
+	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
+	autofree char *max = NULL, *rsvd = NULL;
+	CHECK(vs_cg_read(u, "hugetlb.2MB.max", &max, &e) == 0);
+	CHECK(vs_cg_read(u, "hugetlb.2MB.rsvd.max", &rsvd, &e) == 0);
+	CHECK_STR(max, "4194304");
+	CHECK_STR(rsvd, "6291456");
+	/* a unified key the host lacks names the cgroup2 file */
+	memset(&r, 0, sizeof(r));
+	r.unified = &bad;
+	r.n_unified = 1;
+	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
+	autofree char *want = vs_strdup_printf("cgroup %s/memory.high", u);
+	CHECK_CONTAINS(e.msg, want);
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
+
+/* Blocks SIGTERM, says so on fd `ready`, and exits 42 once SIGTERM comes. */
+static pid_t term_waiter(int ready)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t s;
+		int sig = 0;
+
+		sigemptyset(&s);
+		sigaddset(&s, SIGTERM);
+		sigprocmask(SIG_BLOCK, &s, NULL);
+		if (write(ready, "r", 1) != 1)
+			_exit(2);
+		sigwait(&s, &sig);
+		_exit(sig == SIGTERM ? 42 : 1);
+	}
+	return pid;
+}
+
+TEST(cgroup_kill_delivers_other_signals_to_every_process)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL;
+	autofree char *p = test_path("term");
+	pid_t pids[2];
+	int ready[2], st;
+	char b[2];
+
+	REQUIRE(pipe(ready) == 0);
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	for (int i = 0; i < 2; i++) {
+		pids[i] = term_waiter(ready[1]);
+		REQUIRE(pids[i] > 0);
+		CHECK(vs_cgroup_enter(cg, pids[i], &e) == 0);
+	}
+	/* both have SIGTERM blocked before it is sent */
+	CHECK(read(ready[0], b, 1) == 1 && read(ready[0], b + 1, 1) == 1);
+	close(ready[0]);
+	close(ready[1]);
+	CHECK(vs_cgroup_kill(cg, SIGTERM, &e) == 0);
+	for (int i = 0; i < 2; i++) {
+		st = wait_status(pids[i]);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42);
+	}
+	CHECK(vs_cgroup_destroy(cg, &e) == 0);
+}
