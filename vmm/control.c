@@ -22,7 +22,8 @@ static char *reply_error(const char *msg)
 
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "error", json_object_new_string(msg));
-	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
@@ -30,7 +31,8 @@ static char *reply_error(const char *msg)
 static char *reply_ok(struct json_object *o)
 {
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
 }
@@ -47,6 +49,10 @@ static int do_status(const struct vm_control_ops *ops, struct json_object *req,
 	json_object_object_add(out, "vcpus", json_object_new_int64(st.vcpus));
 	json_object_object_add(out, "memory", json_object_new_uint64(st.memory));
 	json_object_object_add(out, "uptime_ns", json_object_new_uint64(st.uptime_ns));
+	if (st.serial_pty && *st.serial_pty)
+		json_object_object_add(out, "serial_pty", json_object_new_string(st.serial_pty));
+	if (st.console_pty && *st.console_pty)
+		json_object_object_add(out, "console_pty", json_object_new_string(st.console_pty));
 	return 0;
 }
 
@@ -93,6 +99,42 @@ static int do_metrics(const struct vm_control_ops *ops, struct json_object *req,
 	return 0;
 }
 
+/* {"cmd":"balloon","target":BYTES} or "target_mib": MiB */
+static int do_balloon(const struct vm_control_ops *ops, struct json_object *req,
+		      struct json_object *out, struct vs_err *e)
+{
+	uint64_t bytes = 0, mib = 0;
+	struct json_object *t = NULL, *m = NULL;
+
+	if (!ops->balloon_set)
+		return vs_fail(e, ENOTSUP, "balloon not supported");
+	json_object_object_get_ex(req, "target", &t);
+	json_object_object_get_ex(req, "target_mib", &m);
+	if (!!t == !!m)
+		return vs_fail(e, EINVAL, "request: give one of target (bytes) or target_mib");
+	if (t && vs_json_get_u64(req, "request", "target", true, &bytes, e) < 0)
+		return -1;
+	if (m) {
+		if (vs_json_get_u64(req, "request", "target_mib", true, &mib, e) < 0)
+			return -1;
+		if (mib > (UINT64_MAX >> 20))
+			return vs_fail(e, EINVAL, "request.target_mib: too large");
+		bytes = mib << 20;
+	}
+	if (ops->balloon_set(ops->opaque, bytes, e) < 0)
+		return -1;
+	json_object_object_add(out, "target", json_object_new_uint64(bytes));
+	return 0;
+}
+
+static int do_balloon_stats(const struct vm_control_ops *ops, struct json_object *req,
+			    struct json_object *out, struct vs_err *e)
+{
+	if (!ops->balloon_stats)
+		return vs_fail(e, ENOTSUP, "balloon not supported");
+	return ops->balloon_stats(ops->opaque, out, e);
+}
+
 /* New verbs (snapshot, restore, migrate) go here: pause, walk the devices'
  * save(), resume. */
 static const struct {
@@ -100,8 +142,13 @@ static const struct {
 	int (*fn)(const struct vm_control_ops *, struct json_object *, struct json_object *,
 		  struct vs_err *);
 } verbs[] = {
-	{"status", do_status},	   {"pause", do_pause},	    {"resume", do_resume},
-	{"shutdown", do_shutdown}, {"metrics", do_metrics},
+	{"status", do_status},
+	{"pause", do_pause},
+	{"resume", do_resume},
+	{"shutdown", do_shutdown},
+	{"metrics", do_metrics},
+	{"balloon", do_balloon},
+	{"balloon_stats", do_balloon_stats},
 };
 
 char *vm_control_handle(const struct vm_control_ops *ops, const char *line, size_t len)

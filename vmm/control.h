@@ -17,6 +17,8 @@ struct vm_control_status {
 	unsigned vcpus;
 	uint64_t memory; /* bytes */
 	uint64_t uptime_ns;
+	const char *serial_pty;	 /* pts path of a pty serial console, or NULL */
+	const char *console_pty; /* same for the virtio console */
 };
 
 /* What the VM offers the control socket. Verbs that are NULL answer
@@ -30,6 +32,9 @@ struct vm_control_ops {
 	int (*shutdown)(void *opaque, bool force, const char **how, struct vs_err *e);
 	/* adds its counters to out (an object) */
 	void (*metrics)(void *opaque, struct json_object *out);
+	/* virtio-balloon: target size in bytes; stats into out (an object) */
+	int (*balloon_set)(void *opaque, uint64_t bytes, struct vs_err *e);
+	int (*balloon_stats)(void *opaque, struct json_object *out, struct vs_err *e);
 };
 
 #define VM_CONTROL_MAX_LINE 65536

@@ -13,6 +13,7 @@
 #include "vessel/fs.h"
 #include "vmm/control.h"
 #include "vmm/devices/platform.h"
+#include "vmm/devices/virtio/virtio.h"
 #include "vmm/layout.h"
 #include "vmm/seccomp.h"
 #include "vmm/vm.h"
@@ -136,6 +137,46 @@ static void c_status(void *o, struct vm_control_status *st)
 	st->vcpus = vm->nr_vcpus;
 	st->memory = vm_mem_size(&vm->mem);
 	st->uptime_ns = vm_uptime_ns(vm);
+	st->serial_pty = vm->cfg->serial.kind == VM_CONSOLE_PTY ? vm_serial_pty_path() : NULL;
+	st->console_pty = vm->cfg->console.kind == VM_CONSOLE_PTY ? vm_virtio_console_pty() : NULL;
+}
+
+static int c_balloon_set(void *o, uint64_t bytes, struct vs_err *e)
+{
+	struct vm *vm = o;
+
+	if (!vm->cfg->balloon)
+		return vs_fail(e, ENODEV, "no balloon device (start with --balloon)");
+	if (bytes > vm_mem_size(&vm->mem))
+		return vs_fail(e, EINVAL, "balloon target %llu bytes exceeds guest RAM (%llu)",
+			       (unsigned long long)bytes,
+			       (unsigned long long)vm_mem_size(&vm->mem));
+	if (vm_balloon_set_target(bytes) < 0)
+		return vs_fail(e, ENODEV, "no balloon device");
+	return 0;
+}
+
+static int c_balloon_stats(void *o, struct json_object *out, struct vs_err *e)
+{
+	struct vm *vm = o;
+	struct vm_balloon_stat st[16];
+	uint32_t actual = 0;
+
+	if (!vm->cfg->balloon)
+		return vs_fail(e, ENODEV, "no balloon device (start with --balloon)");
+	int n = vm_balloon_get_stats(st, 16, &actual);
+	if (n < 0)
+		return vs_fail(e, ENODEV, "no balloon device");
+	struct json_object *stats = json_object_new_object();
+	for (int i = 0; i < n; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "%u", st[i].tag);
+		json_object_object_add(stats, key, json_object_new_uint64(st[i].val));
+	}
+	json_object_object_add(out, "actual_pages", json_object_new_uint64(actual));
+	json_object_object_add(out, "stats", stats);
+	vm_balloon_request_stats(); /* fresh ones for the next call */
+	return 0;
 }
 
 static int c_pause(void *o, struct vs_err *e)
@@ -413,7 +454,16 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 		if (vm_vcpu_create(vm, i, e) < 0)
 			goto out;
 
-	cops = (struct vm_control_ops){vm, c_status, c_pause, c_resume, c_shutdown, c_metrics};
+	cops = (struct vm_control_ops){
+		.opaque = vm,
+		.status = c_status,
+		.pause = c_pause,
+		.resume = c_resume,
+		.shutdown = c_shutdown,
+		.metrics = c_metrics,
+		.balloon_set = c_balloon_set,
+		.balloon_stats = c_balloon_stats,
+	};
 	if (cfg->control_socket &&
 	    vm_control_start(&vm->control, cfg->control_socket, &cops, e) < 0)
 		goto out;

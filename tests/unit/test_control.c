@@ -65,7 +65,12 @@ static void f_metrics(void *o, struct json_object *out)
 TEST(control_status_reports_state_vcpus_memory_uptime)
 {
 	struct fake f = {0};
-	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
+	struct vm_control_ops ops = {.opaque = &f,
+				     .status = f_status,
+				     .pause = f_pause,
+				     .resume = f_resume,
+				     .shutdown = f_shutdown,
+				     .metrics = f_metrics};
 	char *r = REQ(&ops, "{\"cmd\":\"status\"}");
 
 	CHECK_STR(r, "{\"state\":\"running\",\"vcpus\":2,\"memory\":134217728,"
@@ -76,7 +81,12 @@ TEST(control_status_reports_state_vcpus_memory_uptime)
 TEST(control_pause_resume_change_state_and_refuse_repeats)
 {
 	struct fake f = {0};
-	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
+	struct vm_control_ops ops = {.opaque = &f,
+				     .status = f_status,
+				     .pause = f_pause,
+				     .resume = f_resume,
+				     .shutdown = f_shutdown,
+				     .metrics = f_metrics};
 	char *r;
 
 	r = REQ(&ops, "{\"cmd\":\"pause\"}");
@@ -98,7 +108,12 @@ TEST(control_pause_resume_change_state_and_refuse_repeats)
 TEST(control_shutdown_and_metrics)
 {
 	struct fake f = {0};
-	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
+	struct vm_control_ops ops = {.opaque = &f,
+				     .status = f_status,
+				     .pause = f_pause,
+				     .resume = f_resume,
+				     .shutdown = f_shutdown,
+				     .metrics = f_metrics};
 	char *r;
 
 	r = REQ(&ops, "{\"cmd\":\"shutdown\"}");
@@ -121,7 +136,7 @@ TEST(control_shutdown_and_metrics)
 TEST(control_bad_requests_get_an_error_reply)
 {
 	struct fake f = {0};
-	struct vm_control_ops ops = {&f, f_status, NULL, NULL, NULL, NULL};
+	struct vm_control_ops ops = {.opaque = &f, .status = f_status};
 	char *r;
 
 	r = REQ(&ops, "{\"cmd\":\"snapshot\"}");
@@ -182,7 +197,12 @@ static size_t read_lines(int fd, char *buf, size_t cap, int n)
 TEST(control_socket_answers_each_line_and_is_removed_on_stop)
 {
 	struct fake f = {0};
-	struct vm_control_ops ops = {&f, f_status, f_pause, f_resume, f_shutdown, f_metrics};
+	struct vm_control_ops ops = {.opaque = &f,
+				     .status = f_status,
+				     .pause = f_pause,
+				     .resume = f_resume,
+				     .shutdown = f_shutdown,
+				     .metrics = f_metrics};
 	struct vm_control *c;
 	struct vs_err e;
 	char path[64], buf[2048];
@@ -215,9 +235,81 @@ TEST(control_socket_start_fails_cleanly_on_bad_path)
 	struct vm_control *c;
 	struct vs_err e;
 	struct fake f = {0};
-	struct vm_control_ops ops = {&f, f_status, NULL, NULL, NULL, NULL};
+	struct vm_control_ops ops = {.opaque = &f, .status = f_status};
 
 	CHECK_EQ(vm_control_start(&c, "/nonexistent-dir/ctl.sock", &ops, &e), -1);
 	CHECK_CONTAINS(e.msg, "/nonexistent-dir/ctl.sock");
 	CHECK(c == NULL);
+}
+
+static uint64_t balloon_target;
+
+static int f_balloon_set(void *o, uint64_t bytes, struct vs_err *e)
+{
+	if (bytes > (1ull << 30))
+		return vs_fail(e, EINVAL, "balloon target exceeds guest RAM");
+	balloon_target = bytes;
+	return 0;
+}
+
+static int f_balloon_stats(void *o, struct json_object *out, struct vs_err *e)
+{
+	json_object_object_add(out, "actual_pages", json_object_new_int64(256));
+	return 0;
+}
+
+static void f_status_pty(void *o, struct vm_control_status *st)
+{
+	f_status(o, st);
+	st->serial_pty = "/dev/pts/7";
+	st->console_pty = "";
+}
+
+TEST(control_balloon_sets_target_in_bytes_or_mib)
+{
+	struct fake f = {0};
+	struct vm_control_ops ops = {.opaque = &f,
+				     .status = f_status,
+				     .balloon_set = f_balloon_set,
+				     .balloon_stats = f_balloon_stats};
+	char *r;
+
+	r = REQ(&ops, "{\"cmd\":\"balloon\",\"target_mib\":64}");
+	CHECK_STR(r, "{\"target\":67108864,\"ok\":true}");
+	free(r);
+	CHECK_EQ(balloon_target, 64ull << 20);
+	r = REQ(&ops, "{\"cmd\":\"balloon\",\"target\":4096}");
+	CHECK_CONTAINS(r, "\"ok\":true");
+	free(r);
+	CHECK_EQ(balloon_target, 4096);
+	r = REQ(&ops, "{\"cmd\":\"balloon\"}");
+	CHECK_CONTAINS(r, "one of target (bytes) or target_mib");
+	free(r);
+	r = REQ(&ops, "{\"cmd\":\"balloon\",\"target\":1,\"target_mib\":1}");
+	CHECK_CONTAINS(r, "\"ok\":false");
+	free(r);
+	r = REQ(&ops, "{\"cmd\":\"balloon\",\"target\":\"1G\"}");
+	CHECK_CONTAINS(r, "target: expected");
+	free(r);
+	r = REQ(&ops, "{\"cmd\":\"balloon\",\"target_mib\":4096}");
+	CHECK_CONTAINS(r, "exceeds guest RAM");
+	free(r);
+	CHECK_EQ(balloon_target, 4096);
+	r = REQ(&ops, "{\"cmd\":\"balloon_stats\"}");
+	CHECK_STR(r, "{\"actual_pages\":256,\"ok\":true}");
+	free(r);
+}
+
+TEST(control_status_names_pty_consoles)
+{
+	struct fake f = {0};
+	struct vm_control_ops ops = {.opaque = &f, .status = f_status_pty};
+	char *r = REQ(&ops, "{\"cmd\":\"status\"}");
+
+	CHECK_CONTAINS(r, "\"serial_pty\":\"/dev/pts/7\"");
+	CHECK(!strstr(r, "console_pty"));
+	free(r);
+	r = REQ(&ops, "{\"cmd\":\"balloon\",\"target\":1}");
+	CHECK_CONTAINS(r, "balloon not supported");
+	free(r);
 }
