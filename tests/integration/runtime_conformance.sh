@@ -501,22 +501,33 @@ PY
 }
 
 masked_paths_unreadable_and_readonly_paths_unwritable() {
-	mkdir -p "$B/secret-dir" "$B/ro-dir"
-	echo secret > "$B/secret-dir/file"
-	echo secret > "$B/secret-file"
-	cfg 'c["linux"]["maskedPaths"] = ["/secret-dir", "/secret-file", "/not-there"]
-c["linux"]["readonlyPaths"] = ["/ro-dir", "/proc/sys", "/not-there-either"]' -- sh -c '
+	local f
+	mkdir -p "$B/secret-dir/sub" "$B/ro-dir/sub"
+	for f in secret-file secret-dir/file secret-dir/sub/file ro-file ro-dir/file ro-dir/sub/file; do
+		echo secret > "$B/$f"
+	done
+	mknod "$B/secret-fifo" p
+	# nested entries: their parent is masked or read-only already
+	cfg 'c["linux"]["maskedPaths"] = ["/secret-dir", "/secret-file", "/secret-dir/sub",
+	"/secret-dir/file", "/secret-dir/sub/file", "/secret-fifo", "/not-there"]
+c["linux"]["readonlyPaths"] = ["/ro-dir", "/ro-file", "/ro-dir/sub", "/ro-dir/file",
+	"/ro-dir/sub/file", "/proc/sys", "/not-there-either"]' -- sh -c '
 	[ -z "$(ls -A /secret-dir)" ] || echo "FAIL /secret-dir lists $(ls -A /secret-dir)"
 	[ -z "$(cat /secret-file)" ] || echo "FAIL /secret-file readable"
+	[ -c /secret-fifo ] || echo "FAIL /secret-fifo not masked"
+	for f in /ro-file /ro-dir/file /ro-dir/sub/file; do
+		(echo x > $f) 2>/dev/null && echo "FAIL $f writable"
+		[ "$(cat $f)" = secret ] || echo "FAIL $f unreadable"
+	done
 	touch /ro-dir/new 2>/dev/null && echo "FAIL /ro-dir writable"
 	(echo x > /proc/sys/kernel/domainname) 2>/dev/null && echo "FAIL /proc/sys writable"
-	ls /ro-dir > /dev/null || echo "FAIL /ro-dir unreadable"
 	echo checked'
 	h_run c24
 	out_ok checked
 	[ "$(cat "$B/secret-file")" = secret ] || t_fail "host file changed"
+	[ "$(cat "$B/ro-file")" = secret ] || t_fail "host read-only file changed"
 	[ ! -e "$B/ro-dir/new" ] || t_fail "file created in ro-dir"
-	rm -rf "$B/secret-dir" "$B/ro-dir" "$B/secret-file"
+	rm -rf "$B/secret-dir" "$B/ro-dir" "$B/secret-file" "$B/secret-fifo" "$B/ro-file"
 }
 
 readonly_root_refuses_writes() {
