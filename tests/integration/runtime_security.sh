@@ -83,6 +83,25 @@ unknown_capability_refused() {
 	no_leftovers badcap
 }
 
+devices_cgroup_denies_unlisted_device() {
+	[ -c /dev/net/tun ] && [ -c /dev/fuse ] || t_skip "no /dev/net/tun or /dev/fuse on this host"
+	# CAP_MKNOD lets root make any node, and opening tun or fuse needs no
+	# capability: only the device cgroup refuses. tun (10:200) read-only,
+	# fuse (10:229) not listed at all.
+	mkb devs 'c["process"]["capabilities"]={k:["CAP_MKNOD"] for k in ("bounding","effective","permitted")}; c["linux"]["resources"]={"devices":[{"allow":False,"access":"rwm"},{"allow":True,"type":"c","major":10,"minor":200,"access":"r"}]}' \
+		sh -c 'mknod /tmp/fuse c 10 229; mknod /tmp/tun c 10 200; mknod /tmp/zero c 1 5
+			(exec 3< /tmp/fuse) 2>/dev/null; echo "fuse $?"
+			(exec 3< /tmp/tun) 2>/dev/null; echo "tun-r $?"
+			(exec 3> /tmp/tun) 2>/dev/null; echo "tun-w $?"
+			echo "zero $(head -c1 /tmp/zero | wc -c)"'
+	run devs || true
+	grep -qx "fuse 1" "$T_TMP/devs.out" || t_fail "unlisted fuse opened: $(cat "$T_TMP/devs.out" "$T_TMP/devs.err")"
+	grep -qx "tun-r 0" "$T_TMP/devs.out" || t_fail "allowed read refused: $(cat "$T_TMP/devs.out")"
+	grep -qx "tun-w 1" "$T_TMP/devs.out" || t_fail "write not in the rule allowed: $(cat "$T_TMP/devs.out")"
+	# the default devices (null, zero, ...) stay usable under "deny all"
+	grep -qx "zero 1" "$T_TMP/devs.out" || t_fail "/dev/zero not readable: $(cat "$T_TMP/devs.out")"
+}
+
 PROFILE='{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86"],"syscalls":[{"names":["mkdir","mkdirat","no_such_syscall_9"],"action":"SCMP_ACT_ERRNO"},{"names":["rmdir"],"action":"SCMP_ACT_ERRNO","errnoRet":30}]}'
 
 seccomp_rule_blocks_mkdir() {
@@ -170,6 +189,7 @@ t_run dropped_capability_really_missing dropped_capability_really_missing
 t_run ambient_caps_for_non_root_user ambient_caps_for_non_root_user
 t_run capability_runtime_lacks_is_left_out capability_runtime_lacks_is_left_out
 t_run unknown_capability_refused unknown_capability_refused
+t_run devices_cgroup_denies_unlisted_device devices_cgroup_denies_unlisted_device
 t_run seccomp_rule_blocks_mkdir seccomp_rule_blocks_mkdir
 t_run seccomp_without_no_new_privileges seccomp_without_no_new_privileges
 t_run no_new_privileges_set no_new_privileges_set
