@@ -1,11 +1,9 @@
-/* vCPU and irqchip state sections: round trips with synthetic state, and
- * the refusals of damaged sections. */
-#include <stdint.h>
+/* vmm/vcpu_state.c: vCPU and VM state sections for snapshots. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "test.h"
-#include "vmm/x86/vcpu_state.h"
+#include "vmm/vcpu_state.h"
 
 static void fill(void *p, size_t n, uint8_t seed)
 {
@@ -15,225 +13,131 @@ static void fill(void *p, size_t n, uint8_t seed)
 		b[i] = (uint8_t)(seed + i * 7);
 }
 
-static void synthetic(struct vm_vcpu_state *s, bool with_xsave)
+static struct vm_vcpu_state *sample(void)
 {
-	memset(s, 0, sizeof(*s));
+	struct vm_vcpu_state *s = calloc(1, sizeof(*s));
+
 	fill(&s->regs, sizeof(s->regs), 1);
 	fill(&s->sregs, sizeof(s->sregs), 2);
 	fill(&s->fpu, sizeof(s->fpu), 3);
-	fill(&s->lapic, sizeof(s->lapic), 4);
-	fill(&s->events, sizeof(s->events), 5);
-	fill(&s->dregs, sizeof(s->dregs), 6);
+	fill(s->xsave, sizeof(s->xsave), 4);
+	fill(&s->xcrs, sizeof(s->xcrs), 5);
+	fill(&s->debugregs, sizeof(s->debugregs), 6);
+	fill(&s->lapic, sizeof(s->lapic), 7);
 	s->mp.mp_state = KVM_MP_STATE_HALTED;
-	s->tsc_khz = 2995200;
-	if (with_xsave) {
-		s->xsave_len = 4096 + 64;
-		s->xsave = malloc(s->xsave_len);
-		fill(s->xsave, s->xsave_len, 8);
-		s->has_xcrs = true;
-		s->xcrs.nr_xcrs = 1;
-		s->xcrs.xcrs[0].value = 7;
+	fill(&s->events, sizeof(s->events), 9);
+	s->nmsrs = 3;
+	for (unsigned i = 0; i < 3; i++) {
+		s->msrs[i].index = 0xc0000080 + i;
+		s->msrs[i].data = 0x1000 * (i + 1);
 	}
-	s->nr_msrs = 3;
-	s->msrs = calloc(3, sizeof(*s->msrs));
-	s->msrs[0] = (struct kvm_msr_entry){.index = 0x10, .data = 0x123456789abcull};
-	s->msrs[1] = (struct kvm_msr_entry){.index = 0xc0000080, .data = 0xd01};
-	s->msrs[2] = (struct kvm_msr_entry){.index = 0x4b564d01, .data = 0x7fff001};
-}
-
-static void encode(const struct vm_vcpu_state *s, struct vm_state_writer *w)
-{
-	vm_sw_init(w);
-	vm_vcpu_state_encode(s, w);
+	return s;
 }
 
 TEST(vcpu_state_round_trips_every_field)
 {
-	struct vm_vcpu_state s, d;
+	struct vm_vcpu_state *a = sample(), *b = calloc(1, sizeof(*b));
 	struct vm_state_writer w;
-	struct vs_err e = {0};
+	struct vm_state_reader r;
+	struct vs_err e;
 
-	synthetic(&s, true);
-	encode(&s, &w);
+	vm_sw_init(&w);
+	vm_vcpu_state_write(a, &w);
 	REQUIRE(!w.failed);
-	REQUIRE(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) == 0);
-	CHECK(!memcmp(&s.regs, &d.regs, sizeof(s.regs)));
-	CHECK(!memcmp(&s.sregs, &d.sregs, sizeof(s.sregs)));
-	CHECK(!memcmp(&s.fpu, &d.fpu, sizeof(s.fpu)));
-	CHECK(!memcmp(&s.lapic, &d.lapic, sizeof(s.lapic)));
-	CHECK(!memcmp(&s.events, &d.events, sizeof(s.events)));
-	CHECK(!memcmp(&s.dregs, &d.dregs, sizeof(s.dregs)));
-	CHECK_EQ(d.mp.mp_state, KVM_MP_STATE_HALTED);
-	CHECK_EQ(d.tsc_khz, 2995200);
-	REQUIRE(d.xsave != NULL);
-	CHECK_EQ(d.xsave_len, s.xsave_len);
-	CHECK(!memcmp(s.xsave, d.xsave, s.xsave_len));
-	CHECK(d.has_xcrs);
-	CHECK_EQ(d.xcrs.xcrs[0].value, 7);
-	REQUIRE(d.nr_msrs == 3);
-	CHECK_EQ(d.msrs[0].index, 0x10);
-	CHECK_EQ(d.msrs[0].data, 0x123456789abcull);
-	CHECK_EQ(d.msrs[2].index, 0x4b564d01);
-	vm_vcpu_state_free(&d);
-	vm_vcpu_state_free(&s);
+	vm_sr_init(&r, "vcpu0", w.buf, w.len);
+	REQUIRE(vm_vcpu_state_read(b, &r, &e) == 0);
+	CHECK(memcmp(a, b, sizeof(*a)) == 0);
+	CHECK_EQ(b->nmsrs, 3);
+	CHECK_EQ(b->msrs[2].data, 0x3000);
 	vm_sw_free(&w);
+	free(a);
+	free(b);
 }
 
-TEST(vcpu_state_without_xsave_round_trips)
+TEST(vcpu_state_refuses_damaged_sections_naming_them)
 {
-	struct vm_vcpu_state s, d;
+	struct vm_vcpu_state *a = sample(), *b = calloc(1, sizeof(*b));
 	struct vm_state_writer w;
-	struct vs_err e = {0};
-
-	synthetic(&s, false);
-	encode(&s, &w);
-	REQUIRE(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) == 0);
-	CHECK(d.xsave == NULL);
-	CHECK(!d.has_xcrs);
-	CHECK_EQ(d.nr_msrs, 3);
-	vm_vcpu_state_free(&d);
-	vm_vcpu_state_free(&s);
-	vm_sw_free(&w);
-}
-
-TEST(vcpu_state_every_truncation_is_refused)
-{
-	struct vm_vcpu_state s, d;
-	struct vm_state_writer w;
-	struct vs_err e = {0};
-	unsigned refused = 0;
-
-	synthetic(&s, true);
-	encode(&s, &w);
-	for (size_t n = 0; n < w.len; n++) {
-		if (vm_vcpu_state_decode("vcpu.0", w.buf, n, &d, &e) < 0)
-			refused++;
-		else
-			vm_vcpu_state_free(&d);
-	}
-	/* a cut inside a field is truncation; a cut between fields drops the
-	 * last field (tsc_khz), which is required: every prefix is refused */
-	CHECK_EQ(refused, w.len);
-	vm_vcpu_state_free(&s);
-	vm_sw_free(&w);
-}
-
-TEST(vcpu_state_refuses_other_version_and_names_it)
-{
-	struct vm_vcpu_state s, d;
-	struct vm_state_writer w;
-	struct vs_err e = {0};
-
-	synthetic(&s, false);
-	encode(&s, &w);
-	w.buf[0] = 99;
-	CHECK(vm_vcpu_state_decode("vcpu.1", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "vcpu.1: version 99");
-	vm_vcpu_state_free(&s);
-	vm_sw_free(&w);
-}
-
-TEST(vcpu_state_refuses_missing_field_by_name)
-{
-	struct vm_state_writer w;
-	struct vm_vcpu_state d;
-	struct kvm_regs regs = {0};
-	struct vs_err e = {0};
+	struct vm_state_reader r;
+	struct vs_err e;
 
 	vm_sw_init(&w);
-	vm_sw_u32(&w, VM_VCPU_STATE_VERSION);
-	vm_sw_u16(&w, 1);
-	vm_sw_u32(&w, sizeof(regs));
-	vm_sw_bytes(&w, &regs, sizeof(regs));
-	CHECK(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "field sregs missing");
-	vm_sw_free(&w);
-}
+	vm_vcpu_state_write(a, &w);
+	REQUIRE(!w.failed);
 
-TEST(vcpu_state_refuses_wrong_size_duplicate_and_unknown_fields)
-{
-	struct vm_state_writer w;
-	struct vm_vcpu_state d;
-	uint8_t junk[600] = {0};
-	struct vs_err e = {0};
-
-	vm_sw_init(&w);
-	vm_sw_u32(&w, VM_VCPU_STATE_VERSION);
-	vm_sw_u16(&w, 1);
-	vm_sw_u32(&w, 8);
-	vm_sw_bytes(&w, junk, 8);
-	CHECK(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "regs is 8 bytes");
-	vm_sw_free(&w);
-
-	vm_sw_init(&w);
-	vm_sw_u32(&w, VM_VCPU_STATE_VERSION);
-	for (int i = 0; i < 2; i++) {
-		vm_sw_u16(&w, 9); /* mp_state */
-		vm_sw_u32(&w, 4);
-		vm_sw_u32(&w, 0);
-	}
-	CHECK(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "mp_state appears twice");
-	vm_sw_free(&w);
-
-	vm_sw_init(&w);
-	vm_sw_u32(&w, VM_VCPU_STATE_VERSION);
-	vm_sw_u16(&w, 77);
-	vm_sw_u32(&w, 0);
-	CHECK(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) < 0);
+	/* truncated anywhere */
+	vm_sr_init(&r, "vcpu1", w.buf, w.len - 5);
+	CHECK_EQ(vm_vcpu_state_read(b, &r, &e), -1);
+	CHECK_CONTAINS(e.msg, "vcpu1");
+	/* another version */
+	w.buf[0] = 9;
+	vm_sr_init(&r, "vcpu1", w.buf, w.len);
+	CHECK_EQ(vm_vcpu_state_read(b, &r, &e), -1);
+	CHECK_CONTAINS(e.msg, "version 9");
+	w.buf[0] = VM_VCPU_STATE_VERSION;
+	/* the first field (regs) claims another size */
+	uint32_t bad = 8;
+	memcpy(w.buf + 1 + 4, &bad, 4);
+	vm_sr_init(&r, "vcpu1", w.buf, w.len);
+	CHECK_EQ(vm_vcpu_state_read(b, &r, &e), -1);
+	CHECK_CONTAINS(e.msg, "regs has 8 bytes");
+	uint32_t good = sizeof(a->regs), unknown = 77;
+	memcpy(w.buf + 1 + 4, &good, 4);
+	memcpy(w.buf + 1, &unknown, 4);
+	vm_sr_init(&r, "vcpu1", w.buf, w.len);
+	CHECK_EQ(vm_vcpu_state_read(b, &r, &e), -1);
 	CHECK_CONTAINS(e.msg, "unknown field 77");
 	vm_sw_free(&w);
-}
 
-TEST(vcpu_state_refuses_msr_count_beyond_limit_and_bad_mp_state)
-{
-	struct vm_state_writer w;
-	struct vm_vcpu_state d;
-	struct vs_err e = {0};
-
+	/* a field left out */
 	vm_sw_init(&w);
-	vm_sw_u32(&w, VM_VCPU_STATE_VERSION);
-	vm_sw_u16(&w, 6);
-	vm_sw_u32(&w, 4);
-	vm_sw_u32(&w, 100000);
-	CHECK(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "100000 MSRs");
+	vm_sw_u8(&w, VM_VCPU_STATE_VERSION);
+	vm_sw_u32(&w, 1);
+	vm_sw_u32(&w, sizeof(a->regs));
+	vm_sw_bytes(&w, &a->regs, sizeof(a->regs));
+	vm_sr_init(&r, "vcpu2", w.buf, w.len);
+	CHECK_EQ(vm_vcpu_state_read(b, &r, &e), -1);
+	CHECK_CONTAINS(e.msg, "missing");
 	vm_sw_free(&w);
 
+	/* an MSR count that does not match its length, or is too large */
+	a->nmsrs = VM_STATE_MAX_MSRS;
 	vm_sw_init(&w);
-	vm_sw_u32(&w, VM_VCPU_STATE_VERSION);
-	vm_sw_u16(&w, 9);
-	vm_sw_u32(&w, 4);
-	vm_sw_u32(&w, 200);
-	CHECK(vm_vcpu_state_decode("vcpu.0", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "mp_state 200 unknown");
+	vm_vcpu_state_write(a, &w);
+	size_t msr_at = w.len - (4 + 4 + 4 + VM_STATE_MAX_MSRS * sizeof(a->msrs[0]));
+	uint32_t cnt = VM_STATE_MAX_MSRS + 1;
+	memcpy(w.buf + msr_at + 8, &cnt, 4);
+	vm_sr_init(&r, "vcpu3", w.buf, w.len);
+	CHECK_EQ(vm_vcpu_state_read(b, &r, &e), -1);
+	CHECK_CONTAINS(e.msg, "msrs: 257 entries");
 	vm_sw_free(&w);
+	free(a);
+	free(b);
 }
 
-TEST(irqchip_state_round_trips_and_checks_chip_ids)
+TEST(machine_state_round_trips_and_checks_chip_ids)
 {
-	struct vm_irqchip_state s, d;
+	struct vm_machine_state a, b;
 	struct vm_state_writer w;
-	struct vs_err e = {0};
+	struct vm_state_reader r;
+	struct vs_err e;
 
-	memset(&s, 0, sizeof(s));
-	for (unsigned i = 0; i < 3; i++) {
-		fill(&s.chip[i], sizeof(s.chip[i]), 10 + i);
-		s.chip[i].chip_id = i;
-	}
-	fill(&s.pit, sizeof(s.pit), 20);
-	s.clock.clock = 123456789;
+	fill(&a, sizeof(a), 11);
+	a.pic_master.chip_id = KVM_IRQCHIP_PIC_MASTER;
+	a.pic_slave.chip_id = KVM_IRQCHIP_PIC_SLAVE;
+	a.ioapic.chip_id = KVM_IRQCHIP_IOAPIC;
 	vm_sw_init(&w);
-	vm_irqchip_state_encode(&s, &w);
-	REQUIRE(vm_irqchip_state_decode("irqchip", w.buf, w.len, &d, &e) == 0);
-	CHECK(!memcmp(&s, &d, sizeof(s)));
+	vm_machine_state_write(&a, &w);
+	vm_sr_init(&r, "machine", w.buf, w.len);
+	REQUIRE(vm_machine_state_read(&b, &r, &e) == 0);
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	vm_sw_free(&w);
 
-	/* the IOAPIC's chip id, 4 bytes into its field body, made 0 */
-	size_t ioapic = 4 + 2 * (6 + sizeof(struct kvm_irqchip)) + 6;
-	w.buf[ioapic] = 0;
-	CHECK(vm_irqchip_state_decode("irqchip", w.buf, w.len, &d, &e) < 0);
-	CHECK_CONTAINS(e.msg, "ioapic has chip id 0");
-	CHECK(vm_irqchip_state_decode("irqchip", w.buf, w.len - 10, &d, &e) < 0);
+	a.ioapic.chip_id = KVM_IRQCHIP_PIC_MASTER;
+	vm_sw_init(&w);
+	vm_machine_state_write(&a, &w);
+	vm_sr_init(&r, "machine", w.buf, w.len);
+	CHECK_EQ(vm_machine_state_read(&b, &r, &e), -1);
+	CHECK_CONTAINS(e.msg, "irqchip IDs");
 	vm_sw_free(&w);
 }
