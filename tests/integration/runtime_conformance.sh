@@ -203,6 +203,19 @@ PY
 	gone c4
 }
 
+# runtime.md "State": bundle is the absolute path, whatever the caller gave
+bundle_defaults_to_cwd_and_is_reported_absolute() {
+	cfg -- true
+	(cd "$B" && rt create c34 > /dev/null 2>&1) || t_fail "create in the bundle without --bundle failed"
+	rt state c34 | grep -q "\"bundle\": \"$B\"" || t_fail "bundle: $(rt state c34 | grep bundle)"
+	rt delete --force c34
+	(cd "$T_TMP/b" && rt create --bundle rootfs c35 > /dev/null 2>&1) || t_fail "create with a relative bundle failed"
+	rt state c35 | grep -q "\"bundle\": \"$B\"" || t_fail "bundle: $(rt state c35 | grep bundle)"
+	rt delete --force c35
+	gone c34
+	gone c35
+}
+
 kill_without_id_or_of_unknown_id_fails() {
 	if rt kill > /dev/null 2>&1; then t_fail "kill without ID succeeded"; fi
 	if rt kill no-such-container KILL 2> "$T_TMP/err"; then t_fail "kill of unknown ID succeeded"; fi
@@ -678,6 +691,7 @@ run create_without_id_fails
 run create_with_duplicate_id_fails_and_keeps_first
 run state_of_unknown_or_missing_id_fails
 run state_json_follows_the_lifecycle
+run bundle_defaults_to_cwd_and_is_reported_absolute
 run kill_without_id_or_of_unknown_id_fails
 run kill_of_created_container_is_delivered
 run kill_of_stopped_container_fails_and_changes_nothing
