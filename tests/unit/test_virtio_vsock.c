@@ -122,6 +122,32 @@ static int guest_recv(struct vt *t, struct pkt *pk)
 	return 0;
 }
 
+/* Guest tx without waiting for the used entry (a loop thread owns it). */
+static void guest_send_async(struct vt *t, uint16_t op, uint32_t sport, uint32_t dport,
+			     const void *data, uint32_t len)
+{
+	uint8_t *p = t->h->ram + TXBUF + 0x800;
+	uint64_t cid = GUEST_CID, host = 2;
+	uint16_t type = 1;
+	uint32_t zero = 0, ba = 65536;
+
+	memcpy(p, &cid, 8);
+	memcpy(p + 8, &host, 8);
+	memcpy(p + 16, &sport, 4);
+	memcpy(p + 20, &dport, 4);
+	memcpy(p + 24, &len, 4);
+	memcpy(p + 28, &type, 2);
+	memcpy(p + 30, &op, 2);
+	memcpy(p + 32, &zero, 4);
+	memcpy(p + 36, &ba, 4);
+	memcpy(p + 40, &zero, 4);
+	if (len)
+		memcpy(p + 44, data, len);
+	struct gseg s = { TXBUF + 0x800, 44 + len, false };
+	gq_add(t->h, &t->g[1], &s, 1);
+	vh_notify(t->h, t->d, 1);
+}
+
 static int host_listen(struct vt *t, uint32_t port)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -327,4 +353,62 @@ TEST(vsock_reserved_cid_is_refused)
 	CHECK_CONTAINS(e.msg, "/nonexistent/dir/v.sock");
 	CHECK_EQ(vm_virtio_vsock_ops.count(), 0);
 	vh_free(h);
+}
+
+/* With the real event loop: host data reaches the guest without kicks, and
+ * a host-initiated connection is accepted by the loop thread. */
+TEST(vsock_event_loop_moves_host_data_and_accepts)
+{
+	struct vt *t = calloc(1, sizeof(*t));
+	struct vs_err e;
+	uint32_t id, len;
+
+	t->h = vh_new();
+	vh_loop_new(t->h);
+	strcpy(t->dir, "/tmp/vs-vsock-XXXXXX");
+	REQUIRE(mkdtemp(t->dir));
+	snprintf(t->uds, sizeof(t->uds), "%s/v.sock", t->dir);
+	t->h->cfg.vsock = (struct vm_vsock_cfg){ .enabled = true, .cid = GUEST_CID,
+						 .uds_path = t->uds };
+	REQUIRE(vm_virtio_vsock_ops.create(&t->h->ctx, &e) == 0);
+	t->d = vm_virtio_lookup(VIRTIO_ID_VSOCK, 0);
+	vh_bringup(t->h, t->d, 0, t->g, 3, 64);
+	int l = host_listen(t, 1400), a = -1, c = -1;
+	REQUIRE(l >= 0);
+	vh_loop_start(t->h);
+
+	for (int i = 0; i < 4; i++) {
+		struct gseg s = { RXBUF + 0x1000ull * i, 44 + 256, true };
+		gq_add(t->h, &t->g[0], &s, 1);
+	}
+	vh_notify(t->h, t->d, 0);
+	guest_send_async(t, 1, 7000, 1400, NULL, 0);
+	CHECK(vh_wait_used(t->h, &t->g[0]));	/* RESPONSE */
+	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
+	a = accept(l, NULL, NULL);
+	CHECK(a >= 0);
+	CHECK_EQ(write(a, "abc", 3), 3);
+	CHECK(vh_wait_used(t->h, &t->g[0]));	/* data, no kick from us */
+	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
+	CHECK_EQ(len, 44 + 3);
+	CHECK(memcmp(t->h->ram + RXBUF + 0x1000ull * id + 44, "abc", 3) == 0);
+
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->uds);
+	c = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK_EQ(write(c, "CONNECT 9\n", 10), 10);
+	CHECK(vh_wait_used(t->h, &t->g[0]));	/* REQUEST to guest port 9 */
+	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
+	uint16_t op;
+	memcpy(&op, t->h->ram + RXBUF + 0x1000ull * id + 30, 2);
+	CHECK_EQ(op, 1);
+
+	vh_loop_stop(t->h);
+	if (a >= 0)
+		close(a);
+	if (c >= 0)
+		close(c);
+	host_unlisten(t, l, 1400);
+	vt_free(t);
 }

@@ -11,8 +11,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <pthread.h>
+#include <unistd.h>
+
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/config.h"
+#include "vmm/event.h"
 
 #define VH_RAM_SIZE (4u << 20)
 
@@ -30,6 +34,7 @@ struct vh {
 	uint32_t msi_data;
 	int line[32];
 	int line_raises;
+	pthread_t loop_thread;	/* vh_loop_start: devices run as in the VMM */
 };
 
 static inline void vh_set_line(void *opaque, uint32_t gsi, int level)
@@ -74,8 +79,42 @@ static inline struct vh *vh_new(void)
 	return h;
 }
 
+/* A real device event loop; call before creating devices. */
+static inline void vh_loop_new(struct vh *h)
+{
+	struct vs_err e;
+
+	h->ctx.loop = vm_event_loop_new(&e);
+	if (!h->ctx.loop)
+		abort();
+}
+
+static inline void *vh_loop_main(void *p)
+{
+	struct vh *h = p;
+	struct vs_err e;
+
+	vm_event_loop_run(h->ctx.loop, &e);
+	return NULL;
+}
+
+static inline void vh_loop_start(struct vh *h)
+{
+	if (pthread_create(&h->loop_thread, NULL, vh_loop_main, h))
+		abort();
+}
+
+/* Stops and joins the loop thread (devices must be destroyed after). */
+static inline void vh_loop_stop(struct vh *h)
+{
+	vm_event_loop_stop(h->ctx.loop);
+	pthread_join(h->loop_thread, NULL);
+}
+
 static inline void vh_free(struct vh *h)
 {
+	if (h->ctx.loop)
+		vm_event_loop_free(h->ctx.loop);
 	vm_pci_bus_destroy(&h->pci);
 	munmap(h->ram, VH_RAM_SIZE);
 	free(h);
@@ -273,6 +312,19 @@ static inline void vh_bringup(struct vh *h, struct vm_virtio_dev *d, uint64_t ex
 static inline void vh_notify(struct vh *h, struct vm_virtio_dev *d, uint16_t q)
 {
 	vh_mw(h, vh_bar(d) + VM_VIRTIO_NOTIFY_OFF + VM_VIRTIO_NOTIFY_MULT * q, 2, q);
+}
+
+/* Waits (bounded, ~10 s, only so a bug cannot hang a test) until the
+ * device put something in g's used ring. */
+static inline bool vh_wait_used(struct vh *h, struct gq *g)
+{
+	for (int i = 0; i < 20000; i++) {
+		if (__atomic_load_n((uint16_t *)(void *)(h->ram + g->used + 2), __ATOMIC_ACQUIRE) !=
+		    g->used_seen)
+			return true;
+		usleep(500);
+	}
+	return false;
 }
 
 static inline uint8_t vh_status(struct vh *h, struct vm_virtio_dev *d)
