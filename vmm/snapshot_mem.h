@@ -20,6 +20,8 @@
 #define VM_PAGE_SIZE	      4096u
 #define VM_SNAPMEM_HDR	      4096u	/* header page of a full memory file */
 #define VM_SNAPMEM_VERSION    1u
+/* Written into state files and migration hellos (informational). */
+#define VM_VMM_VERSION	      "0.1"
 
 /* Where guest RAM regions are, as saved in the machine section. */
 struct vm_snapmem_layout {

@@ -1,0 +1,682 @@
+/* Migration stream: frames of (u32 type, u32 length, u32 CRC-32C of the
+ * payload, u32 CRC-32C of the first 12 header bytes) and a payload; the
+ * order of frames is fixed (docs/snapshots.md "Migration protocol"). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vessel/cleanup.h"
+#include "vessel/crc32c.h"
+#include "vessel/fs.h"
+#include "vmm/migrate.h"
+#include "vmm/snapshot_mem.h"
+
+enum frame_type {
+	F_HELLO = 1,
+	F_HELLO_OK,
+	F_MACHINE,
+	F_READY,
+	F_PAGES,
+	F_ROUND_END,
+	F_STATE,
+	F_END,
+	F_ACK,
+	F_COMMIT,
+	F_DONE,
+	F_ERROR = 15,
+};
+
+#define HELLO_LEN     56u /* magic 8, version 4, page size 4, pages 8, vmm version 32 */
+#define PAGES_PER_FRAME 256u
+#define ZERO_FLAG     (1ull << 63)
+
+static const char *frame_name(uint32_t t)
+{
+	static const char *const n[] = {"?", "hello", "hello-ok", "machine", "ready", "pages",
+					"round-end", "state", "end", "ack", "commit", "done"};
+	if (t == F_ERROR)
+		return "error";
+	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* --- frames ---------------------------------------------------------------- */
+
+/* send(MSG_NOSIGNAL): a peer that went away must fail the migration with
+ * EPIPE, not kill the source VMM with SIGPIPE. Non-sockets (pipes in
+ * tests) fall back to write. */
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_frame2(int fd, uint32_t type, const void *a, size_t alen, const void *b,
+		       size_t blen, struct vs_err *e)
+{
+	uint8_t h[16];
+
+	put32(h, type);
+	put32(h + 4, (uint32_t)(alen + blen));
+	put32(h + 8, vs_crc32c(vs_crc32c(0, a, alen), b, blen));
+	put32(h + 12, vs_crc32c(0, h, 12));
+	if (write_full(fd, h, sizeof(h)) < 0 || write_full(fd, a, alen) < 0 ||
+	    write_full(fd, b, blen) < 0)
+		return vs_fail_errno(e, "migration: sending the %s frame", frame_name(type));
+	return 0;
+}
+
+static int send_frame(int fd, uint32_t type, const void *p, size_t len, struct vs_err *e)
+{
+	return send_frame2(fd, type, p, len, NULL, 0, e);
+}
+
+struct frame {
+	uint32_t type;
+	uint32_t len;
+	uint8_t *data; /* malloc'ed, NUL after len */
+};
+
+static int recv_frame(int fd, struct frame *f, struct vs_err *e)
+{
+	uint8_t h[16];
+	ssize_t n;
+
+	f->data = NULL;
+	n = vs_read_all(fd, h, sizeof(h));
+	if (n < 0)
+		return vs_fail_errno(e, "migration: reading a frame header");
+	if (n != (ssize_t)sizeof(h))
+		return vs_fail(e, EPIPE, "migration: stream ended %s",
+			       n ? "inside a frame header (truncated)" : "early (connection closed)");
+	if (vs_crc32c(0, h, 12) != get32(h + 12))
+		return vs_fail(e, EINVAL, "migration: frame header checksum mismatch: corrupt stream");
+	f->type = get32(h);
+	f->len = get32(h + 4);
+	if (f->len > VM_MIGRATE_MAX_FRAME)
+		return vs_fail(e, EINVAL, "migration: %s frame of %u bytes, at most %u",
+			       frame_name(f->type), f->len, VM_MIGRATE_MAX_FRAME);
+	f->data = malloc((size_t)f->len + 1);
+	if (!f->data)
+		return vs_fail(e, ENOMEM, "migration: out of memory for a %u-byte frame", f->len);
+	n = vs_read_all(fd, f->data, f->len);
+	if (n != (ssize_t)f->len) {
+		free(f->data);
+		f->data = NULL;
+		if (n < 0)
+			return vs_fail_errno(e, "migration: reading a %s frame", frame_name(f->type));
+		return vs_fail(e, EPIPE, "migration: stream ended inside a %s frame (truncated)",
+			       frame_name(f->type));
+	}
+	f->data[f->len] = 0;
+	if (vs_crc32c(0, f->data, f->len) != get32(h + 8)) {
+		free(f->data);
+		f->data = NULL;
+		return vs_fail(e, EINVAL, "migration: %s frame checksum mismatch: corrupt stream",
+			       frame_name(f->type));
+	}
+	return 0;
+}
+
+/* Receives a frame of the given type; an error frame from the peer becomes
+ * this side's error. */
+static int expect(int fd, uint32_t type, struct frame *f, const char *peer, struct vs_err *e)
+{
+	if (recv_frame(fd, f, e) < 0)
+		return -1;
+	if (f->type == F_ERROR) {
+		vs_fail(e, ECANCELED, "migration: the %s refused: %.300s", peer, (char *)f->data);
+		free(f->data);
+		return -1;
+	}
+	if (f->type != type) {
+		vs_fail(e, EPROTO, "migration: expected a %s frame, got %s (type %u)",
+			frame_name(type), frame_name(f->type), f->type);
+		free(f->data);
+		return -1;
+	}
+	return 0;
+}
+
+/* Best effort: the peer learns why before the connection closes. */
+static void send_error(int fd, const struct vs_err *e)
+{
+	struct vs_err ignore;
+
+	send_frame(fd, F_ERROR, e->msg, strlen(e->msg), &ignore);
+}
+
+/* --- sender ------------------------------------------------------------------ */
+
+struct sender {
+	int fd;
+	const struct vm_memory *mem;
+	uint64_t pages, words;
+	uint64_t *bitmap;
+	uint8_t *buf; /* one PAGES frame being built */
+	struct vm_migrate_stats *st;
+};
+
+static bool is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (unsigned i = 0; i < VM_PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* Sends every page set in the bitmap (and clears it); *sent: pages. */
+static int send_round(struct sender *s, uint32_t round, bool final, uint64_t *sent,
+		      struct vs_err *e)
+{
+	uint32_t count = 0;
+	size_t len = 8;
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i <= s->pages; i++) {
+		bool take = i < s->pages && (s->bitmap[i / 64] >> (i % 64) & 1);
+
+		if (take) {
+			const uint8_t *p = vm_snapmem_page(s->mem, i);
+			if (is_zero(p)) {
+				put64(s->buf + len, i | ZERO_FLAG);
+				len += 8;
+				s->st->zero_pages++;
+			} else {
+				put64(s->buf + len, i);
+				memcpy(s->buf + len + 8, p, VM_PAGE_SIZE);
+				len += 8 + VM_PAGE_SIZE;
+				s->st->pages_sent++;
+			}
+			count++;
+			n++;
+		}
+		if (count && (count == PAGES_PER_FRAME || i == s->pages)) {
+			put32(s->buf, round);
+			put32(s->buf + 4, count);
+			if (send_frame(s->fd, F_PAGES, s->buf, len, e) < 0)
+				return -1;
+			count = 0;
+			len = 8;
+		}
+	}
+	memset(s->bitmap, 0, s->words * 8);
+	uint8_t end[16];
+	put32(end, round);
+	put32(end + 4, final);
+	put64(end + 8, n);
+	if (send_frame(s->fd, F_ROUND_END, end, sizeof(end), e) < 0)
+		return -1;
+	*sent = n;
+	return 0;
+}
+
+static uint64_t popcount(const uint64_t *b, uint64_t words)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < words; i++)
+		n += (uint64_t)__builtin_popcountll(b[i]);
+	return n;
+}
+
+static int handshake_send(struct sender *s, const void *machine, size_t mlen, struct vs_err *e)
+{
+	uint8_t h[HELLO_LEN] = {0};
+	struct frame f;
+
+	memcpy(h, VM_MIGRATE_MAGIC, 8);
+	put32(h + 8, VM_MIGRATE_VERSION);
+	put32(h + 12, VM_PAGE_SIZE);
+	put64(h + 16, s->pages);
+	snprintf((char *)h + 24, 32, "%s", "vessel-vmm " VM_VMM_VERSION);
+	if (send_frame(s->fd, F_HELLO, h, sizeof(h), e) < 0)
+		return -1;
+	if (expect(s->fd, F_HELLO_OK, &f, "destination", e) < 0)
+		return -1;
+	free(f.data);
+	if (send_frame(s->fd, F_MACHINE, machine, mlen, e) < 0)
+		return -1;
+	if (expect(s->fd, F_READY, &f, "destination", e) < 0)
+		return -1;
+	free(f.data);
+	return 0;
+}
+
+/* Everything up to the commit; *paused tells the caller to resume on
+ * failure. */
+static int send_all(struct sender *s, const void *machine, size_t mlen,
+		    const struct vm_migrate_source_ops *ops, const struct vm_migrate_params *p,
+		    bool *paused, struct vs_err *e)
+{
+	unsigned max_rounds = p && p->max_rounds ? p->max_rounds : 8;
+	uint64_t downtime_ns = (uint64_t)(p && p->downtime_ms ? p->downtime_ms : 300) * 1000000ull;
+	uint64_t sent, t0, pause_at;
+	double pages_per_ns = 0;
+	uint32_t round = 0;
+	struct frame f;
+
+	if (handshake_send(s, machine, mlen, e) < 0)
+		return -1;
+	/* round 0: all of memory; the dirty log covers what changes meanwhile */
+	memset(s->bitmap, 0xff, s->words * 8);
+	if (s->pages % 64)
+		s->bitmap[s->words - 1] = (1ull << (s->pages % 64)) - 1;
+	for (;;) {
+		t0 = now_ns();
+		if (send_round(s, round, false, &sent, e) < 0)
+			return -1;
+		uint64_t dt = now_ns() - t0;
+		if (sent && dt)
+			pages_per_ns = (double)sent / (double)dt;
+		s->st->rounds = ++round;
+		if (ops->get_dirty(ops->opaque, s->bitmap, e) < 0)
+			return vs_err_prefix(e, "migration: dirty pages");
+		uint64_t dirty = popcount(s->bitmap, s->words);
+		/* what the final pause would cost at the rate just measured */
+		double limit = p && p->converge_pages ? (double)p->converge_pages
+						      : pages_per_ns * (double)downtime_ns;
+		if ((double)dirty <= limit || round >= max_rounds)
+			break;
+	}
+	pause_at = now_ns();
+	if (ops->pause(ops->opaque, e) < 0)
+		return vs_err_prefix(e, "migration: pausing the VM");
+	*paused = true;
+	if (ops->get_dirty(ops->opaque, s->bitmap, e) < 0)
+		return vs_err_prefix(e, "migration: dirty pages");
+	if (send_round(s, round, true, &sent, e) < 0)
+		return -1;
+	s->st->final_pages = sent;
+	autofree uint8_t *state = NULL;
+	size_t slen = 0;
+	if (ops->save_state(ops->opaque, &state, &slen, e) < 0)
+		return vs_err_prefix(e, "migration: saving the VM state");
+	if (slen > VM_MIGRATE_MAX_FRAME)
+		return vs_fail(e, E2BIG, "migration: state of %zu bytes", slen);
+	s->st->state_bytes = slen;
+	if (send_frame(s->fd, F_STATE, state, slen, e) < 0 || send_frame(s->fd, F_END, "", 0, e) < 0)
+		return -1;
+	if (expect(s->fd, F_ACK, &f, "destination", e) < 0)
+		return -1;
+	free(f.data);
+	if (send_frame(s->fd, F_COMMIT, "", 0, e) < 0)
+		return -1;
+	s->st->downtime_ns = now_ns() - pause_at;
+	return 0;
+}
+
+int vm_migrate_send(int fd, const struct vm_memory *mem, const void *machine, size_t machine_len,
+		    const struct vm_migrate_source_ops *ops, const struct vm_migrate_params *p,
+		    struct vm_migrate_stats *st, struct vs_err *e)
+{
+	struct vm_migrate_stats local;
+	struct sender s = {.fd = fd, .mem = mem, .st = st ? st : &local};
+	struct vm_snapmem_layout l;
+	bool paused = false;
+	struct frame f;
+	int rc;
+
+	memset(s.st, 0, sizeof(*s.st));
+	vm_snapmem_layout_of(mem, &l);
+	s.pages = vm_snapmem_pages(&l);
+	s.words = (s.pages + 63) / 64;
+	s.bitmap = calloc(s.words ? s.words : 1, 8);
+	s.buf = malloc(8 + PAGES_PER_FRAME * (8 + VM_PAGE_SIZE));
+	if (!s.bitmap || !s.buf) {
+		free(s.bitmap);
+		free(s.buf);
+		return vs_fail(e, ENOMEM, "migration: out of memory");
+	}
+	rc = send_all(&s, machine, machine_len, ops, p, &paused, e);
+	free(s.bitmap);
+	free(s.buf);
+	if (rc < 0) {
+		/* before the commit the source still owns the VM */
+		struct vs_err re;
+		if (paused && ops->resume(ops->opaque, &re) < 0)
+			vs_err_prefix(e, "(and resuming failed: %.100s)", re.msg);
+		return -1;
+	}
+	if (expect(fd, F_DONE, &f, "destination", e) < 0) {
+		vs_err_prefix(e, "migration: commit sent but not confirmed; the VM stays paused");
+		return VM_MIGRATE_UNCERTAIN;
+	}
+	free(f.data);
+	return 0;
+}
+
+/* --- receiver ---------------------------------------------------------------- */
+
+struct receiver {
+	int fd;
+	const struct vm_migrate_sink_ops *ops;
+	struct vm_memory *mem;
+	uint64_t pages;
+	struct vm_migrate_stats *st;
+};
+
+static int recv_hello(struct receiver *r, struct vs_err *e)
+{
+	struct frame f;
+
+	if (expect(r->fd, F_HELLO, &f, "source", e) < 0)
+		return -1;
+	autofree uint8_t *d = f.data;
+	if (f.len != HELLO_LEN || memcmp(d, VM_MIGRATE_MAGIC, 8))
+		return vs_fail(e, EPROTO, "migration: not a Vessel migration stream (bad hello)");
+	if (get32(d + 8) != VM_MIGRATE_VERSION)
+		return vs_fail(e, EPROTO,
+			       "migration: the source speaks protocol version %u, this vessel-vmm "
+			       "speaks %u", get32(d + 8), VM_MIGRATE_VERSION);
+	if (get32(d + 12) != VM_PAGE_SIZE)
+		return vs_fail(e, EPROTO, "migration: page size %u, expected %u", get32(d + 12),
+			       VM_PAGE_SIZE);
+	r->pages = get64(d + 16);
+	if (r->pages == 0 || r->pages > (1ull << 28))
+		return vs_fail(e, EPROTO, "migration: %llu pages is out of range",
+			       (unsigned long long)r->pages);
+	uint8_t ok[4];
+	put32(ok, VM_MIGRATE_VERSION);
+	if (send_frame(r->fd, F_HELLO_OK, ok, sizeof(ok), e) < 0)
+		return -1;
+	if (expect(r->fd, F_MACHINE, &f, "source", e) < 0)
+		return -1;
+	autofree uint8_t *m = f.data;
+	if (r->ops->prepare(r->ops->opaque, m, f.len, r->pages, &r->mem, e) < 0)
+		return vs_err_prefix(e, "migration: machine");
+	struct vm_snapmem_layout l;
+	vm_snapmem_layout_of(r->mem, &l);
+	if (vm_snapmem_pages(&l) != r->pages)
+		return vs_fail(e, EPROTO, "migration: the source has %llu pages, this machine %llu",
+			       (unsigned long long)r->pages,
+			       (unsigned long long)vm_snapmem_pages(&l));
+	return send_frame(r->fd, F_READY, "", 0, e);
+}
+
+static int apply_pages(struct receiver *r, const struct frame *f, uint32_t round,
+		       uint64_t *in_round, struct vs_err *e)
+{
+	const uint8_t *p = f->data, *end = f->data + f->len;
+
+	if (f->len < 8)
+		return vs_fail(e, EPROTO, "migration: short pages frame");
+	if (get32(p) != round)
+		return vs_fail(e, EPROTO, "migration: pages of round %u during round %u", get32(p),
+			       round);
+	uint32_t count = get32(p + 4);
+	if (count == 0 || count > PAGES_PER_FRAME)
+		return vs_fail(e, EPROTO, "migration: pages frame with %u pages", count);
+	p += 8;
+	for (uint32_t i = 0; i < count; i++) {
+		if (end - p < 8)
+			return vs_fail(e, EPROTO, "migration: pages frame shorter than its %u pages",
+				       count);
+		uint64_t v = get64(p), idx = v & ~ZERO_FLAG;
+		p += 8;
+		if (idx >= r->pages)
+			return vs_fail(e, EPROTO, "migration: page %llu beyond the %llu of the machine",
+				       (unsigned long long)idx, (unsigned long long)r->pages);
+		uint8_t *dst = vm_snapmem_page(r->mem, idx);
+		if (v & ZERO_FLAG) {
+			memset(dst, 0, VM_PAGE_SIZE);
+			r->st->zero_pages++;
+		} else {
+			if (end - p < (ptrdiff_t)VM_PAGE_SIZE)
+				return vs_fail(e, EPROTO, "migration: page %llu cut short",
+					       (unsigned long long)idx);
+			memcpy(dst, p, VM_PAGE_SIZE);
+			p += VM_PAGE_SIZE;
+			r->st->pages_sent++;
+		}
+	}
+	if (p != end)
+		return vs_fail(e, EPROTO, "migration: %zu stray bytes after a pages frame",
+			       (size_t)(end - p));
+	*in_round += count;
+	return 0;
+}
+
+static int recv_all(struct receiver *r, struct vs_err *e)
+{
+	uint32_t round = 0;
+	uint64_t in_round = 0;
+	bool final_done = false;
+	autofree uint8_t *state = NULL;
+	uint32_t state_len = 0;
+	struct frame f;
+
+	if (recv_hello(r, e) < 0)
+		return -1;
+	for (;;) {
+		if (recv_frame(r->fd, &f, e) < 0)
+			return -1;
+		autofree uint8_t *d = f.data;
+		switch (f.type) {
+		case F_PAGES:
+			if (final_done)
+				return vs_fail(e, EPROTO, "migration: pages after the final round");
+			if (apply_pages(r, &f, round, &in_round, e) < 0)
+				return -1;
+			break;
+		case F_ROUND_END:
+			if (final_done || f.len != 16 || get32(d) != round || get32(d + 4) > 1)
+				return vs_fail(e, EPROTO, "migration: bad end of round %u", round);
+			if (get64(d + 8) != in_round)
+				return vs_fail(e, EPROTO,
+					       "migration: round %u: %llu pages received, the source "
+					       "sent %llu", round, (unsigned long long)in_round,
+					       (unsigned long long)get64(d + 8));
+			if (get32(d + 4)) {
+				final_done = true;
+				r->st->final_pages = in_round;
+			}
+			r->st->rounds = ++round;
+			in_round = 0;
+			break;
+		case F_STATE:
+			if (!final_done || state)
+				return vs_fail(e, EPROTO, "migration: state frame out of order");
+			state = vs_steal_ptr(d);
+			state_len = f.len;
+			r->st->state_bytes = f.len;
+			break;
+		case F_END:
+			if (!state)
+				return vs_fail(e, EPROTO, "migration: end before the state");
+			if (r->ops->load_state(r->ops->opaque, state, state_len, e) < 0)
+				return vs_err_prefix(e, "migration: state");
+			if (send_frame(r->fd, F_ACK, "", 0, e) < 0)
+				return -1;
+			free(vs_steal_ptr(d));
+			if (expect(r->fd, F_COMMIT, &f, "source", e) < 0)
+				return -1;
+			free(f.data);
+			/* best effort: the source decides what a lost "done" means */
+			struct vs_err ignore;
+			send_frame(r->fd, F_DONE, "", 0, &ignore);
+			return 0;
+		case F_ERROR:
+			return vs_fail(e, ECANCELED, "migration: the source gave up: %.300s",
+				       (char *)d);
+		default:
+			return vs_fail(e, EPROTO, "migration: unexpected %s frame (type %u)",
+				       frame_name(f.type), f.type);
+		}
+	}
+}
+
+int vm_migrate_recv(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
+		    struct vs_err *e)
+{
+	struct vm_migrate_stats local;
+	struct receiver r = {.fd = fd, .ops = ops, .st = st ? st : &local};
+
+	memset(r.st, 0, sizeof(*r.st));
+	if (recv_all(&r, e) < 0) {
+		send_error(fd, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- TCP --------------------------------------------------------------------- */
+
+/* "host:port", "[v6]:port" -> host and port strings in buf. */
+static int split_hostport(const char *s, char *host, size_t hlen, const char **port,
+			  struct vs_err *e)
+{
+	const char *colon;
+
+	if (s[0] == '[') {
+		const char *close_br = strchr(s, ']');
+		if (!close_br || close_br[1] != ':')
+			return vs_fail(e, EINVAL, "address \"%s\": expected [v6addr]:port", s);
+		if ((size_t)(close_br - s - 1) >= hlen)
+			return vs_fail(e, EINVAL, "address \"%s\": host too long", s);
+		snprintf(host, hlen, "%.*s", (int)(close_br - s - 1), s + 1);
+		colon = close_br + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return vs_fail(e, EINVAL, "address \"%s\": expected host:port", s);
+		if ((size_t)(colon - s) >= hlen)
+			return vs_fail(e, EINVAL, "address \"%s\": host too long", s);
+		snprintf(host, hlen, "%.*s", (int)(colon - s), s);
+	}
+	*port = colon + 1;
+	char *end;
+	unsigned long p = strtoul(*port, &end, 10);
+	if (!**port || *end || p > 65535)
+		return vs_fail(e, EINVAL, "address \"%s\": bad port", s);
+	return 0;
+}
+
+static int resolve(const char *s, bool passive, struct addrinfo **out, struct vs_err *e)
+{
+	char host[256];
+	const char *port;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+				 .ai_flags = passive ? AI_PASSIVE : 0};
+
+	if (split_hostport(s, host, sizeof(host), &port, e) < 0)
+		return -1;
+	int r = getaddrinfo(host[0] ? host : NULL, port, &hints, out);
+	if (r)
+		return vs_fail(e, EINVAL, "address \"%s\": %s", s, gai_strerror(r));
+	return 0;
+}
+
+int vm_migrate_connect(const char *to, struct vs_err *e)
+{
+	struct addrinfo *ai;
+	int fd = -1, err = 0;
+
+	if (resolve(to, false, &ai, e) < 0)
+		return -1;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		err = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return vs_fail(e, err, "migration: connecting to %s", to);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	return fd;
+}
+
+int vm_migrate_listen_accept(const char *addr, void (*ready)(void *arg, unsigned port), void *arg,
+			     struct vs_err *e)
+{
+	struct addrinfo *ai;
+	autoclose int lfd = -1;
+
+	if (resolve(addr, true, &ai, e) < 0)
+		return -1;
+	lfd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (lfd < 0) {
+		freeaddrinfo(ai);
+		return vs_fail_errno(e, "migration: socket for %s", addr);
+	}
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int));
+	if (bind(lfd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(lfd, 1) < 0) {
+		freeaddrinfo(ai);
+		return vs_fail_errno(e, "migration: listening on %s", addr);
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	unsigned port = 0;
+	if (getsockname(lfd, (struct sockaddr *)&ss, &sl) == 0)
+		port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						      : ((struct sockaddr_in *)&ss)->sin_port);
+	if (ready)
+		ready(arg, port);
+	int fd;
+	do
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return vs_fail_errno(e, "migration: accepting on %s", addr);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
+	return fd;
+}
