@@ -567,11 +567,13 @@ namespace_paths_joined_and_absent_namespaces_shared() {
 	local holder want
 	unshare --net --uts --ipc sh -c 'hostname joined; exec sleep 60' &
 	holder=$!
-	# wait for the unshared sleep (its uts differs from ours)
-	for _ in $(seq 1 250); do
-		[ "$(readlink /proc/$holder/ns/uts)" != "$(readlink /proc/self/ns/uts)" ] && break
+	trap 'kill "$holder" 2>/dev/null' EXIT	# this case runs in its own subshell
+	# wait until the holder is the sleep: its namespaces and hostname are set
+	for _ in $(seq 1 500); do
+		[ "$(cat /proc/$holder/comm 2>/dev/null)" = sleep ] && break
 		sleep 0.02
 	done
+	[ "$(cat /proc/$holder/comm 2>/dev/null)" = sleep ] || t_fail "namespace holder did not start"
 	want="$(readlink /proc/$holder/ns/net) $(readlink /proc/$holder/ns/ipc) $(readlink /proc/self/ns/cgroup)"
 	cfg "c.pop('hostname')
 c['linux']['namespaces'] = [{'type': 'pid'}, {'type': 'mount'},
