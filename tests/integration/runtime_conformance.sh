@@ -567,7 +567,8 @@ namespace_paths_joined_and_absent_namespaces_shared() {
 	local holder want
 	unshare --net --uts --ipc sh -c 'hostname joined; exec sleep 60' &
 	holder=$!
-	trap 'kill "$holder" 2>/dev/null' EXIT	# this case runs in its own subshell
+	# this case runs in its own subshell: stop the holder however it ends
+	trap "kill $holder 2>/dev/null || true" EXIT
 	# wait until the holder is the sleep: its namespaces and hostname are set
 	for _ in $(seq 1 500); do
 		[ "$(cat /proc/$holder/comm 2>/dev/null)" = sleep ] && break
