@@ -466,3 +466,118 @@ int vm_snapmem_apply_diff(const struct vm_memory *m, const char *path, uint64_t 
 		*id_out = info.id;
 	return 0;
 }
+
+/* --- soft-dirty tracking (Documentation/admin-guide/mm/soft-dirty.rst) ---- */
+
+#define PM_SOFT_DIRTY (1ull << 55)
+
+int vm_snapmem_softdirty_reset(struct vs_err *e)
+{
+	if (vs_write_str("/proc/self/clear_refs", "4", e) < 0)
+		return vs_err_prefix(e, "soft-dirty reset");
+	return 0;
+}
+
+/* Reads the pagemap entries of [addr, addr + n pages) and sets bit
+ * first + i for each soft-dirty page i. */
+static int collect_range(int pm, const uint8_t *addr, uint64_t n, uint64_t first, uint64_t *bm,
+			 struct vs_err *e)
+{
+	uint64_t ent[512];
+	uint64_t vpn = (uint64_t)(uintptr_t)addr / VM_PAGE_SIZE;
+
+	for (uint64_t i = 0; i < n;) {
+		uint64_t k = n - i < 512 ? n - i : 512;
+		ssize_t r = pread(pm, ent, k * 8, (off_t)((vpn + i) * 8));
+		if (r != (ssize_t)(k * 8))
+			return vs_fail_errno(e, "soft-dirty: reading /proc/self/pagemap");
+		for (uint64_t j = 0; j < k; j++)
+			if (ent[j] & PM_SOFT_DIRTY)
+				bm[(first + i + j) / 64] |= 1ull << ((first + i + j) % 64);
+		i += k;
+	}
+	return 0;
+}
+
+int vm_snapmem_softdirty_collect(const struct vm_memory *m, uint64_t *bitmap, struct vs_err *e)
+{
+	autoclose int pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t first = 0;
+
+	if (pm < 0)
+		return vs_fail_errno(e, "soft-dirty: /proc/self/pagemap");
+	for (unsigned i = 0; i < m->nr; i++) {
+		uint64_t n = m->regions[i].size / VM_PAGE_SIZE;
+		if (collect_range(pm, m->regions[i].host, n, first, bitmap, e) < 0)
+			return -1;
+		first += n;
+	}
+	return 0;
+}
+
+int vm_snapmem_softdirty_probe(struct vs_err *e)
+{
+	autoclose int pm = -1;
+	uint64_t bm = 0;
+	volatile uint8_t *p = mmap(NULL, VM_PAGE_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return vs_fail_errno(e, "soft-dirty probe: mmap");
+	p[0] = 1;
+	int rc = vm_snapmem_softdirty_reset(e);
+	if (rc == 0) {
+		p[0] = 2;
+		pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+		if (pm < 0)
+			rc = vs_fail_errno(e, "soft-dirty: /proc/self/pagemap");
+		else
+			rc = collect_range(pm, (const uint8_t *)p, 1, 0, &bm, e);
+	}
+	munmap((void *)p, VM_PAGE_SIZE);
+	if (rc == 0 && !(bm & 1))
+		rc = vs_fail(e, ENOTSUP, "soft-dirty page tracking does not work on this kernel "
+			     "(CONFIG_MEM_SOFT_DIRTY): diff snapshots cannot see the VMM's own "
+			     "writes to guest memory");
+	return rc;
+}
+
+/* --- page digests --------------------------------------------------------- */
+
+static uint64_t page_digest(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t h = 0x9e3779b97f4a7c15ull;
+
+	for (unsigned i = 0; i < VM_PAGE_SIZE / 8; i++) {
+		h ^= w[i] + i;
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+uint64_t *vm_snapmem_digests(const struct vm_memory *m)
+{
+	uint64_t n = mem_pages(m);
+	uint64_t *d = malloc((n ? n : 1) * sizeof(*d));
+
+	if (!d)
+		return NULL;
+	for (uint64_t i = 0; i < n; i++)
+		d[i] = page_digest(vm_snapmem_page(m, i));
+	return d;
+}
+
+void vm_snapmem_digest_changes(const struct vm_memory *m, uint64_t *digests, uint64_t *bitmap)
+{
+	uint64_t n = mem_pages(m);
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t h = page_digest(vm_snapmem_page(m, i));
+		if (h != digests[i]) {
+			digests[i] = h;
+			bitmap[i / 64] |= 1ull << (i % 64);
+		}
+	}
+}

@@ -72,4 +72,27 @@ int vm_snapmem_map(struct vm_memory *m, const struct vm_snapmem_layout *l, const
 int vm_snapmem_apply_diff(const struct vm_memory *m, const char *path, uint64_t expect_parent,
 			  uint64_t *id_out, struct vs_err *e);
 
+/*
+ * Pages the VMM process itself writes (device emulation: used rings, block
+ * reads into guest buffers) are not in KVM's dirty log, which sees only the
+ * guest's writes. The kernel's soft-dirty bits (/proc/self/pagemap bit 55,
+ * reset through /proc/self/clear_refs) see every write to the mapping, so a
+ * diff takes the union of both.
+ */
+/* Checks soft-dirty tracking works on this kernel (a page written after a
+ * reset must show up); the error says so when it does not. */
+int vm_snapmem_softdirty_probe(struct vs_err *e);
+/* Clears the soft-dirty bits of the whole process. */
+int vm_snapmem_softdirty_reset(struct vs_err *e);
+/* Sets in bitmap the pages of m written since the last reset. */
+int vm_snapmem_softdirty_collect(const struct vm_memory *m, uint64_t *bitmap, struct vs_err *e);
+
+/* Where soft-dirty is missing (CONFIG_MEM_SOFT_DIRTY off, as here), a
+ * 64-bit digest per page taken at each snapshot finds the pages that
+ * changed since: digests (malloc'ed, one per page) of all of m, and the
+ * update that sets the bits of changed pages. A guest could forge a
+ * collision only to corrupt its own restored memory. */
+uint64_t *vm_snapmem_digests(const struct vm_memory *m);
+void vm_snapmem_digest_changes(const struct vm_memory *m, uint64_t *digests, uint64_t *bitmap);
+
 #endif

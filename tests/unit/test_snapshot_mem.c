@@ -277,3 +277,54 @@ TEST(memory_layout_check_refuses_overlap_and_misalignment)
 	l.nr = 0;
 	CHECK(vm_snapmem_layout_check(&l, &e) < 0);
 }
+
+TEST(softdirty_sees_exactly_the_pages_written_after_a_reset)
+{
+	struct vm_memory m;
+	struct vs_err e = {0};
+	uint64_t bm[2] = {0, 0}, want[2] = {0, 0};
+
+	if (vm_snapmem_softdirty_probe(&e) < 0)
+		SKIP("%.200s", e.msg);
+	REQUIRE(make_mem(&m) == 0);
+	for (uint64_t i = 0; i < 100; i++) /* all present and dirty before the reset */
+		scribble(&m, i, 1);
+	REQUIRE(vm_snapmem_softdirty_reset(&e) == 0);
+	REQUIRE(vm_snapmem_softdirty_collect(&m, bm, &e) == 0);
+	CHECK_EQ(bm[0], 0);
+	CHECK_EQ(bm[1], 0);
+	scribble(&m, 3, 2);
+	scribble(&m, 64, 2); /* first page of the second region */
+	vm_snapmem_page(&m, 99)[17] = 5;
+	set_bit(want, 3);
+	set_bit(want, 64);
+	set_bit(want, 99);
+	REQUIRE(vm_snapmem_softdirty_collect(&m, bm, &e) == 0);
+	CHECK_EQ(bm[0], want[0]);
+	CHECK_EQ(bm[1], want[1]);
+	vm_mem_free(&m);
+}
+
+TEST(page_digests_find_every_page_changed_since_they_were_taken)
+{
+	struct vm_memory m;
+	uint64_t bm[2] = {0, 0};
+
+	REQUIRE(make_mem(&m) == 0);
+	scribble(&m, 10, 1);
+	uint64_t *d = vm_snapmem_digests(&m);
+	REQUIRE(d != NULL);
+	vm_snapmem_digest_changes(&m, d, bm);
+	CHECK_EQ(bm[0] | bm[1], 0);
+	vm_snapmem_page(&m, 10)[4095] ^= 1; /* one bit of a written page */
+	vm_snapmem_page(&m, 77)[0] = 1;	    /* a zero page */
+	vm_snapmem_digest_changes(&m, d, bm);
+	CHECK_EQ(bm[0], 1ull << 10);
+	CHECK_EQ(bm[1], 1ull << (77 - 64));
+	/* the digests were updated: no change, no bits */
+	bm[0] = bm[1] = 0;
+	vm_snapmem_digest_changes(&m, d, bm);
+	CHECK_EQ(bm[0] | bm[1], 0);
+	free(d);
+	vm_mem_free(&m);
+}
