@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "vessel/fs.h"
 #include "vmm/boot/boot.h"
 #include "vmm/layout.h"
 #include "vmm/pci.h"
@@ -485,4 +486,49 @@ TEST(e820_splits_ram_around_the_mmio_hole)
 	vm_mem_layout(1ull << 30, &lo, &hi);
 	CHECK_EQ(lo, 1ull << 30);
 	CHECK_EQ(hi, 0);
+}
+
+/* The project's own guest images (guests/, proven on QEMU) go through the
+ * loaders they were built for. Skipped when they have not been built. */
+TEST(project_guest_images_load_on_their_boot_paths)
+{
+	static const struct {
+		const char *file;
+		enum vm_boot_kind kind;
+		enum vm_entry_mode mode;
+	} imgs[] = {
+		{"boot_multiboot.elf", VM_BOOT_MULTIBOOT, VM_ENTRY_PROT32},
+		{"boot_pvh.elf", VM_BOOT_PVH, VM_ENTRY_PROT32},
+		{"boot_linux.bzImage", VM_BOOT_LINUX, VM_ENTRY_LONG64},
+	};
+	const char *top = getenv("TOP");
+	char path[512];
+	int found = 0;
+
+	for (size_t i = 0; i < sizeof(imgs) / sizeof(imgs[0]); i++) {
+		struct vm_memory m;
+		struct vm_boot_entry ent;
+		struct vs_err e;
+		char *buf = NULL;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/build/guests/%s", top ? top : ".", imgs[i].file);
+		if (vs_read_file(path, &buf, &len, &e) < 0)
+			continue;
+		found++;
+		guest(&m);
+		struct vm_boot_input in = {(uint8_t *)buf, len, NULL, 0, "x=1", NULL, VM_ACPI_ADDR};
+		if (vm_boot_load(&m, &in, &ent, &e) < 0) {
+			fprintf(stderr, "  %s: %s\n", imgs[i].file, e.msg);
+			CHECK(0);
+		} else {
+			CHECK_EQ(ent.kind, imgs[i].kind);
+			CHECK_EQ(ent.mode, imgs[i].mode);
+			CHECK(ent.rip >= ent.kernel_start && ent.rip < ent.kernel_end);
+			CHECK_STR((char *)ram + VM_CMDLINE_ADDR, "x=1");
+		}
+		free(buf);
+	}
+	if (!found)
+		SKIP("no guest images under %s/build/guests (make guests)", top ? top : ".");
 }
