@@ -5,6 +5,7 @@
  * and enables decoding, so guests without a PCI BIOS find devices ready.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,7 +125,12 @@ void vm_pci_update_bars(struct vm_pci_bus *pci, struct vm_pci_dev *d)
 	}
 }
 
-uint32_t vm_pci_config_read(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uint32_t len)
+/* Configuration cycles are serialised, as a host bridge does: two vCPUs
+ * reprogramming the same BAR must not interleave unmap and map. */
+static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t config_read_locked(struct vm_pci_bus *pci, uint8_t slot, uint32_t off,
+				   uint32_t len)
 {
 	struct vm_pci_dev *d = slot < VM_PCI_MAX_DEVS ? pci->devs[slot] : NULL;
 	uint32_t v = 0;
@@ -139,8 +145,18 @@ uint32_t vm_pci_config_read(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, 
 	return v;
 }
 
-void vm_pci_config_write(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uint32_t len,
-			 uint32_t val)
+uint32_t vm_pci_config_read(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uint32_t len)
+{
+	uint32_t v;
+
+	pthread_mutex_lock(&cfg_lock);
+	v = config_read_locked(pci, slot, off, len);
+	pthread_mutex_unlock(&cfg_lock);
+	return v;
+}
+
+static void config_write_locked(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uint32_t len,
+				uint32_t val)
 {
 	struct vm_pci_dev *d = slot < VM_PCI_MAX_DEVS ? pci->devs[slot] : NULL;
 
@@ -158,6 +174,14 @@ void vm_pci_config_write(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uin
 		vm_pci_update_bars(pci, d);
 	if (d->config_written)
 		d->config_written(d, off, len);
+}
+
+void vm_pci_config_write(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uint32_t len,
+			 uint32_t val)
+{
+	pthread_mutex_lock(&cfg_lock);
+	config_write_locked(pci, slot, off, len, val);
+	pthread_mutex_unlock(&cfg_lock);
 }
 
 static uint64_t le_get(const uint8_t *data, uint32_t len)
