@@ -114,6 +114,22 @@ seccomp_rule_blocks_mkdir() {
 	grep -qx "touch ok" "$T_TMP/sc.out" || t_fail "an allowed syscall failed"
 }
 
+seccomp_kill_process_ends_container() {
+	# sethostname(2) is fatal here (checked before any capability): the
+	# process calling it dies of SIGSYS, whether busybox runs hostname in a
+	# child (status 159 seen by the shell) or in the shell itself (the
+	# container exits 159)
+	mkb sckill "c['linux']['seccomp']={'defaultAction':'SCMP_ACT_ALLOW','syscalls':[{'names':['sethostname'],'action':'SCMP_ACT_KILL_PROCESS'}]}" \
+		sh -c 'echo before; hostname x; echo "after $?"'
+	local rc=0
+	run sckill || rc=$?
+	grep -qx before "$T_TMP/sckill.out" || t_fail "the container did not start: $(cat "$T_TMP/sckill.err")"
+	if ! grep -qx "after 159" "$T_TMP/sckill.out"; then
+		[ "$rc" = 159 ] && ! grep -q after "$T_TMP/sckill.out" ||
+			t_fail "not killed by SIGSYS: status $rc, $(cat "$T_TMP/sckill.out")"
+	fi
+}
+
 seccomp_without_no_new_privileges() {
 	# the filter must then be loaded while CAP_SYS_ADMIN is still held
 	mkb scnnp "c['linux']['seccomp']=$PROFILE; c['process']['noNewPrivileges']=False" sh -c "mkdir /tmp/d; echo \"mkdir \$?\"; $STATUS"
@@ -191,6 +207,7 @@ t_run capability_runtime_lacks_is_left_out capability_runtime_lacks_is_left_out
 t_run unknown_capability_refused unknown_capability_refused
 t_run devices_cgroup_denies_unlisted_device devices_cgroup_denies_unlisted_device
 t_run seccomp_rule_blocks_mkdir seccomp_rule_blocks_mkdir
+t_run seccomp_kill_process_ends_container seccomp_kill_process_ends_container
 t_run seccomp_without_no_new_privileges seccomp_without_no_new_privileges
 t_run no_new_privileges_set no_new_privileges_set
 t_run seccomp_bad_profile_refused seccomp_bad_profile_refused
