@@ -191,6 +191,7 @@ struct create_ctx {
 	bool cg_created;
 	pid_t child, init;
 	bool dir_created;
+	struct ct_idmap_mounts idmaps;	/* detached idmapped mounts for mounts[] */
 	bool hooks_started;		/* runtime-spec: poststop runs if create fails after them */
 };
 
@@ -255,6 +256,7 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 		.console_path = NULL,	/* bound below, once the pty exists */
 		.cgroup_path = c->st->cgroup_path,
 		.in_userns = ct_spec_has_ns(s, CT_NS_USER),
+		.idmaps = c->idmaps.fds ? &c->idmaps : NULL,
 	};
 
 	if (ct_rootfs_mount(s, &ro, e) < 0)
@@ -483,6 +485,7 @@ static void create_undo(struct create_ctx *c)
 static void create_ctx_free(struct create_ctx *c)
 {
 	ct_ns_join_close(&c->joins);
+	ct_rootfs_idmap_close(&c->idmaps);
 	if (c->console_sock >= 0)
 		close(c->console_sock);
 	if (c->fifo_fd >= 0)
@@ -635,6 +638,10 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 				       json_object_new_string(c->spec->annotations[i].value));
 
 	if (create_validate(c, e) < 0)
+		return -1;
+	/* idmapped mounts need the host user namespace: made here, attached
+	 * by the init */
+	if (ct_rootfs_idmap_prepare(c->spec, c->st->bundle, &c->idmaps, e) < 0)
 		return -1;
 	if (ct_ns_open_joins(c->spec, &c->joins, e) < 0)
 		return -1;
