@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/vcpu.h"
 #include "vmm/vm.h"
 #include "vmm/x86/emulate.h"
 #include "vmm/x86/msr.h"

@@ -19,6 +19,7 @@
 #include "vmm/kvm.h"
 #include "vmm/memory.h"
 #include "vmm/pci.h"
+#include "vmm/vcpu.h"
 #include "vmm/x86/cpuid.h"
 
 /* Process exit statuses besides the guest's own (debug-exit (v << 1) | 1,
@@ -30,21 +31,6 @@
 #define VM_EXIT_FAIL_ENTRY   6	/* KVM_EXIT_FAIL_ENTRY */
 #define VM_EXIT_UNEXPECTED   8	/* an exit the VMM does not handle, KVM_RUN error */
 #define VM_EXIT_GUEST_CRASH  10 /* KVM_SYSTEM_EVENT_CRASH (pvpanic-like) */
-
-#define VM_EXIT_REASONS 64 /* counters per KVM_EXIT_* value */
-
-struct vm;
-
-struct vm_vcpu {
-	struct vm *vm;
-	unsigned id;
-	int fd;
-	struct kvm_run *run;
-	pthread_t thread;
-	bool started;
-	_Atomic uint64_t exits[VM_EXIT_REASONS];
-	_Atomic uint64_t emulated; /* instructions done by the fallback */
-};
 
 /* MSI through GSI routing and irqfd: a small cache of (address, data)
  * routes, each with its own GSI and eventfd. */
@@ -109,18 +95,6 @@ void vm_request_exit(struct vm *vm, int status, const char *why);
 int vm_pause(struct vm *vm, struct vs_err *e);
 int vm_resume(struct vm *vm, struct vs_err *e);
 uint64_t vm_uptime_ns(struct vm *vm);
-
-/* vcpu.c */
-int vm_vcpu_create(struct vm *vm, unsigned id, struct vs_err *e);
-/* The kick signal's handler: before seccomp, which forbids sigaction. */
-int vm_vcpu_signals_init(struct vs_err *e);
-int vm_vcpu_start(struct vm_vcpu *v, struct vs_err *e);
-void vm_vcpu_kick(struct vm_vcpu *v);
-void vm_vcpu_destroy(struct vm_vcpu *v);
-/* Formats the report of a fatal exit into buf (pure, for tests). */
-void vm_vcpu_format_report(char *buf, size_t len, unsigned id, const char *what,
-			   const struct kvm_regs *r, const struct kvm_sregs *s, const uint8_t *insn,
-			   size_t ninsn);
 
 /* msi.c */
 int vm_msi_init(struct vm *vm, struct vs_err *e);
