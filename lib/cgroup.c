@@ -435,14 +435,17 @@ int vs_cgroup_open(const char *path, struct vs_cgroup **out, struct vs_err *e)
 {
 	struct vs_cgroup *cg;
 
+	bool any = false;
+
 	if (cg_new(path, &cg, e) < 0)
 		return -1;
-	for (size_t i = 0; i < cg->n; i++) {
-		if (access(cg->h[i].dir, F_OK) < 0) {
-			vs_fail_errno(e, "cgroup %s", cg->h[i].dir);
-			vs_cgroup_free(cg);
-			return -1;
-		}
+	for (size_t i = 0; i < cg->n; i++)
+		any |= access(cg->h[i].dir, F_OK) == 0;
+	if (!any) {
+		vs_fail(e, ENOENT, "cgroup %s: not found in any hierarchy (%s)", cg->path,
+			cg->n ? cg->h[0].dir : VS_CGROUP_ROOT);
+		vs_cgroup_free(cg);
+		return -1;
 	}
 	*out = cg;
 	return 0;

@@ -168,7 +168,9 @@ int vs_cgroup_detect(enum vs_cgroup_layout *out, struct vs_err *e);
  * On failure nothing this call created is left behind.
  */
 int vs_cgroup_create(const char *path, struct vs_cgroup **out, struct vs_err *e);
-/* Opens an existing cgroup (ENOENT error if it is missing in some hierarchy). */
+/* Opens an existing cgroup: ENOENT error only if it exists in no hierarchy,
+ * so a half-removed one can still be killed and destroyed (operations on a
+ * hierarchy where it is missing fail naming that directory). */
 int vs_cgroup_open(const char *path, struct vs_cgroup **out, struct vs_err *e);
 /* Whether path exists in any hierarchy; -1 only for a bad path. */
 int vs_cgroup_exists(const char *path, bool *out, struct vs_err *e);

@@ -873,3 +873,18 @@ TEST(cgroup_kill_delivers_other_signals_to_every_process)
 	}
 	CHECK(vs_cgroup_destroy(cg, &e) == 0);
 }
+
+TEST(cgroup_half_removed_can_be_opened_and_destroyed)
+{
+	struct vs_err e;
+	autocgroup struct vs_cgroup *cg = NULL, *again = NULL;
+	autofree char *p = test_path("half");
+
+	if (!have_v1("memory"))
+		SKIP("no v1 memory hierarchy");
+	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
+	REQUIRE(rmdir(vs_cgroup_dir(cg, "memory")) == 0);
+	REQUIRE(vs_cgroup_open(p, &again, &e) == 0);
+	CHECK(vs_cgroup_destroy(again, &e) == 0);
+	CHECK(gone_everywhere(p));
+}
