@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/irq.h"
 #include "vmm/pci.h"
 
 #define PCI_VENDOR_ID	  0x00
@@ -406,6 +407,36 @@ fail:
 		unmap_bar(pci, &d->bar[i]);
 	pci->devs[slot] = NULL;
 	return -1;
+}
+
+static pthread_mutex_t intx_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool gsi_level(uint32_t asserted, uint32_t gsi)
+{
+	for (uint32_t s = 0; s < VM_PCI_MAX_DEVS; s++)
+		if ((asserted & (1u << s)) && VM_PCI_INTX_GSI(s) == gsi)
+			return true;
+	return false;
+}
+
+void vm_pci_set_intx(struct vm_pci_bus *pci, const struct vm_irq *irq, uint8_t slot, bool level)
+{
+	uint32_t gsi = VM_PCI_INTX_GSI(slot), before, after;
+
+	if (slot >= VM_PCI_MAX_DEVS)
+		return;
+	pthread_mutex_lock(&intx_lock);
+	before = pci->intx_asserted;
+	if (level)
+		pci->intx_asserted |= 1u << slot;
+	else
+		pci->intx_asserted &= ~(1u << slot);
+	after = pci->intx_asserted;
+	bool was = gsi_level(before, gsi), now = gsi_level(after, gsi);
+
+	if (was != now)
+		vm_irq_line(irq, gsi, now);
+	pthread_mutex_unlock(&intx_lock);
 }
 
 int vm_pci_add_cap(struct vm_pci_dev *d, const void *cap, uint8_t len)

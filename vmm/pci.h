@@ -53,6 +53,7 @@ struct vm_pci_bus {
 	uint64_t next_mmio;	/* BAR allocator for firmware-less boot */
 	uint16_t next_io;
 	struct vm_pci_dev host_bridge;	/* slot 0 (vmm/pci.c) */
+	uint32_t intx_asserted;		/* slots whose INTx is asserted */
 };
 
 int vm_pci_bus_init(struct vm_pci_bus *pci, struct vm_bus *pio, struct vm_bus *mmio,
@@ -66,6 +67,11 @@ void vm_pci_config_write(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uin
 			 uint32_t val);
 /* Adds a capability to d's list; returns its offset in config space. */
 int vm_pci_add_cap(struct vm_pci_dev *d, const void *cap, uint8_t len);
+/* Drives slot's INTx. Slots share GSIs (VM_PCI_INTX_GSI), so the line is
+ * the OR of every slot routed to it, as wired-OR on a real board; irq is
+ * told only when that OR changes. */
+struct vm_irq;
+void vm_pci_set_intx(struct vm_pci_bus *pci, const struct vm_irq *irq, uint8_t slot, bool level);
 /* Re-maps d's BARs from its config space (after a restore wrote it back). */
 void vm_pci_update_bars(struct vm_pci_bus *pci, struct vm_pci_dev *d);
 /* Unmaps every device's BARs and drops the port/ECAM handlers (optional at

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "test.h"
+#include "vmm/irq.h"
 #include "vmm/pci.h"
 
 struct rec {
@@ -256,5 +257,40 @@ TEST(bad_bar_size_is_refused_with_device_name)
 	CHECK(vm_pci_register(&f.pci, &d, &e) < 0);
 	CHECK_CONTAINS(e.msg, "oddbar");
 	CHECK(f.pci.devs[1] == NULL);
+	vm_pci_bus_destroy(&f.pci);
+}
+
+struct lines {
+	int level[32];
+	int calls;
+};
+
+static void rec_line(void *opaque, uint32_t gsi, int level)
+{
+	struct lines *l = opaque;
+
+	l->level[gsi] = level;
+	l->calls++;
+}
+
+TEST(slots_sharing_a_gsi_wire_or_their_intx)
+{
+	struct fixture f;
+	struct lines l = { 0 };
+	struct vm_irq irq = { .opaque = &l, .set_line = rec_line };
+	uint32_t gsi = VM_PCI_INTX_GSI(1);
+
+	REQUIRE(setup(&f, false) == 0);
+	REQUIRE(VM_PCI_INTX_GSI(9) == gsi);
+	vm_pci_set_intx(&f.pci, &irq, 1, true);
+	CHECK_EQ(l.level[gsi], 1);
+	vm_pci_set_intx(&f.pci, &irq, 9, true);
+	vm_pci_set_intx(&f.pci, &irq, 1, false);
+	CHECK_EQ(l.level[gsi], 1);	/* slot 9 still holds the line */
+	vm_pci_set_intx(&f.pci, &irq, 2, true);
+	CHECK_EQ(l.level[VM_PCI_INTX_GSI(2)], 1);
+	vm_pci_set_intx(&f.pci, &irq, 9, false);
+	CHECK_EQ(l.level[gsi], 0);
+	CHECK_EQ(l.calls, 3);	/* only real changes reach the irqchip */
 	vm_pci_bus_destroy(&f.pci);
 }

@@ -101,11 +101,6 @@ static void msix_fire(struct vm_virtio_dev *d, uint16_t v)
 	vm_irq_msi(d->ctx->irq, le_get(ent, 8), (uint32_t)le_get(ent + 8, 4));
 }
 
-static uint32_t intx_gsi(const struct vm_virtio_dev *d)
-{
-	return VM_PCI_INTX_GSI(d->pci.slot);
-}
-
 static void intx_update(struct vm_virtio_dev *d)
 {
 	uint16_t cmd = (uint16_t)le_get(&d->pci.config[4], 2);
@@ -113,7 +108,7 @@ static void intx_update(struct vm_virtio_dev *d)
 
 	if (level != d->intx_level) {
 		d->intx_level = level;
-		vm_irq_line(d->ctx->irq, intx_gsi(d), level);
+		vm_pci_set_intx(d->ctx->pci, d->ctx->irq, d->pci.slot, level);
 	}
 }
 
@@ -663,6 +658,9 @@ void vm_virtio_destroy(struct vm_virtio_dev *d)
 			d->kick_fd[q] = -1;
 		}
 	}
+	if (d->intx_level && d->ctx->pci)
+		vm_pci_set_intx(d->ctx->pci, d->ctx->irq, d->pci.slot, false);
+	d->intx_level = false;
 	if (d->ctx->pci && d->pci.slot && d->ctx->pci->devs[d->pci.slot] == &d->pci) {
 		for (int i = 0; i < 6; i++) {
 			if (d->pci.bar[i].mapped) {
@@ -769,7 +767,6 @@ static int restore_locked(struct vm_virtio_dev *d, struct vm_state_reader *r, st
 			return -1;
 	}
 	vm_pci_update_bars(d->ctx->pci, &d->pci);
-	d->intx_level = false;
 	intx_update(d);
 	return 0;
 }
