@@ -673,6 +673,28 @@ c['linux']['resources'].update({
 	for d in $root/*/$CG; do [ ! -d "$d" ] || t_fail "cgroup $d left behind"; done
 }
 
+hugepage_limits_applied_and_bad_page_size_refused() {
+	[ -d /sys/kernel/mm/hugepages/hugepages-2048kB ] || t_skip "no 2 MiB huge pages"
+	local f
+	grep -qw hugetlb /proc/cgroups || t_skip "no hugetlb controller"
+	cfg "c['linux']['cgroupsPath'] = '/$CG'
+c['linux']['resources']['hugepageLimits'] = [{'pageSize': '2MB', 'limit': 52428800}]" -- true
+	h_create c36 || t_fail "create: $(cat "$B/err")"
+	# the hierarchy serving hugetlb: v1 hugetlb, or the unified one (hybrid, pure v2)
+	f=$(ls /sys/fs/cgroup/hugetlb/$CG/hugetlb.2MB.limit_in_bytes \
+		/sys/fs/cgroup/unified/$CG/hugetlb.2MB.max /sys/fs/cgroup/$CG/hugetlb.2MB.max 2>/dev/null | head -n 1)
+	[ -n "$f" ] || t_fail "no hugetlb file for /$CG"
+	[ "$(cat "$f")" = 52428800 ] || t_fail "$f: $(cat "$f")"
+	rt delete --force c36
+	gone c36
+	# config-linux.md: a page size the host lacks is an error
+	cfg "c['linux']['cgroupsPath'] = '/$CG'
+c['linux']['resources']['hugepageLimits'] = [{'pageSize': '3MB', 'limit': 3145728}]" -- true
+	if h_create c37; then t_fail "create accepted a 3MB page size"; fi
+	grep -q 3MB "$B/err" || t_fail "message: $(cat "$B/err")"
+	gone c37
+}
+
 relative_cgroups_path_is_used() {
 	[ -d /sys/fs/cgroup/pids ] || t_skip "no cgroup v1 pids hierarchy"
 	cfg "c['linux']['cgroupsPath'] = '$CG'; c['linux']['resources']['pids'] = {'limit': 33}" -- true
@@ -724,4 +746,5 @@ run rootfs_propagation_shared_exposes_and_private_hides
 run rootfs_propagation_unbindable_refuses_binds_of_root
 run seccomp_errno_rule_applied
 run cgroup_files_written_per_resource
+run hugepage_limits_applied_and_bad_page_size_refused
 run relative_cgroups_path_is_used
