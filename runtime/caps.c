@@ -168,9 +168,11 @@ int ct_caps_apply(const struct ct_caps *c, struct vs_err *e)
 	/* only what the runtime holds can be kept (capabilities(7)) */
 	prm = c->permitted & held;
 	eff = c->effective & prm;
-	/* a new inheritable cap must be in the bounding set */
-	inh = c->inheritable & (bset | ((uint64_t)d[0].inheritable |
-					((uint64_t)d[1].inheritable << 32)));
+	/* a new inheritable cap must be in the bounding set, and (without
+	 * CAP_SETPCAP in effect, as after a user switch) permitted already */
+	uint64_t old_inh = (uint64_t)d[0].inheritable | ((uint64_t)d[1].inheritable << 32);
+
+	inh = c->inheritable & (bset | old_inh) & (held | old_inh);
 	/* an ambient cap must be permitted and inheritable */
 	amb = c->ambient & prm & inh;
 	warn_lost(((c->permitted | c->effective) & ~prm) | (c->inheritable & ~inh) |
