@@ -139,8 +139,10 @@ int vm_machine_decode(const char *what, const void *buf, size_t len, struct vm_m
 		    vm_sr_u64(&r, &d->ino, e) < 0 || vm_sr_u64(&r, &mt, e) < 0 ||
 		    vm_sr_u32(&r, &d->sample_crc, e) < 0 || vm_sr_u8(&r, &ro, e) < 0)
 			return -1;
+		if (ro > 1)
+			return vs_fail(e, EINVAL, "%s: disk %u: read-only flag %u", what, i, ro);
 		d->mtime_ns = (int64_t)mt;
-		d->readonly = ro != 0;
+		d->readonly = ro;
 	}
 	return vm_sr_end(&r, e);
 }
