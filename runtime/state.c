@@ -87,11 +87,8 @@ static char *dup_or_empty(const char *s)
 int ct_state_load(const char *root, const char *id, struct ct_state **out,
 		  struct vs_err *e)
 {
-	autojson struct json_object *j = NULL;
-	autofree char *dir = NULL, *path = NULL;
-	const char *str;
-	int64_t v;
-	struct json_object *ann = NULL;
+	autofree char *dir = NULL, *path = NULL, *buf = NULL;
+	size_t len;
 	struct stat st;
 
 	if (ct_state_check_id(id, e) < 0)
@@ -106,49 +103,72 @@ int ct_state_load(const char *root, const char *id, struct ct_state **out,
 	if (access(path, F_OK) < 0 && errno == ENOENT)
 		/* a create still in progress (or one that died before saving) */
 		return vs_fail(e, ENOENT, "container %s does not exist (no %s)", id, path);
-	if (vs_json_load_file(path, &j, e) < 0)
+	if (vs_read_file(path, &buf, &len, e) < 0)
 		return -1;
-	if (vs_json_get_i64(j, path, "vessel_state_version", true, &v, e) < 0)
+	if (ct_state_parse(path, buf, len, dir, out, e) < 0)
+		return -1;
+	if (strcmp((*out)->id, id)) {
+		vs_fail(e, EINVAL, "%s: id \"%s\" does not match the directory", path, (*out)->id);
+		ct_state_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int ct_state_parse(const char *what, const char *buf, size_t len, const char *dir,
+		   struct ct_state **out, struct vs_err *e)
+{
+	autojson struct json_object *j = NULL;
+	const char *str;
+	int64_t v;
+	struct json_object *ann = NULL;
+
+	if (vs_json_parse(what, buf, len, &j, e) < 0)
+		return -1;
+	if (!json_object_is_type(j, json_type_object))
+		return vs_fail(e, EINVAL, "%s: expected an object", what);
+	if (vs_json_get_i64(j, what, "vessel_state_version", true, &v, e) < 0)
 		return -1;
 	if (v != CT_STATE_VERSION)
 		return vs_fail(e, EINVAL, "%s: state version %lld is not supported (expected %d)",
-			       path, (long long)v, CT_STATE_VERSION);
+			       what, (long long)v, CT_STATE_VERSION);
 
 	struct ct_state *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		abort();
-	s->dir = vs_steal_ptr(dir);
-	if (vs_json_get_str(j, path, "id", true, &str, e) < 0)
+	s->dir = dup_or_empty(dir);
+	if (vs_json_get_str(j, what, "id", true, &str, e) < 0)
 		goto fail;
 	s->id = dup_or_empty(str);
-	if (vs_json_get_str(j, path, "bundle", true, &str, e) < 0)
+	if (vs_json_get_str(j, what, "bundle", true, &str, e) < 0)
 		goto fail;
 	s->bundle = dup_or_empty(str);
-	if (vs_json_get_str(j, path, "rootfs", true, &str, e) < 0)
+	if (vs_json_get_str(j, what, "rootfs", true, &str, e) < 0)
 		goto fail;
 	s->rootfs = dup_or_empty(str);
-	if (vs_json_get_range(j, path, "pid", true, 0, INT32_MAX, &v, e) < 0)
+	if (vs_json_get_range(j, what, "pid", true, 0, INT32_MAX, &v, e) < 0)
 		goto fail;
 	s->pid = (pid_t)v;
-	if (vs_json_get_i64(j, path, "start_time", true, &v, e) < 0)
+	if (vs_json_get_range(j, what, "start_time", true, 0, INT64_MAX, &v, e) < 0)
 		goto fail;
 	s->start_time = (unsigned long long)v;
 	str = NULL;
-	if (vs_json_get_str(j, path, "created", false, &str, e) < 0)
+	if (vs_json_get_str(j, what, "created", false, &str, e) < 0)
 		goto fail;
 	s->created = dup_or_empty(str);
 	str = NULL;
-	if (vs_json_get_str(j, path, "owner", false, &str, e) < 0)
+	if (vs_json_get_str(j, what, "owner", false, &str, e) < 0)
 		goto fail;
 	s->owner = dup_or_empty(str);
 	str = NULL;
-	if (vs_json_get_str(j, path, "cgroup_path", false, &str, e) < 0)
+	if (vs_json_get_str(j, what, "cgroup_path", false, &str, e) < 0)
 		goto fail;
 	s->cgroup_path = str ? dup_or_empty(str) : NULL;
-	if (vs_json_get_bool(j, path, "systemd_cgroup", false, &s->systemd_cgroup, e) < 0)
+	if (vs_json_get_bool(j, what, "systemd_cgroup", false, &s->systemd_cgroup, e) < 0)
 		goto fail;
-	if (vs_json_get_obj(j, path, "annotations", false, &ann, e) < 0)
+	if (vs_json_get_obj(j, what, "annotations", false, &ann, e) < 0)
 		goto fail;
 	s->annotations = ann ? json_object_get(ann) : json_object_new_object();
 	*out = s;

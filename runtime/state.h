@@ -52,6 +52,9 @@ int ct_state_dir_create(const char *root, const char *id, struct vs_err *e);
 /* Loads <root>/<id>/state.json; an unknown id is "container ID does not exist". */
 int ct_state_load(const char *root, const char *id, struct ct_state **out,
 		  struct vs_err *e);
+/* Parses a state.json buffer (what names it in errors); dir becomes s->dir. */
+int ct_state_parse(const char *what, const char *buf, size_t len, const char *dir,
+		   struct ct_state **out, struct vs_err *e);
 int ct_state_save(const struct ct_state *s, struct vs_err *e);
 void ct_state_free(struct ct_state *s);
 
