@@ -301,3 +301,35 @@ TEST(prepare_fds_rejects_closed_preserved_fd)
 	waitpid(child, &st, 0);
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
+
+TEST(state_id_must_match_directory)
+{
+	autofree char *root = tmpdir();
+	autofree char *dir = NULL, *path = NULL;
+	struct vs_err e = { 0 };
+	struct ct_state *l = NULL;
+	const char *doc = "{\"vessel_state_version\": 1, \"id\": \"other\", \"bundle\": \"/b\","
+			  " \"rootfs\": \"/b/r\", \"pid\": 1, \"start_time\": 1}";
+
+	REQUIRE(root);
+	dir = vs_path_join(root, "c");
+	path = vs_path_join(dir, "state.json");
+	REQUIRE(mkdir(dir, 0700) == 0);
+	REQUIRE(vs_write_file(path, doc, strlen(doc), 0600, &e) == 0);
+	CHECK_EQ(ct_state_load(root, "c", &l, &e), -1);
+	CHECK_CONTAINS(e.msg, "id \"other\" does not match the directory");
+	CHECK(l == NULL);
+	vs_rm_rf(root, NULL);
+}
+
+TEST(state_parse_names_bad_field)
+{
+	struct vs_err e = { 0 };
+	struct ct_state *l = NULL;
+	const char *doc = "{\"vessel_state_version\": 1, \"id\": \"c\", \"bundle\": 3}";
+
+	CHECK_EQ(ct_state_parse("state.json", doc, strlen(doc), "/d", &l, &e), -1);
+	CHECK_CONTAINS(e.msg, "bundle");
+	CHECK_EQ(ct_state_parse("state.json", "[]", 2, "/d", &l, &e), -1);
+	CHECK_CONTAINS(e.msg, "expected an object");
+}
