@@ -23,11 +23,16 @@ void vm_irq_set_line(void *opaque, uint32_t gsi, int level)
 	ioctl(vm->kvm.vm_fd, KVM_IRQ_LINE, &l);
 }
 
+static int set_routing(struct vm *vm);
+
 int vm_msi_init(struct vm *vm, struct vs_err *e)
 {
 	pthread_mutex_init(&vm->msi.lock, NULL);
 	for (unsigned i = 0; i < VM_MSI_ROUTES; i++)
 		vm->msi.r[i].fd = -1;
+	/* at once, not at the first MSI: the PIT needs its IOAPIC pin from boot */
+	if (set_routing(vm) < 0)
+		return vs_fail_errno(e, "KVM_SET_GSI_ROUTING");
 	return 0;
 }
 
@@ -47,8 +52,11 @@ void vm_msi_free(struct vm *vm)
 }
 
 /* The whole table: KVM replaces the default routing, so the irqchip pins
- * are restated as KVM sets them up (PIC and IOAPIC for 0-15, IOAPIC for
- * 16-23), then every MSI route in use. Caller holds the lock. */
+ * are restated (PIC and IOAPIC for 0-15, IOAPIC for 16-23), then every MSI
+ * route in use. One change from KVM's default: the MADT declares the PC's
+ * interrupt source override ISA IRQ 0 -> GSI 2, and the in-kernel PIT
+ * raises GSI 0, so GSI 0 goes to IOAPIC pin 2 (and nothing else does),
+ * where the guest looks for its timer. Caller holds the lock (or is init). */
 static int set_routing(struct vm *vm)
 {
 	size_t n = 16 * 2 + 8 + VM_MSI_ROUTES;
@@ -67,10 +75,12 @@ static int set_routing(struct vm *vm)
 					      gsi % 8},
 			};
 		}
+		if (gsi == 2)
+			continue;
 		t->entries[k++] = (struct kvm_irq_routing_entry){
 			.gsi = gsi,
 			.type = KVM_IRQ_ROUTING_IRQCHIP,
-			.u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi},
+			.u.irqchip = {KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi},
 		};
 	}
 	for (unsigned i = 0; i < VM_MSI_ROUTES; i++) {
