@@ -199,17 +199,29 @@ TEST(seccomp_kill_process_action_kills_with_sigsys)
 
 static int probe_getppid(void)
 {
-	return syscall(SYS_getppid) == -1 && errno == ENOSYS ? 0 : 1;
+	long r = syscall(SYS_getppid);
+	int ok = r == -1 && errno == ENOSYS;
+
+	/* straight to exit_group: the sanitizer's exit path makes syscalls a
+	 * deny-by-default filter refuses */
+	syscall(SYS_exit_group, ok ? 0 : 1);
+	return 2;
+}
+
+TEST(seccomp_rule_errno_ret_reaches_caller)
+{
+	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
+			   "[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
+			   probe_getppid, true), 0);
 }
 
 TEST(seccomp_default_errno_ret_used)
 {
-	/* deny-by-default with an allow list would need every syscall the
-	 * sanitizer runtime makes; an ERRNO default with errno 38 and a
-	 * broad allow list is enough to see defaultErrnoRet at work */
-	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
-			   "[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
-			   probe_getppid, true), 0);
+	/* deny by default: after the load the child makes only raw getppid
+	 * and exit_group calls, so only exit_group needs allowing */
+	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,"
+			   "\"syscalls\":[{\"names\":[\"exit_group\"],"
+			   "\"action\":\"SCMP_ACT_ALLOW\"}]}", probe_getppid, true), 0);
 }
 
 static int probe_nothing(void)
