@@ -76,9 +76,9 @@ struct vs_cgroup_resources {
 	int64_t memory_reservation;
 	bool has_memory_swap;		/* OCI: memory + swap */
 	int64_t memory_swap;
-	bool has_memory_kernel;		/* deprecated by the kernel: refused if set */
+	bool has_memory_kernel;		/* deprecated by the kernel: ignored, with a warning */
 	int64_t memory_kernel;
-	bool has_memory_kernel_tcp;
+	bool has_memory_kernel_tcp;	/* v1 only; ignored with a warning on v2 */
 	int64_t memory_kernel_tcp;
 	bool has_memory_swappiness;	/* 0..100 */
 	uint64_t memory_swappiness;
