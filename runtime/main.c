@@ -4,12 +4,15 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vessel/err.h"
+#include "vessel/fs.h"
 #include "vessel/log.h"
 #include "runtime/cli.h"
 #include "runtime/state.h"
@@ -161,6 +164,19 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	/* the state must be found again from any working directory */
+	char *abs_root = NULL;
+
+	if (g.root[0] != '/') {
+		char cwd[PATH_MAX];
+
+		if (!getcwd(cwd, sizeof(cwd))) {
+			vs_fail_errno(&e, "--root %s: current directory", g.root);
+			return ct_cli_fail(&e);
+		}
+		abs_root = vs_path_join(cwd, g.root);
+		g.root = abs_root;
+	}
 	const char *verb = argv[optind];
 
 	if (!strcmp(verb, "help")) {
@@ -174,9 +190,11 @@ int main(int argc, char **argv)
 			optind = 0;	/* reinitialise getopt for the verb */
 			r = verbs[i].fn(&g, argc - vi, argv + vi);
 			vs_log_close();
+			free(abs_root);
 			return r;
 		}
 	}
+	free(abs_root);
 	vs_fail(&e, 0, "unknown command \"%s\" (see vessel-runtime --help)", verb);
 	return ct_cli_fail(&e);
 }
