@@ -31,7 +31,8 @@ measure() {
 	# shellcheck disable=SC2016
 	local cmd="$pre --root $root run --bundle $W/bundle bench-$name"
 	# correctness first: a runtime that fails is reported, not timed
-	if ! sh -c "$wrap $cmd" >/dev/null 2>"$W/$name.err"; then
+	# (a wrapper that mounts runs only inside a private mount namespace)
+	if ! unshare -m sh -c "$wrap $cmd" >/dev/null 2>"$W/$name.err"; then
 		echo "$name: run failed: $(head -c 300 "$W/$name.err")" >&2
 		echo "$name nan nan" >> "$W/results"
 		return
@@ -43,7 +44,11 @@ measure() {
 	fi
 	local rss=0 r
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		r=$(sh -c "$wrap /usr/bin/time -f %M $cmd" 2>&1 >/dev/null | tail -n 1)
+		if [ -n "$wrap" ]; then
+			r=$(unshare -m sh -c "$wrap /usr/bin/time -f %M $cmd" 2>&1 >/dev/null | tail -n 1)
+		else
+			r=$(/usr/bin/time -f %M $cmd 2>&1 >/dev/null | tail -n 1)
+		fi
 		[ "$r" -gt "$rss" ] && rss=$r
 	done
 	local mean

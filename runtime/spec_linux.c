@@ -205,9 +205,11 @@ static int parse_devices(struct json_object *j, const char *where, struct ct_lin
 		if (ct_json_has(o, "fileMode")) {
 			int64_t m = 0;
 
-			if (vs_json_get_range(o, w, "fileMode", false, 0, 07777, &m, e) < 0)
+			/* podman sends the file type bits too (020600 for a char
+			 * device); the type comes from "type", keep the permissions */
+			if (vs_json_get_range(o, w, "fileMode", false, 0, 0177777, &m, e) < 0)
 				return -1;
-			d->file_mode = (mode_t)m;
+			d->file_mode = (mode_t)m & 07777;
 			d->file_mode_set = true;
 		}
 		if (ct_json_has(o, "uid")) {

@@ -696,3 +696,21 @@ TEST(rootless_default_has_user_namespace_and_mappings)
 	CHECK(sys_bind);
 	ct_spec_free(s);
 }
+
+TEST(device_file_mode_keeps_permissions_of_a_typed_mode)
+{
+	/* podman writes S_IFCHR|0600 (8576) into fileMode */
+	struct ct_spec *s = parse_ok(
+		"{'ociVersion':'1.0.2','root':{'path':'rootfs'},'linux':{'devices':["
+		"{'type':'c','path':'/dev/fuse','major':10,'minor':229,'fileMode':8576}]}}");
+
+	REQUIRE(s);
+	REQUIRE(s->lnx.n_devices == 1);
+	CHECK(s->lnx.devices[0].file_mode_set);
+	CHECK_EQ(s->lnx.devices[0].file_mode, 0600);
+	ct_spec_free(s);
+	CHECK_CONTAINS(parse_err("{'ociVersion':'1.0.2','root':{'path':'rootfs'},'linux':{"
+				 "'devices':[{'type':'c','path':'/dev/x','major':1,'minor':3,"
+				 "'fileMode':262144}]}}"),
+		       "linux.devices[0].fileMode");
+}
