@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_packet.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -355,5 +357,71 @@ TEST(net_event_loop_delivers_and_resumes_after_rx_notify)
 	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
 out:
 	vh_loop_stop(t->h);
+	nt_free(t);
+}
+
+static int tap_tso(const char *ifname)
+{
+	struct ethtool_value ev = { .cmd = ETHTOOL_GTSO };
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = (void *)&ev;
+	r = s >= 0 && ioctl(s, SIOCETHTOOL, &ifr) == 0 ? (int)ev.data : -1;
+	if (s >= 0)
+		close(s);
+	return r;
+}
+
+TEST(net_guest_offloads_follow_negotiation_and_reset)
+{
+	const char *skip = NULL;
+	struct nt *t = nt_new((1ull << 1) | (1ull << 7) | MRG, &skip);
+
+	if (!t)
+		SKIP("%s", skip);
+	CHECK(vh_dev_features(t->h, t->d) & 1ull << 0);	/* CSUM offered */
+	CHECK_EQ(tap_tso(t->ifname), 1);	/* GUEST_TSO4 -> tap may send TSO */
+	vh_cc_w(t->h, t->d, 0x14, 1, 0);	/* reset */
+	CHECK_EQ(tap_tso(t->ifname), 0);
+	/* TSO without GUEST_CSUM is not enabled (spec dependency) */
+	vh_bringup(t->h, t->d, 1ull << 7, t->g, 2, 64);
+	CHECK_EQ(tap_tso(t->ifname), 0);
+	nt_free(t);
+}
+
+TEST(net_needs_csum_header_from_guest_reaches_the_host_stack)
+{
+	const char *skip = NULL;
+	struct nt *t = nt_new(1ull << 0 /* CSUM */, &skip);
+	uint32_t id, len;
+	int one = 1;
+
+	if (!t)
+		SKIP("%s", skip);
+	setsockopt(t->pkt, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one));
+	uint8_t hdr[12] = { 1 /* NEEDS_CSUM */ };
+	uint16_t start = 20, off = 6;
+	memcpy(hdr + 6, &start, 2);
+	memcpy(hdr + 8, &off, 2);
+	memcpy(t->h->ram + 0x200000, hdr, 12);
+	make_frame(t->h->ram + 0x200100, 100, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 0x11);
+	struct gseg s[2] = { { 0x200000, 12, false }, { 0x200100, 100, false } };
+	gq_add(t->h, &t->g[1], s, 2);
+	vh_notify(t->h, t->d, 1);
+	CHECK_EQ(gq_used(t->h, &t->g[1], &id, &len), 1);
+	uint8_t buf[256], cbuf[256];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	ssize_t n = recvmsg(t->pkt, &m, 0);
+	CHECK_EQ(n, 100);
+	bool partial = false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA)
+			partial = ((struct tpacket_auxdata *)(void *)CMSG_DATA(c))->tp_status &
+				  TP_STATUS_CSUMNOTREADY;
+	CHECK(partial);	/* the kernel got our header: checksum left to it */
 	nt_free(t);
 }

@@ -20,9 +20,22 @@
 #include "vmm/devices/virtio/virtio.h"
 
 /* Feature bits (§5.1.3). */
+#define NET_F_CSUM	 0
+#define NET_F_GUEST_CSUM 1
 #define NET_F_MAC	 5
+#define NET_F_GUEST_TSO4 7
+#define NET_F_GUEST_TSO6 8
+#define NET_F_HOST_TSO4	 11
+#define NET_F_HOST_TSO6	 12
 #define NET_F_MRG_RXBUF	 15
 #define NET_F_STATUS	 16
+/* Offloads: the header passes through the tap unchanged, so the kernel
+ * completes checksums and segments what the guest sends (CSUM, HOST_TSO*),
+ * and with TUNSETOFFLOAD hands the guest partial-checksum and GSO frames
+ * (GUEST_CSUM, GUEST_TSO*). */
+#define NET_OFFLOADS                                                                 \
+	(1ull << NET_F_CSUM | 1ull << NET_F_GUEST_CSUM | 1ull << NET_F_GUEST_TSO4 |   \
+	 1ull << NET_F_GUEST_TSO6 | 1ull << NET_F_HOST_TSO4 | 1ull << NET_F_HOST_TSO6)
 #define NET_S_LINK_UP	 1
 
 #define NET_HDR_LEN	 12	/* struct virtio_net_hdr incl. num_buffers */
@@ -73,8 +86,10 @@ static int deliver(struct net *n, struct vs_err *e)
 	unsigned cnt = 0;
 	uint16_t nb;
 
-	/* No offloads were negotiated, so no header flags or GSO either. */
-	memset(n->rxbuf, 0, 10);
+	/* Without GUEST_CSUM the tap has no offloads and the header carries
+	 * nothing the driver may see (§5.1.6.4); with it, it goes as is. */
+	if (!vm_virtio_has_feature(d, NET_F_GUEST_CSUM))
+		memset(n->rxbuf, 0, 10);
 	while (off < n->pending) {
 		struct vm_vq_elem *el = cnt ? &n->el : &n->el0;
 		int got;
@@ -202,11 +217,40 @@ static void tap_event(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 
+/* What the tap may hand us, from what the driver accepted (§5.1.3.1: TSO
+ * needs GUEST_CSUM). */
+static unsigned tun_offloads(const struct vm_virtio_dev *d)
+{
+	unsigned f = 0;
+
+	if (!vm_virtio_has_feature(d, NET_F_GUEST_CSUM))
+		return 0;
+	f |= TUN_F_CSUM;
+	if (vm_virtio_has_feature(d, NET_F_GUEST_TSO4))
+		f |= TUN_F_TSO4;
+	if (vm_virtio_has_feature(d, NET_F_GUEST_TSO6))
+		f |= TUN_F_TSO6;
+	return f;
+}
+
+static int net_activate(struct vm_virtio_dev *d, struct vs_err *e)
+{
+	struct net *n = d->priv;
+
+	if (ioctl(n->tap, TUNSETOFFLOAD, tun_offloads(d)) < 0)
+		return vs_fail_errno(e, "tap %s: TUNSETOFFLOAD", n->ifname);
+	return 0;
+}
+
 static void net_reset(struct vm_virtio_dev *d)
 {
 	struct net *n = d->priv;
 
+	if (!n)
+		return;
 	n->pending = 0;	/* an undelivered packet dies with the rings */
+	if (n->tap >= 0)
+		ioctl(n->tap, TUNSETOFFLOAD, 0);	/* the next driver may want none */
 }
 
 static const struct vm_virtio_ops net_vops = {
@@ -217,6 +261,7 @@ static const struct vm_virtio_ops net_vops = {
 	.queue_size = 256,
 	.config_size = CFG_SIZE,
 	.queue_notify = net_queue,
+	.activate = net_activate,
 	.reset = net_reset,
 };
 
@@ -300,7 +345,8 @@ static int net_create(struct vm_ctx *ctx, struct vs_err *e)
 		else
 			derive_mac(n->mac, n->ifname);
 		if (vm_virtio_init(&n->vdev, ctx, &net_vops,
-				   1ull << NET_F_MAC | 1ull << NET_F_STATUS | 1ull << NET_F_MRG_RXBUF,
+				   1ull << NET_F_MAC | 1ull << NET_F_STATUS | 1ull << NET_F_MRG_RXBUF |
+					   NET_OFFLOADS,
 				   n, e) < 0) {
 			n->vdev.ctx = ctx;
 			vs_err_prefix(e, "tap %s", n->ifname);
