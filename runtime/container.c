@@ -575,7 +575,11 @@ static int create_setup_cgroup(struct create_ctx *c, struct vs_err *e)
 
 	struct vs_cgroup_resources *r = &s->lnx.resources;
 
-	if (r->has_devices) {
+	/* Always "deny all" plus the default devices, whether or not the config
+	 * lists device rules: a config without them must not get every host
+	 * device (mknod + open of the host's disks). */
+	r->has_devices = true;
+	{
 		/* the container's own devices stay usable under a "deny all" */
 		ct_resources_add_default_devices(r);
 		for (size_t i = 0; i < s->lnx.n_devices; i++) {

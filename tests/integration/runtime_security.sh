@@ -200,12 +200,25 @@ podman_security_options_reach_container() {
 	return $rc
 }
 
+devices_denied_by_default_without_device_rules() {
+	# no linux.resources at all: still "deny all" + the default devices, so a
+	# node made with CAP_MKNOD for a host disk (8:0) cannot be opened (EPERM
+	# from the devices cgroup, not ENXIO from a missing disk)
+	mkb nodevrules 'c["linux"].pop("resources", None); c["process"]["capabilities"]={k:["CAP_MKNOD"] for k in ("bounding","effective","permitted")}' \
+		sh -c 'mknod /tmp/sda b 8 0 && echo made; head -c 1 /tmp/sda; echo "open $?"; echo x > /dev/null && echo nullok'
+	run nodevrules || true
+	grep -qx made "$T_TMP/nodevrules.out" || t_fail "mknod failed: $(cat "$T_TMP/nodevrules.err")"
+	grep -q "Operation not permitted" "$T_TMP/nodevrules.err" || t_fail "disk node opened: $(cat "$T_TMP/nodevrules.out" "$T_TMP/nodevrules.err")"
+	grep -qx nullok "$T_TMP/nodevrules.out" || t_fail "/dev/null not usable"
+}
+
 t_run capabilities_dropped_inside capabilities_dropped_inside
 t_run dropped_capability_really_missing dropped_capability_really_missing
 t_run ambient_caps_for_non_root_user ambient_caps_for_non_root_user
 t_run capability_runtime_lacks_is_left_out capability_runtime_lacks_is_left_out
 t_run unknown_capability_refused unknown_capability_refused
 t_run devices_cgroup_denies_unlisted_device devices_cgroup_denies_unlisted_device
+t_run devices_denied_by_default_without_device_rules devices_denied_by_default_without_device_rules
 t_run seccomp_rule_blocks_mkdir seccomp_rule_blocks_mkdir
 t_run seccomp_kill_process_ends_container seccomp_kill_process_ends_container
 t_run seccomp_without_no_new_privileges seccomp_without_no_new_privileges
