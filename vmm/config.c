@@ -55,6 +55,12 @@ void vm_config_free(struct vm_config *c)
 	free(c->console.path);
 	free(c->control_socket);
 	free(c->host_profile);
+	free(c->restore);
+	free(c->migrate_listen);
+	for (unsigned i = 0; i < c->nr_identity; i++) {
+		free(c->identity[i].key);
+		free(c->identity[i].value);
+	}
 	memset(c, 0, sizeof(*c));
 }
 
@@ -144,8 +150,32 @@ static int parse_backend(const char *what, const char *s, struct vm_config *c, s
 		c->mem_memfd = false;
 	else if (!strcmp(s, "memfd"))
 		c->mem_memfd = true;
+	else if (!strcmp(s, "uffd"))
+		c->restore_uffd = true; /* with --restore: lazy pages */
 	else
-		return vs_fail(e, EINVAL, "%s: \"%s\": expected anon or memfd", what, s);
+		return vs_fail(e, EINVAL, "%s: \"%s\": expected anon, memfd or uffd", what, s);
+	return 0;
+}
+
+/* KEY=VALUE; the key becomes the fw_cfg file name opt/vessel/KEY. */
+static int parse_identity(struct vm_config *c, const char *s, struct vs_err *e)
+{
+	const char *eq = strchr(s, '=');
+	size_t klen = eq ? (size_t)(eq - s) : 0;
+
+	if (!eq || klen == 0 || klen > 40 || strcspn(s, "/") < klen)
+		return vs_fail(e, EINVAL, "--identity %s: expected KEY=VALUE (key 1..40 characters, "
+			       "no '/')", s);
+	if (c->nr_identity == VM_MAX_IDENTITY)
+		return vs_fail(e, E2BIG, "--identity: at most %d", VM_MAX_IDENTITY);
+	for (unsigned i = 0; i < c->nr_identity; i++)
+		if (strlen(c->identity[i].key) == klen && !strncmp(c->identity[i].key, s, klen))
+			return vs_fail(e, EEXIST, "--identity %.*s given twice", (int)klen, s);
+	c->identity[c->nr_identity].key = strndup(s, klen);
+	c->identity[c->nr_identity].value = strdup(eq + 1);
+	if (!c->identity[c->nr_identity].key || !c->identity[c->nr_identity].value)
+		abort(); /* out of memory at start-up */
+	c->nr_identity++;
 	return 0;
 }
 
@@ -296,6 +326,9 @@ enum opt_id {
 	O_NO_SECCOMP,
 	O_PROFILE,
 	O_BOOT_TIMES,
+	O_RESTORE,
+	O_MIGRATE_LISTEN,
+	O_IDENTITY,
 };
 
 static const struct {
@@ -322,6 +355,9 @@ static const struct {
 	{"no-seccomp", O_NO_SECCOMP, false},
 	{"host-profile", O_PROFILE, true},
 	{"boot-times", O_BOOT_TIMES, false},
+	{"restore", O_RESTORE, true},
+	{"migrate-listen", O_MIGRATE_LISTEN, true},
+	{"identity", O_IDENTITY, true},
 };
 
 static int apply_opt(struct vm_config *c, enum opt_id id, const char *v, struct vs_err *e)
@@ -352,6 +388,9 @@ static int apply_opt(struct vm_config *c, enum opt_id id, const char *v, struct 
 	case O_NO_SECCOMP: c->no_seccomp = true; return 0;
 	case O_PROFILE: return parse_profile("--host-profile", v, c, e);
 	case O_BOOT_TIMES: c->boot_times = true; return 0;
+	case O_RESTORE: replace_str(&c->restore, v); return 0;
+	case O_MIGRATE_LISTEN: replace_str(&c->migrate_listen, v); return 0;
+	case O_IDENTITY: return parse_identity(c, v, e);
 	}
 	return vs_fail(e, EINVAL, "internal: unhandled option");
 }
@@ -731,9 +770,14 @@ int vm_config_validate(const struct vm_config *c, struct vs_err *e)
 	if (c->mem_hugepages && (c->mem_size & ((2ull << 20) - 1)))
 		return vs_fail(e, EINVAL, "memory: %llu bytes is not a multiple of 2M (hugepages)",
 			       (unsigned long long)c->mem_size);
-	if (!c->kernel)
+	if (c->restore && c->migrate_listen)
+		return vs_fail(e, EINVAL, "--restore and --migrate-listen: one source of state only");
+	if (c->restore_uffd && !c->restore)
+		return vs_fail(e, EINVAL, "--memory-backend uffd: only with --restore");
+	/* a restored or received VM brings its memory: no kernel to load */
+	if (!c->kernel && !c->restore && !c->migrate_listen)
 		return vs_fail(e, EINVAL, "no kernel given (--kernel FILE or \"kernel\")");
-	if (check_readable_file("kernel", c->kernel, e) < 0)
+	if (c->kernel && check_readable_file("kernel", c->kernel, e) < 0)
 		return -1;
 	if (c->initrd && check_readable_file("initrd", c->initrd, e) < 0)
 		return -1;

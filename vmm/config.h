@@ -12,6 +12,7 @@
 #define VM_MAX_CPUS 32
 #define VM_MAX_DISKS 8
 #define VM_MAX_NETS 4
+#define VM_MAX_IDENTITY 8
 
 struct vm_disk_cfg {
 	char *path;
@@ -59,6 +60,15 @@ struct vm_config {
 	bool no_seccomp;		/* debug: do not confine the process */
 	char *host_profile;		/* NULL, "none" or "pvm" */
 	bool boot_times;		/* print the boot-marker times at exit */
+
+	/* snapshots and migration (vmm/snapshot.h, docs/snapshots.md) */
+	char *restore;			/* --restore STATEFILE: resume from it */
+	bool restore_uffd;		/* --memory-backend uffd: pages on first touch */
+	char *migrate_listen;		/* --migrate-listen ADDR:PORT: receive a VM */
+	struct {
+		char *key, *value;
+	} identity[VM_MAX_IDENTITY];	/* --identity KEY=VALUE: fw_cfg opt/vessel/KEY */
+	unsigned nr_identity;
 };
 
 void vm_config_init(struct vm_config *c);	/* defaults: 1 cpu, 128M, serial on stdout */

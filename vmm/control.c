@@ -135,8 +135,40 @@ static int do_balloon_stats(const struct vm_control_ops *ops, struct json_object
 	return ops->balloon_stats(ops->opaque, out, e);
 }
 
-/* New verbs (snapshot, restore, migrate) go here: pause, walk the devices'
- * save(), resume. */
+static int do_snapshot(const struct vm_control_ops *ops, struct json_object *req,
+		       struct json_object *out, struct vs_err *e)
+{
+	const char *path = NULL;
+	bool diff = false, resume = true;
+
+	if (!ops->snapshot)
+		return vs_fail(e, ENOTSUP, "snapshot not supported");
+	if (vs_json_get_str(req, "request", "path", true, &path, e) < 0 ||
+	    vs_json_get_bool(req, "request", "diff", false, &diff, e) < 0 ||
+	    vs_json_get_bool(req, "request", "resume", false, &resume, e) < 0)
+		return -1;
+	if (ops->snapshot(ops->opaque, path, diff, resume, e) < 0)
+		return -1;
+	json_object_object_add(out, "path", json_object_new_string(path));
+	json_object_object_add(out, "state", json_object_new_string(resume ? "running" : "exiting"));
+	return 0;
+}
+
+static int do_migrate(const struct vm_control_ops *ops, struct json_object *req,
+		      struct json_object *out, struct vs_err *e)
+{
+	const char *to = NULL;
+
+	if (!ops->migrate)
+		return vs_fail(e, ENOTSUP, "migrate not supported");
+	if (vs_json_get_str(req, "request", "to", true, &to, e) < 0)
+		return -1;
+	if (ops->migrate(ops->opaque, to, e) < 0)
+		return -1;
+	json_object_object_add(out, "migrated_to", json_object_new_string(to));
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(const struct vm_control_ops *, struct json_object *, struct json_object *,
@@ -149,6 +181,8 @@ static const struct {
 	{"metrics", do_metrics},
 	{"balloon", do_balloon},
 	{"balloon_stats", do_balloon_stats},
+	{"snapshot", do_snapshot},
+	{"migrate", do_migrate},
 };
 
 char *vm_control_handle(const struct vm_control_ops *ops, const char *line, size_t len)

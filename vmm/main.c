@@ -37,7 +37,12 @@ static const char usage[] =
 	"  --host-profile P         auto (default), none or pvm: guest parameters for host quirks\n"
 	"  --boot-times             print the guest's boot-marker times at exit\n"
 	"                           (also VESSEL_VMM_BOOT_TIMES=1)\n"
-	"  --no-seccomp             do not confine the VMM (debugging)\n";
+	"  --no-seccomp             do not confine the VMM (debugging)\n"
+	"  --restore STATEFILE      resume the VM saved in STATEFILE (no kernel needed;\n"
+	"                           same cpus, memory and disks as when it was saved)\n"
+	"  --memory-backend uffd    with --restore: load pages on first touch (userfaultfd)\n"
+	"  --migrate-listen A:P     receive a live migration on A:P, then run it\n"
+	"  --identity KEY=VALUE     fw_cfg file opt/vessel/KEY for the guest (clones)\n";
 
 int main(int argc, char **argv)
 {

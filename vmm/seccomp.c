@@ -108,6 +108,12 @@ static const int allowed[] = {
 	SCMP_SYS(getsockopt),
 	SCMP_SYS(setsockopt),
 	SCMP_SYS(unlink),
+	/* snapshots (vmm/snapshot.c): state and memory files are written under
+	 * a temporary name and renamed; disks are opened to check identity */
+	SCMP_SYS(openat),
+	SCMP_SYS(ftruncate),
+	SCMP_SYS(rename),
+	SCMP_SYS(renameat),
 };
 
 /* SCMP_Ax() leaves fields to the compiler; clang's -Wextra wants them all */
@@ -139,8 +145,9 @@ int vm_seccomp_install(struct vs_err *e)
 		if (rc < 0)
 			goto fail;
 	}
-	/* ioctl: KVM (type 0xAE), terminals and tun (0x54 'T'), block (0x12) */
-	static const unsigned types[] = {0xAE, 0x54, 0x12};
+	/* ioctl: KVM (type 0xAE), terminals and tun (0x54 'T'), block (0x12),
+	 * userfaultfd (0xAA: the lazy-restore page server, vmm/uffd.c) */
+	static const unsigned types[] = {0xAE, 0x54, 0x12, 0xAA};
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 				      arg_cmp(1, SCMP_CMP_MASKED_EQ, 0xff00, types[i] << 8));

@@ -819,6 +819,11 @@ int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e)
 
 	if (vm->paused)
 		return vs_fail(e, EINVAL, "migrate: resume the VM first");
+	/* the process's seccomp policy forbids new network sockets */
+	if (!vm->cfg->no_seccomp)
+		return vs_fail(e, EPERM, "migrate: the VMM's seccomp policy forbids the outgoing "
+			       "TCP connection; start the VM with --no-seccomp to migrate it "
+			       "(docs/snapshots.md)");
 	if (describe(vm, &m, e) < 0)
 		return -1;
 	if (track_start(vm, e) < 0)
@@ -839,4 +844,96 @@ int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e)
 		return 0;
 	}
 	return -1;
+}
+
+/* --- where vm_run starts from ----------------------------------------------------- */
+
+struct mig_in {
+	const struct vm_config *cfg;
+	struct vm_restore *r;
+};
+
+static int mig_prepare(void *o, const uint8_t *machine, size_t len, uint64_t pages,
+		       struct vm_memory **mem, struct vs_err *e)
+{
+	struct mig_in *m = o;
+	struct vm_machine_desc d;
+
+	if (vm_machine_decode("machine", machine, len, &d, e) < 0)
+		return -1;
+	d.nr_layers = 0;
+	if (vm_machine_check(&d, m->cfg, e) < 0)
+		return -1;
+	if (vm_mem_alloc(&m->r->mem, m->cfg->mem_size, m->cfg->mem_memfd,
+			 m->cfg->mem_hugepages, e) < 0)
+		return -1;
+	*mem = &m->r->mem;
+	return 0;
+}
+
+static int mig_load(void *o, const uint8_t *buf, size_t len, struct vs_err *e)
+{
+	struct mig_in *m = o;
+	struct vm_restore tmp;
+	uint8_t *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return vs_fail(e, ENOMEM, "migration: out of memory");
+	memcpy(copy, buf, len);
+	if (vm_restore_parse(&tmp, "migration state", copy, len, m->cfg, e) < 0) {
+		free(copy);
+		return -1;
+	}
+	tmp.mem = m->r->mem; /* the pages already received */
+	*m->r = tmp;
+	return 0;
+}
+
+void vm_restore_free(struct vm_restore *r)
+{
+	if (!r)
+		return;
+	vm_restore_close(r);
+	free(r);
+}
+
+int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out,
+			   struct vs_err *e)
+{
+	struct vm_restore *r;
+
+	*out = NULL;
+	if (!cfg->restore && !cfg->migrate_listen)
+		return 0;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return vs_fail(e, ENOMEM, "restore: out of memory");
+	r->uffd_fd = -1;
+	if (cfg->restore) {
+		struct vm_restore_opts o = {
+			.path = cfg->restore,
+			.backend = cfg->restore_uffd ? VM_RESTORE_UFFD : VM_RESTORE_MAP_PRIVATE,
+		};
+		if (vm_restore_open(r, &o, cfg, e) < 0) {
+			free(r);
+			return -1;
+		}
+	} else {
+		struct mig_in m = {cfg, r};
+		struct vm_migrate_sink_ops ops = {&m, mig_prepare, mig_load};
+		int fd = vm_migrate_listen_accept(cfg->migrate_listen, NULL, NULL, e);
+
+		if (fd < 0) {
+			free(r);
+			return -1;
+		}
+		int rc = vm_migrate_recv(fd, &ops, NULL, e);
+		close(fd);
+		if (rc < 0) {
+			vm_restore_free(r);
+			return -1;
+		}
+	}
+	*out = r;
+	return 0;
 }

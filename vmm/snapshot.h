@@ -106,6 +106,14 @@ int vm_restore_parse(struct vm_restore *r, const char *what, uint8_t *buf, size_
  * set to 0 by the caller that moved it into its VM). */
 void vm_restore_close(struct vm_restore *r);
 
+/* What vm_run starts from instead of a kernel: cfg->restore (the state
+ * file, checked and its memory mapped) or cfg->migrate_listen (a migration
+ * received up to its commit). NULL in *out when neither is configured. */
+int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out,
+			   struct vs_err *e);
+/* Frees what vm_restore_from_config returned (NULL is fine). */
+void vm_restore_free(struct vm_restore *r);
+
 /* Builds a state file in w from its parts (pure; used by the save path and
  * by tests). dev: device sections already named "dev.NAME.I". */
 int vm_snapshot_build(struct vm_snap_writer *w, const struct vm_machine_desc *m,

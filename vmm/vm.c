@@ -16,6 +16,8 @@
 #include "vmm/devices/virtio/virtio.h"
 #include "vmm/layout.h"
 #include "vmm/seccomp.h"
+#include "vmm/snapshot.h"
+#include "vmm/devices/fw_cfg.h"
 #include "vmm/vm.h"
 #include "vmm/x86/acpi.h"
 #include "vmm/x86/regs.h"
@@ -256,6 +258,18 @@ static void c_metrics(void *o, struct json_object *out)
 	}
 }
 
+static int c_snapshot(void *o, const char *path, bool diff, bool resume, struct vs_err *e)
+{
+	struct vm_snapshot_opts so = {.path = path, .diff = diff, .resume = resume};
+
+	return vm_snapshot_save(o, &so, e);
+}
+
+static int c_migrate(void *o, const char *to, struct vs_err *e)
+{
+	return vm_migrate_out(o, to, e);
+}
+
 /* --- set-up ------------------------------------------------------------------- */
 
 static int cmp_order(const void *a, const void *b)
@@ -386,23 +400,32 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	size_t klen = 0, ilen = 0;
 	enum vm_boot_kind kind;
 	static struct vm_control_ops cops;
+	struct vm_restore *restore = NULL;
 	struct vm *vm;
 	int ret = -1;
 
 	*status = VM_EXIT_SETUP;
 	if (report_len)
 		report[0] = '\0';
+	/* a snapshot (or a migration) instead of a kernel: verified whole
+	 * before KVM is opened, so a bad one is refused on any host */
+	if (vm_restore_from_config(cfg, &restore, e) < 0)
+		return -1;
 	/* the image first: a bad kernel is reported even where KVM is absent */
-	if (vs_read_file(cfg->kernel, &kernel, &klen, e) < 0)
-		return vs_err_prefix(e, "kernel");
-	if (vm_boot_detect((uint8_t *)kernel, klen, &kind, e) < 0)
-		return vs_err_prefix(e, "kernel %s", cfg->kernel);
-	if (cfg->initrd && vs_read_file(cfg->initrd, &initrd, &ilen, e) < 0)
-		return vs_err_prefix(e, "initrd");
+	if (!restore) {
+		if (vs_read_file(cfg->kernel, &kernel, &klen, e) < 0)
+			return vs_err_prefix(e, "kernel");
+		if (vm_boot_detect((uint8_t *)kernel, klen, &kind, e) < 0)
+			return vs_err_prefix(e, "kernel %s", cfg->kernel);
+		if (cfg->initrd && vs_read_file(cfg->initrd, &initrd, &ilen, e) < 0)
+			return vs_err_prefix(e, "initrd");
+	}
 
 	vm = calloc(1, sizeof(*vm));
-	if (!vm)
+	if (!vm) {
+		vm_restore_free(restore);
 		return vs_fail(e, ENOMEM, "out of memory");
+	}
 	vm->cfg = cfg;
 	vm->kvm.fd = vm->kvm.vm_fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
@@ -414,10 +437,24 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	/* memory and the loaded image before KVM: what is wrong with the input
 	 * (initrd larger than RAM, command line too long, empty hugepage
 	 * pool) is reported as such on any host */
-	if (vm_mem_alloc(&vm->mem, cfg->mem_size, cfg->mem_memfd, cfg->mem_hugepages, e) < 0)
+	if (restore) {
+		vm->mem = restore->mem; /* the VM owns the restored memory now */
+		memset(&restore->mem, 0, sizeof(restore->mem));
+	} else if (vm_mem_alloc(&vm->mem, cfg->mem_size, cfg->mem_memfd, cfg->mem_hugepages, e) <
+			   0 ||
+		   load_guest(vm, (uint8_t *)kernel, klen, (uint8_t *)initrd, ilen, e) < 0) {
 		goto out;
-	if (load_guest(vm, (uint8_t *)kernel, klen, (uint8_t *)initrd, ilen, e) < 0)
-		goto out;
+	}
+	/* per-clone identity the guest reads from fw_cfg */
+	for (unsigned i = 0; i < cfg->nr_identity; i++) {
+		char name[FW_CFG_MAX_FILE_NAME];
+		snprintf(name, sizeof(name), "opt/vessel/%s", cfg->identity[i].key);
+		if (vm_fw_cfg_add_file(name, cfg->identity[i].value,
+				       strlen(cfg->identity[i].value)) < 0) {
+			vs_fail_errno(e, "--identity %s", cfg->identity[i].key);
+			goto out;
+		}
+	}
 	if (vm_kvm_open(&vm->kvm, VM_KVM_DEV, e) < 0 ||
 	    vm_kvm_create_vm(&vm->kvm, cfg->cpus, e) < 0 ||
 	    vm_kvm_set_memory(&vm->kvm, &vm->mem, e) < 0)
@@ -446,13 +483,15 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 		.core = vm,
 	};
 	if (vm_pci_bus_init(&vm->pci, &vm->pio, &vm->mmio, e) < 0 ||
-	    vm_acpi_build(&vm->mem, cfg, e) < 0 || create_devices(vm, e) < 0)
+	    (!restore && vm_acpi_build(&vm->mem, cfg, e) < 0) || create_devices(vm, e) < 0)
 		goto out;
 
 	vm->nr_vcpus = cfg->cpus;
 	for (unsigned i = 0; i < cfg->cpus; i++)
 		if (vm_vcpu_create(vm, i, e) < 0)
 			goto out;
+	if (restore && vm_restore_apply(vm, restore, e) < 0)
+		goto out;
 
 	cops = (struct vm_control_ops){
 		.opaque = vm,
@@ -463,6 +502,8 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 		.metrics = c_metrics,
 		.balloon_set = c_balloon_set,
 		.balloon_stats = c_balloon_stats,
+		.snapshot = c_snapshot,
+		.migrate = c_migrate,
 	};
 	if (cfg->control_socket &&
 	    vm_control_start(&vm->control, cfg->control_socket, &cops, e) < 0)
@@ -487,6 +528,7 @@ int vm_run(const struct vm_config *cfg, int *status, char *report, size_t report
 	ret = 0;
 out:
 	teardown(vm);
+	vm_restore_free(restore); /* after the vCPUs: its page server fed them */
 	if (ret == 0) {
 		*status = vm->exit_status;
 		if (report_len)

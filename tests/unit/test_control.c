@@ -139,8 +139,12 @@ TEST(control_bad_requests_get_an_error_reply)
 	struct vm_control_ops ops = {.opaque = &f, .status = f_status};
 	char *r;
 
-	r = REQ(&ops, "{\"cmd\":\"snapshot\"}");
-	CHECK_STR(r, "{\"ok\":false,\"error\":\"unknown cmd \\\"snapshot\\\"\"}");
+	r = REQ(&ops, "{\"cmd\":\"hibernate\"}");
+	CHECK_STR(r, "{\"ok\":false,\"error\":\"unknown cmd \\\"hibernate\\\"\"}");
+	free(r);
+	/* a verb the VM does not offer (ops NULL) */
+	r = REQ(&ops, "{\"cmd\":\"snapshot\",\"path\":\"/tmp/x\"}");
+	CHECK_CONTAINS(r, "snapshot not supported");
 	free(r);
 	r = REQ(&ops, "{cmd:");
 	CHECK_CONTAINS(r, "\"ok\":false");
