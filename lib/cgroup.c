@@ -578,6 +578,15 @@ int vs_cgroup_kill(struct vs_cgroup *cg, int sig, struct vs_err *e)
 			return -1;
 		}
 	}
+	/* an empty cgroup stays empty (nothing left in it can fork): the common
+	 * case at delete, where freezing and thawing would cost two transitions */
+	if (vs_cgroup_pids(cg, &pids, &n, e) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	free(pids);
+	pids = NULL;
+	n = 0;
 	/* v1: freeze first so nothing forks past the list we read */
 	fz = vs_cg_find(cg, "freezer");
 	if (fz && !fz->v2 && sig == SIGKILL) {
