@@ -220,6 +220,42 @@ t_virtio_vsock() {
 	t_skip "QEMU run needs an AF_VSOCK host listener; the guest is run on vessel-vmm only"
 }
 
+# the instructions vessel-vmm emulates for hosts that cannot (int3, clac/stac,
+# ldmxcsr/stmxcsr, fwait), proven here against QEMU's CPU model; -cpu max
+# for SMAP (clac/stac)
+insn_test() {
+	local name=$1
+	shift
+	q_run "insn_$name" "insn_$name.elf" "" -cpu max
+	g_expect_status "$rc" 1
+	g_expect_ok "$serial" "$@"
+}
+t_insn_int3() {
+	insn_test int3 insn_int3_delivered insn_int3_vector insn_int3_rip_after insn_int3_opcode \
+		insn_int3_cs insn_int3_rsp insn_int3_rflags insn_int3_repeated
+}
+t_insn_clac() {
+	insn_test clac insn_clac_smap_cpuid insn_clac_ac_preset insn_clac_clears_ac \
+		insn_clac_other_flags insn_stac_ac_precleared insn_stac_sets_ac \
+		insn_stac_other_flags insn_stac_when_set insn_clac_when_clear
+}
+t_insn_mxcsr() {
+	insn_test mxcsr insn_mxcsr_sse_cpuid insn_mxcsr_reset_value insn_mxcsr_round_trip \
+		insn_mxcsr_rounding insn_mxcsr_precision_flag
+}
+t_insn_fwait() {
+	insn_test fwait insn_fwait_quiet insn_fwait_zero_divide_pending insn_fwait_mf \
+		insn_fwait_mf_rip insn_fwait_quiet_after_fnclex insn_fwait_nm_with_ts \
+		insn_fwait_nm_rip insn_fwait_quiet_after_clts
+}
+# the guest's checks can fail: without -cpu max (qemu64 has no SMAP) clac
+# must be reported missing, not pass
+t_insn_clac_detects_missing_smap() {
+	q_run insn_clac_nosmap insn_clac.elf "" -cpu qemu64
+	g_expect_status "$rc" 3
+	grep -q '^not ok insn_clac_smap_cpuid: ' "$serial" || t_fail "missing SMAP not reported"
+}
+
 # the bzImage builder refuses what would not boot, says why, leaves no file
 t_mkbzimage_rejects_bad_input() {
 	local tool=$GUESTS/mkbzimage out=$T_TMP/bad.bzImage err=$T_TMP/mkbz.err rc
@@ -273,3 +309,8 @@ t_run qemu_virtio_console t_virtio_console
 t_run qemu_virtio_rng t_virtio_rng
 t_run qemu_virtio_balloon t_virtio_balloon
 t_run qemu_virtio_vsock t_virtio_vsock
+t_run qemu_insn_int3 t_insn_int3
+t_run qemu_insn_clac t_insn_clac
+t_run qemu_insn_clac_detects_missing_smap t_insn_clac_detects_missing_smap
+t_run qemu_insn_mxcsr t_insn_mxcsr
+t_run qemu_insn_fwait t_insn_fwait

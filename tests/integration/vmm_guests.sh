@@ -227,6 +227,37 @@ t_virtio_vsock() {
 	grep -qxF "hello from vsock $token" "$T_TMP/vsock.out" || t_fail "wrong line on the host"
 }
 
+# the instruction fallback (vmm/x86/emulate.c): on a host that cannot
+# emulate them (PVM) vessel-vmm carries them out; elsewhere the hardware
+# does. Either way the guest sees the architectural result. strict=1: the
+# mxcsr guest also checks #GP(0) for reserved bits (QEMU TCG skips that).
+insn_test() {
+	local name=$1
+	shift
+	v_run "insn_$name" "insn_$name.elf" "strict=1"
+	g_expect_status "$rc" 1
+	g_expect_ok "$serial" "$@"
+}
+t_insn_int3() {
+	insn_test int3 insn_int3_delivered insn_int3_vector insn_int3_rip_after insn_int3_opcode \
+		insn_int3_cs insn_int3_rsp insn_int3_rflags insn_int3_repeated
+}
+t_insn_clac() {
+	insn_test clac insn_clac_smap_cpuid insn_clac_ac_preset insn_clac_clears_ac \
+		insn_clac_other_flags insn_stac_ac_precleared insn_stac_sets_ac \
+		insn_stac_other_flags insn_stac_when_set insn_clac_when_clear
+}
+t_insn_mxcsr() {
+	insn_test mxcsr insn_mxcsr_sse_cpuid insn_mxcsr_reset_value insn_mxcsr_round_trip \
+		insn_mxcsr_rounding insn_mxcsr_precision_flag insn_mxcsr_reserved_gp \
+		insn_mxcsr_gp_rip insn_mxcsr_unchanged_after_gp
+}
+t_insn_fwait() {
+	insn_test fwait insn_fwait_quiet insn_fwait_zero_divide_pending insn_fwait_mf \
+		insn_fwait_mf_rip insn_fwait_quiet_after_fnclex insn_fwait_nm_with_ts \
+		insn_fwait_nm_rip insn_fwait_quiet_after_clts
+}
+
 # Without /dev/kvm vessel-vmm still loads the image before it gives up
 # (it loads first, then opens /dev/kvm): every guest image must pass its
 # format checks, so the only complaint is the missing /dev/kvm.
@@ -265,3 +296,7 @@ t_run vmm_virtio_console t_virtio_console
 t_run vmm_virtio_rng t_virtio_rng
 t_run vmm_virtio_balloon t_virtio_balloon
 t_run vmm_virtio_vsock t_virtio_vsock
+t_run vmm_insn_int3 t_insn_int3
+t_run vmm_insn_clac t_insn_clac
+t_run vmm_insn_mxcsr t_insn_mxcsr
+t_run vmm_insn_fwait t_insn_fwait
