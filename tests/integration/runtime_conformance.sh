@@ -7,6 +7,9 @@
 # The config is the harness's default one (14 capabilities in all five sets,
 # RLIMIT_NOFILE 1024, hostname, the six default mounts), changed per case.
 #
+# Container IDs start with "cf-": the default cgroup is /vessel/<id> whatever
+# the --root, so an ID shared with another state root would share the cgroup.
+#
 # Each case names the runtime-spec rule it checks (runtime.md, config.md,
 # config-linux.md). Where runc 1.1.5 differs from the spec, the case says so.
 . "$(dirname "$0")/lib.sh"
@@ -123,26 +126,26 @@ out_ok() {
 
 bundle_as_root_runs_program_with_inherited_stdio() {
 	cfg -- sh -c 'echo to-stdout; echo to-stderr >&2'
-	h_create c1 || t_fail "create: $(cat "$B/err")"
-	[ "$(status_of c1)" = created ] || t_fail "after create: $(status_of c1)"
+	h_create cf-c1 || t_fail "create: $(cat "$B/err")"
+	[ "$(status_of cf-c1)" = created ] || t_fail "after create: $(status_of cf-c1)"
 	[ ! -s "$B/out" ] || t_fail "program ran before start: $(cat "$B/out")"
-	rt start c1
-	wait_status c1 stopped
+	rt start cf-c1
+	wait_status cf-c1 stopped
 	grep -qx to-stdout "$B/out" || t_fail "stdout file: $(cat "$B/out")"
 	grep -qx to-stderr "$B/err" || t_fail "stderr file: $(cat "$B/err")"
-	rt delete c1
-	gone c1
+	rt delete cf-c1
+	gone cf-c1
 }
 
 pid_file_holds_state_pid_without_newline() {
 	cfg -- true
-	h_create c2 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c2 || t_fail "create: $(cat "$B/err")"
 	# the harness parses the file with Atoi: digits only
 	grep -qE '^[0-9]+$' "$T_TMP/pid" && [ "$(tail -c 1 "$T_TMP/pid" | od -An -c | tr -d ' ')" != '\n' ] ||
 		t_fail "pid file: $(od -c "$T_TMP/pid" | head -2)"
-	rt state c2 | grep -q "\"pid\": $(cat "$T_TMP/pid")," || t_fail "state pid is not $(cat "$T_TMP/pid")"
-	rt delete --force c2
-	gone c2
+	rt state cf-c2 | grep -q "\"pid\": $(cat "$T_TMP/pid")," || t_fail "state pid is not $(cat "$T_TMP/pid")"
+	rt delete --force cf-c2
+	gone cf-c2
 }
 
 create_without_id_fails() {
@@ -154,15 +157,15 @@ create_without_id_fails() {
 
 create_with_duplicate_id_fails_and_keeps_first() {
 	cfg -- sleep 30
-	h_create c3 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c3 || t_fail "create: $(cat "$B/err")"
 	local pid1
 	pid1=$(cat "$T_TMP/pid")
-	if rt create --bundle "$B" c3 > /dev/null 2> "$T_TMP/err"; then t_fail "second create succeeded"; fi
-	grep -q c3 "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
-	[ "$(status_of c3)" = created ] || t_fail "first container is $(status_of c3)"
-	rt state c3 | grep -q "\"pid\": $pid1," || t_fail "first container's pid changed"
-	rt delete --force c3
-	gone c3
+	if rt create --bundle "$B" cf-c3 > /dev/null 2> "$T_TMP/err"; then t_fail "second create succeeded"; fi
+	grep -q cf-c3 "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+	[ "$(status_of cf-c3)" = created ] || t_fail "first container is $(status_of cf-c3)"
+	rt state cf-c3 | grep -q "\"pid\": $pid1," || t_fail "first container's pid changed"
+	rt delete --force cf-c3
+	gone cf-c3
 }
 
 state_of_unknown_or_missing_id_fails() {
@@ -174,13 +177,13 @@ state_of_unknown_or_missing_id_fails() {
 
 state_json_follows_the_lifecycle() {
 	cfg 'c["annotations"] = {"org.example.conformance": "yes"}' -- sh -c 'sleep 30'
-	h_create c4 || t_fail "create: $(cat "$B/err")"
-	rt state c4 > "$T_TMP/created.json"
-	rt start c4
-	rt state c4 > "$T_TMP/running.json"
-	rt kill c4 KILL
-	wait_status c4 stopped
-	rt state c4 > "$T_TMP/stopped.json"
+	h_create cf-c4 || t_fail "create: $(cat "$B/err")"
+	rt state cf-c4 > "$T_TMP/created.json"
+	rt start cf-c4
+	rt state cf-c4 > "$T_TMP/running.json"
+	rt kill cf-c4 KILL
+	wait_status cf-c4 stopped
+	rt state cf-c4 > "$T_TMP/stopped.json"
 	"$PY" - "$T_TMP" "$B" <<'PY' || t_fail "state JSON (see log)"
 import json, sys
 d, bundle = sys.argv[1], sys.argv[2]
@@ -189,7 +192,7 @@ for st in ("created", "running", "stopped"):
     print(st, s)
     # runtime.md "State": the required properties
     assert isinstance(s["ociVersion"], str) and s["ociVersion"].startswith("1."), s
-    assert s["id"] == "c4" and s["status"] == st, s
+    assert s["id"] == "cf-c4" and s["status"] == st, s
     assert s["bundle"] == bundle, s
     assert s["annotations"] == {"org.example.conformance": "yes"}, s
     # pid is required while created or running
@@ -199,21 +202,21 @@ c = json.load(open(d + "/created.json"))
 r = json.load(open(d + "/running.json"))
 assert c["pid"] == r["pid"], (c, r)
 PY
-	rt delete c4
-	gone c4
+	rt delete cf-c4
+	gone cf-c4
 }
 
 # runtime.md "State": bundle is the absolute path, whatever the caller gave
 bundle_defaults_to_cwd_and_is_reported_absolute() {
 	cfg -- true
-	(cd "$B" && rt create c34 > /dev/null 2>&1) || t_fail "create in the bundle without --bundle failed"
-	rt state c34 | grep -q "\"bundle\": \"$B\"" || t_fail "bundle: $(rt state c34 | grep bundle)"
-	rt delete --force c34
-	(cd "$T_TMP/b" && rt create --bundle rootfs c35 > /dev/null 2>&1) || t_fail "create with a relative bundle failed"
-	rt state c35 | grep -q "\"bundle\": \"$B\"" || t_fail "bundle: $(rt state c35 | grep bundle)"
-	rt delete --force c35
-	gone c34
-	gone c35
+	(cd "$B" && rt create cf-c34 > /dev/null 2>&1) || t_fail "create in the bundle without --bundle failed"
+	rt state cf-c34 | grep -q "\"bundle\": \"$B\"" || t_fail "bundle: $(rt state cf-c34 | grep bundle)"
+	rt delete --force cf-c34
+	(cd "$T_TMP/b" && rt create --bundle rootfs cf-c35 > /dev/null 2>&1) || t_fail "create with a relative bundle failed"
+	rt state cf-c35 | grep -q "\"bundle\": \"$B\"" || t_fail "bundle: $(rt state cf-c35 | grep bundle)"
+	rt delete --force cf-c35
+	gone cf-c34
+	gone cf-c35
 }
 
 kill_without_id_or_of_unknown_id_fails() {
@@ -224,26 +227,26 @@ kill_without_id_or_of_unknown_id_fails() {
 
 kill_of_created_container_is_delivered() {
 	cfg -- true
-	h_create c5 || t_fail "create: $(cat "$B/err")"
-	rt kill c5 KILL || t_fail "kill of a created container failed"
-	wait_status c5 stopped
+	h_create cf-c5 || t_fail "create: $(cat "$B/err")"
+	rt kill cf-c5 KILL || t_fail "kill of a created container failed"
+	wait_status cf-c5 stopped
 	[ ! -s "$B/out" ] || t_fail "the program ran: $(cat "$B/out")"
-	rt delete c5
-	gone c5
+	rt delete cf-c5
+	gone cf-c5
 }
 
 kill_of_stopped_container_fails_and_changes_nothing() {
 	cfg -- true
-	h_create c6 || t_fail "create: $(cat "$B/err")"
-	rt start c6
-	wait_status c6 stopped
-	rt state c6 > "$T_TMP/before"
-	if rt kill c6 KILL 2> "$T_TMP/err"; then t_fail "kill of a stopped container succeeded"; fi
+	h_create cf-c6 || t_fail "create: $(cat "$B/err")"
+	rt start cf-c6
+	wait_status cf-c6 stopped
+	rt state cf-c6 > "$T_TMP/before"
+	if rt kill cf-c6 KILL 2> "$T_TMP/err"; then t_fail "kill of a stopped container succeeded"; fi
 	[ -s "$T_TMP/err" ] || t_fail "no message"
-	rt state c6 > "$T_TMP/after"
+	rt state cf-c6 > "$T_TMP/after"
 	cmp -s "$T_TMP/before" "$T_TMP/after" || t_fail "state changed: $(diff "$T_TMP/before" "$T_TMP/after")"
-	rt delete c6
-	gone c6
+	rt delete cf-c6
+	gone cf-c6
 }
 
 kill_delivers_named_signals_to_trapping_init() {
@@ -252,32 +255,32 @@ kill_delivers_named_signals_to_trapping_init() {
 		rm -f "$B/ready" "$B/got-$sig"
 		# PID 1 of a PID namespace only gets signals it handles: the trap
 		cfg -- sh -c "trap 'touch /got-$sig; exit 0' $sig; touch /ready; while :; do sleep 1; done"
-		h_create c7 || t_fail "create: $(cat "$B/err")"
-		rt start c7
+		h_create cf-c7 || t_fail "create: $(cat "$B/err")"
+		rt start cf-c7
 		wait_file "$B/ready"
-		rt kill c7 "$sig" || t_fail "kill $sig failed"
-		wait_status c7 stopped
+		rt kill cf-c7 "$sig" || t_fail "kill $sig failed"
+		wait_status cf-c7 stopped
 		[ -e "$B/got-$sig" ] || t_fail "$sig not delivered"
-		rt delete c7
-		gone c7
+		rt delete cf-c7
+		gone cf-c7
 	done
 	rm -f "$B/ready" "$B"/got-*
 }
 
 delete_of_running_container_fails_and_keeps_it() {
 	cfg -- sleep 30
-	h_create c8 || t_fail "create: $(cat "$B/err")"
-	rt start c8
+	h_create cf-c8 || t_fail "create: $(cat "$B/err")"
+	rt start cf-c8
 	local pid
 	pid=$(cat "$T_TMP/pid")
-	if rt delete c8 2> "$T_TMP/err"; then t_fail "delete of a running container succeeded"; fi
-	grep -q c8 "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
-	[ "$(status_of c8)" = running ] || t_fail "after refused delete: $(status_of c8)"
+	if rt delete cf-c8 2> "$T_TMP/err"; then t_fail "delete of a running container succeeded"; fi
+	grep -q cf-c8 "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+	[ "$(status_of cf-c8)" = running ] || t_fail "after refused delete: $(status_of cf-c8)"
 	kill -0 "$pid" || t_fail "init $pid is gone"
-	rt kill c8 KILL
-	wait_status c8 stopped
-	rt delete c8
-	gone c8
+	rt kill cf-c8 KILL
+	wait_status cf-c8 stopped
+	rt delete cf-c8
+	gone cf-c8
 }
 
 # runtime.md says deleting a container that is not stopped MUST fail; runc,
@@ -286,11 +289,11 @@ delete_of_running_container_fails_and_keeps_it() {
 delete_of_created_container_removes_it_like_runc() {
 	cfg -- sh -c 'echo ran > /ran'
 	rm -f "$B/ran"
-	h_create c9 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c9 || t_fail "create: $(cat "$B/err")"
 	local pid
 	pid=$(cat "$T_TMP/pid")
-	rt delete c9 || t_fail "delete of a created container failed"
-	gone c9
+	rt delete cf-c9 || t_fail "delete of a created container failed"
+	gone cf-c9
 	# gone, or a zombie nobody here is the parent of
 	! grep -qs '^State:.*[RSD]' "/proc/$pid/status" || t_fail "init $pid still alive"
 	[ ! -e "$B/ran" ] || t_fail "the program ran"
@@ -300,30 +303,30 @@ delete_leaves_cgroups_it_did_not_create() {
 	local foreign=/sys/fs/cgroup/pids/$CG-foreign
 	mkdir "$foreign"
 	cfg -- true
-	h_create c10 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c10 || t_fail "create: $(cat "$B/err")"
 	echo "$(cat "$T_TMP/pid")" > "$foreign/cgroup.procs"
-	rt start c10
-	wait_status c10 stopped
-	rt delete c10 || t_fail "delete failed"
+	rt start cf-c10
+	wait_status cf-c10 stopped
+	rt delete cf-c10 || t_fail "delete failed"
 	[ -d "$foreign" ] || t_fail "delete removed $foreign"
 	rmdir "$foreign"
-	gone c10
+	gone cf-c10
 }
 
 config_changes_after_create_do_not_affect_the_container() {
 	cfg -- sh -c 'echo started; hostname'
-	h_create c11 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c11 || t_fail "create: $(cat "$B/err")"
 	echo '{"ociVersion": "1.0.0"}' > "$B/config.json"
-	rt start c11 || t_fail "start after config.json was replaced failed"
-	wait_status c11 stopped
+	rt start cf-c11 || t_fail "start after config.json was replaced failed"
+	wait_status cf-c11 stopped
 	out_ok started conformance
-	rt delete c11
-	gone c11
+	rt delete cf-c11
+	gone cf-c11
 }
 
 unknown_properties_and_annotations_are_accepted() {
 	cfg 'c["annotations"] = {"org.example.empty": ""}; c["unknownTop"] = "x"; c["process"]["unknownInner"] = {"a": 1}; c["linux"]["unknownLinux"] = [1]' -- echo fine
-	h_run c12
+	h_run cf-c12
 	out_ok fine
 }
 
@@ -334,9 +337,9 @@ invalid_values_are_refused_without_leftovers() {
 		'c["process"]["rlimits"].append({"type": "RLIMIT_NOT_ONE", "soft": 1, "hard": 1})' \
 		'c["linux"]["namespaces"].append({"type": "notans"})'; do
 		cfg "$stmt" -- true
-		if h_create c13; then t_fail "create accepted: $stmt"; fi
+		if h_create cf-c13; then t_fail "create accepted: $stmt"; fi
 		[ -s "$B/err" ] || t_fail "no message for: $stmt"
-		gone c13
+		gone cf-c13
 	done
 }
 
@@ -347,12 +350,12 @@ hooks_get_state_on_stdin_with_status_per_stage() {
 	cfg "c['annotations'] = {'org.example.hook': 'stdin test'}
 def h(n): return [{'path': '$B/bin/sh', 'args': ['sh', '-c', 'cat > $B/hook-' + n], 'timeout': 5}]
 c['hooks'] = {n: h(n) for n in ('prestart', 'createRuntime', 'poststart', 'poststop')}" -- true
-	h_create c14 || t_fail "create: $(cat "$B/err")"
-	rt state c14 > "$T_TMP/st.json"
-	rt start c14
-	wait_status c14 stopped
-	rt delete c14
-	gone c14
+	h_create cf-c14 || t_fail "create: $(cat "$B/err")"
+	rt state cf-c14 > "$T_TMP/st.json"
+	rt start cf-c14
+	wait_status cf-c14 stopped
+	rt delete cf-c14
+	gone cf-c14
 	"$PY" - "$B" "$T_TMP/st.json" <<'PY' || t_fail "hook stdin (see log)"
 import json, sys
 b, st = sys.argv[1], json.load(open(sys.argv[2]))
@@ -361,7 +364,7 @@ want = {"prestart": "created", "createRuntime": "created", "poststart": "running
 for n, status in want.items():
     s = json.load(open("%s/hook-%s" % (b, n)))
     print(n, s)
-    assert s["id"] == "c14" and s["bundle"] == b, s
+    assert s["id"] == "cf-c14" and s["bundle"] == b, s
     assert s["annotations"] == {"org.example.hook": "stdin test"}, s
     assert s["status"] == status, s
     if n != "poststop":
@@ -373,25 +376,25 @@ PY
 prestart_hook_failure_fails_create_and_program_never_runs() {
 	rm -f "$B/output"
 	cfg "c['hooks'] = {'prestart': [{'path': '$B/bin/false', 'args': ['false']}]}" -- sh -c 'touch /output'
-	if h_create c15; then rt start c15; t_fail "create with a failing prestart hook succeeded"; fi
+	if h_create cf-c15; then rt start cf-c15; t_fail "create with a failing prestart hook succeeded"; fi
 	grep -q prestart "$B/err" || t_fail "message: $(cat "$B/err")"
-	if rt start c15 2> /dev/null; then t_fail "start succeeded"; fi
-	if rt state c15 > /dev/null 2>&1; then t_fail "the container still exists"; fi
+	if rt start cf-c15 2> /dev/null; then t_fail "start succeeded"; fi
+	if rt state cf-c15 > /dev/null 2>&1; then t_fail "the container still exists"; fi
 	[ ! -e "$B/output" ] || t_fail "the program ran"
-	gone c15
+	gone cf-c15
 }
 
 poststart_hook_failure_is_only_a_warning() {
 	rm -f "$B/output"
 	cfg "c['hooks'] = {'poststart': [{'path': '$B/bin/false', 'args': ['false']},
 	{'path': '$B/bin/sh', 'args': ['sh', '-c', 'echo poststart-called >> $B/output']}]}" -- true
-	h_create c16 || t_fail "create: $(cat "$B/err")"
-	rt start c16 2> "$T_TMP/err" || t_fail "start failed: $(cat "$T_TMP/err")"
+	h_create cf-c16 || t_fail "create: $(cat "$B/err")"
+	rt start cf-c16 2> "$T_TMP/err" || t_fail "start failed: $(cat "$T_TMP/err")"
 	grep -q 'warning.*poststart\[0\]' "$T_TMP/err" || t_fail "no warning: $(cat "$T_TMP/err")"
-	wait_status c16 stopped
-	rt delete c16
+	wait_status cf-c16 stopped
+	rt delete cf-c16
 	[ "$(cat "$B/output")" = poststart-called ] || t_fail "the next hook did not run once"
-	gone c16
+	gone cf-c16
 	rm -f "$B/output"
 }
 
@@ -399,13 +402,13 @@ poststop_hook_failure_is_only_a_warning() {
 	rm -f "$B/output"
 	cfg "c['hooks'] = {'poststop': [{'path': '$B/bin/false', 'args': ['false']},
 	{'path': '$B/bin/sh', 'args': ['sh', '-c', 'echo poststop-called >> $B/output']}]}" -- true
-	h_create c17 || t_fail "create: $(cat "$B/err")"
-	rt start c17
-	wait_status c17 stopped
-	rt delete c17 2> "$T_TMP/err" || t_fail "delete failed: $(cat "$T_TMP/err")"
+	h_create cf-c17 || t_fail "create: $(cat "$B/err")"
+	rt start cf-c17
+	wait_status cf-c17 stopped
+	rt delete cf-c17 2> "$T_TMP/err" || t_fail "delete failed: $(cat "$T_TMP/err")"
 	grep -q 'warning.*poststop\[0\]' "$T_TMP/err" || t_fail "no warning: $(cat "$T_TMP/err")"
 	[ "$(cat "$B/output")" = poststop-called ] || t_fail "the next hook did not run once"
-	gone c17
+	gone cf-c17
 	rm -f "$B/output"
 }
 
@@ -425,7 +428,7 @@ default_config_seen_inside() {
 	[ "$TERM" = xterm ] || echo "FAIL TERM=$TERM"
 	[ "$(tr "\0" " " < /proc/self/cmdline)" != "" ] || echo "FAIL cmdline"
 	echo checked'
-	h_run c18
+	h_run cf-c18
 	out_ok checked
 }
 
@@ -439,7 +442,7 @@ c["process"]["noNewPrivileges"] = True' -- sh -c '
 	[ "$WITH_EQUALS" = a=b ] || echo "FAIL env $WITH_EQUALS"
 	grep -q "^NoNewPrivs:.*1$" /proc/self/status || echo "FAIL no_new_privs not set"
 	echo checked'
-	h_run c19
+	h_run cf-c19
 	out_ok checked
 }
 
@@ -451,7 +454,7 @@ c["process"]["oomScoreAdj"] = 321' -- sh -c '
 	[ "$(ulimit -u):$(ulimit -Hu)" = 500:600 ] || echo "FAIL nproc $(ulimit -u):$(ulimit -Hu)"
 	[ "$(cat /proc/self/oom_score_adj)" = 321 ] || echo "FAIL oom $(cat /proc/self/oom_score_adj)"
 	echo checked'
-	h_run c20
+	h_run cf-c20
 	out_ok checked
 }
 
@@ -469,7 +472,7 @@ default_devices_present_with_modes() {
 		[ "$(readlink /dev/${l%%:*})" = "${l#*:}" ] || echo "FAIL /dev/${l%%:*} -> $(readlink /dev/${l%%:*})"
 	done
 	echo checked'
-	h_run c21
+	h_run cf-c21
 	out_ok checked
 }
 
@@ -484,13 +487,13 @@ linux_devices_created_with_type_numbers_mode_and_owner() {
 	[ "$(stat -c "%F %t:%T" /dev/nullu)" = "character special file 1:3" ] || echo "FAIL nullu $(stat -c "%F %t:%T" /dev/nullu)"
 	[ "$(stat -c %F /dev/fifo)" = fifo ] || echo "FAIL fifo $(stat -c %F /dev/fifo)"
 	echo checked'
-	h_run c22
+	h_run cf-c22
 	out_ok checked
 }
 
 default_filesystems_mounted_in_config_order() {
 	cfg 'c["mounts"].append({"destination": "/mnt/scratch", "type": "tmpfs", "source": "scratch", "options": ["size=1m"]})' -- cat /proc/self/mountinfo
-	h_run c23
+	h_run cf-c23
 	"$PY" - "$B/out" <<'PY' || t_fail "mountinfo (see log)"
 import sys
 rows = []
@@ -535,7 +538,7 @@ c["linux"]["readonlyPaths"] = ["/ro-dir", "/ro-file", "/ro-dir/sub", "/ro-dir/fi
 	touch /ro-dir/new 2>/dev/null && echo "FAIL /ro-dir writable"
 	(echo x > /proc/sys/kernel/domainname) 2>/dev/null && echo "FAIL /proc/sys writable"
 	echo checked'
-	h_run c24
+	h_run cf-c24
 	out_ok checked
 	[ "$(cat "$B/secret-file")" = secret ] || t_fail "host file changed"
 	[ "$(cat "$B/ro-file")" = secret ] || t_fail "host read-only file changed"
@@ -548,7 +551,7 @@ readonly_root_refuses_writes() {
 	touch /written 2>/dev/null && echo "FAIL root writable"
 	touch /dev/shm/ok || echo "FAIL /dev/shm not writable"
 	echo checked'
-	h_run c25
+	h_run cf-c25
 	out_ok checked
 	[ ! -e "$B/written" ] || { rm -f "$B/written"; t_fail "a file reached the root"; }
 }
@@ -558,7 +561,7 @@ sysctls_applied() {
 	[ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ] || echo "FAIL ip_forward"
 	[ "$(cat /proc/sys/kernel/shmmax)" = 12345678 ] || echo "FAIL shmmax $(cat /proc/sys/kernel/shmmax)"
 	echo checked'
-	h_run c26
+	h_run cf-c26
 	out_ok checked
 	[ "$(cat /proc/sys/kernel/shmmax)" != 12345678 ] || t_fail "host shmmax changed"
 }
@@ -581,7 +584,7 @@ c['linux']['namespaces'] = [{'type': 'pid'}, {'type': 'mount'},
 	{'type': 'network', 'path': '/proc/$holder/ns/net'},
 	{'type': 'uts', 'path': '/proc/$holder/ns/uts'}, {'type': 'ipc', 'path': '/proc/$holder/ns/ipc'}]" \
 		-- sh -c 'echo "$(readlink /proc/self/ns/net) $(readlink /proc/self/ns/ipc) $(readlink /proc/self/ns/cgroup)"; hostname'
-	h_run c27
+	h_run cf-c27
 	kill "$holder"
 	wait "$holder" 2>/dev/null || true
 	grep -Fqx "$want" "$B/out" || t_fail "namespaces: $(head -1 "$B/out"), want $want"
@@ -591,9 +594,9 @@ c['linux']['namespaces'] = [{'type': 'pid'}, {'type': 'mount'},
 namespace_path_of_wrong_type_refused() {
 	cfg 'c["linux"]["namespaces"] = [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
 	{"type": "network", "path": "/proc/self/ns/uts"}]' -- true
-	if h_create c28; then t_fail "create joined a uts namespace as network"; fi
+	if h_create cf-c28; then t_fail "create joined a uts namespace as network"; fi
 	grep -q 'namespaces\[3\]' "$B/err" || t_fail "message: $(cat "$B/err")"
-	gone c28
+	gone cf-c28
 }
 
 rootfs_propagation_shared_exposes_and_private_hides() {
@@ -609,7 +612,7 @@ rootfs_propagation_shared_exposes_and_private_hides() {
 		mount --bind /src /dst || echo "FAIL bind"
 		[ -e /view/dst/marker ] && echo exposed || echo hidden
 		umount /dst; umount -l /view'
-		h_run c29
+		h_run cf-c29
 		if [ $p = shared ]; then out_ok exposed; else out_ok hidden; fi
 	done
 	rm -rf "$B/view" "$B/src" "$B/dst"
@@ -621,7 +624,7 @@ rootfs_propagation_unbindable_refuses_binds_of_root() {
 	cfg "c['linux']['rootfsPropagation'] = 'unbindable'; cap_add('CAP_SYS_ADMIN')" -- sh -c '
 	mount --bind / /view 2>/dev/null && { echo "FAIL / could be bound"; umount /view; }
 	echo checked'
-	h_run c33
+	h_run cf-c33
 	out_ok checked
 	rmdir "$B/view"
 }
@@ -631,7 +634,7 @@ seccomp_errno_rule_applied() {
 	"syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"}]}' -- sh -c '
 	/bin/busybox pwd -P 2>/dev/null && echo "FAIL getcwd allowed"
 	echo checked'
-	h_run c30
+	h_run cf-c30
 	out_ok checked
 }
 
@@ -647,7 +650,7 @@ c['linux']['resources'].update({
 	'pids': {'limit': 77},
 	'devices': [{'allow': False, 'access': 'rwm'},
 		{'allow': True, 'type': 'c', 'major': 10, 'minor': 229, 'access': 'rw'}]})" -- true
-	h_create c31 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c31 || t_fail "create: $(cat "$B/err")"
 	local pid
 	pid=$(cat "$T_TMP/pid")
 	grep -q "memory:/$CG\$" "/proc/$pid/cgroup" || t_fail "init not in /$CG: $(cat /proc/$pid/cgroup)"
@@ -665,10 +668,10 @@ c['linux']['resources'].update({
 	# the config's rules first, in order, before the runtime's defaults
 	[ "$(head -n 1 $root/devices/$CG/devices.list)" = "c 10:229 rw" ] ||
 		t_fail "device rules: $(head -n 3 $root/devices/$CG/devices.list | tr '\n' ' ')"
-	rt start c31
-	wait_status c31 stopped
-	rt delete c31
-	gone c31
+	rt start cf-c31
+	wait_status cf-c31 stopped
+	rt delete cf-c31
+	gone cf-c31
 	local d
 	for d in $root/*/$CG; do [ ! -d "$d" ] || t_fail "cgroup $d left behind"; done
 }
@@ -679,32 +682,32 @@ hugepage_limits_applied_and_bad_page_size_refused() {
 	grep -qw hugetlb /proc/cgroups || t_skip "no hugetlb controller"
 	cfg "c['linux']['cgroupsPath'] = '/$CG'
 c['linux']['resources']['hugepageLimits'] = [{'pageSize': '2MB', 'limit': 52428800}]" -- true
-	h_create c36 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c36 || t_fail "create: $(cat "$B/err")"
 	# the hierarchy serving hugetlb: v1 hugetlb, or the unified one (hybrid, pure v2)
 	f=$(ls /sys/fs/cgroup/hugetlb/$CG/hugetlb.2MB.limit_in_bytes \
 		/sys/fs/cgroup/unified/$CG/hugetlb.2MB.max /sys/fs/cgroup/$CG/hugetlb.2MB.max 2>/dev/null | head -n 1)
 	[ -n "$f" ] || t_fail "no hugetlb file for /$CG"
 	[ "$(cat "$f")" = 52428800 ] || t_fail "$f: $(cat "$f")"
-	rt delete --force c36
-	gone c36
+	rt delete --force cf-c36
+	gone cf-c36
 	# config-linux.md: a page size the host lacks is an error
 	cfg "c['linux']['cgroupsPath'] = '/$CG'
 c['linux']['resources']['hugepageLimits'] = [{'pageSize': '3MB', 'limit': 3145728}]" -- true
-	if h_create c37; then t_fail "create accepted a 3MB page size"; fi
+	if h_create cf-c37; then t_fail "create accepted a 3MB page size"; fi
 	grep -q 3MB "$B/err" || t_fail "message: $(cat "$B/err")"
-	gone c37
+	gone cf-c37
 }
 
 relative_cgroups_path_is_used() {
 	[ -d /sys/fs/cgroup/pids ] || t_skip "no cgroup v1 pids hierarchy"
 	cfg "c['linux']['cgroupsPath'] = '$CG'; c['linux']['resources']['pids'] = {'limit': 33}" -- true
-	h_create c32 || t_fail "create: $(cat "$B/err")"
+	h_create cf-c32 || t_fail "create: $(cat "$B/err")"
 	local sub
 	sub=$(sed -n 's/^[0-9]*:pids://p' "/proc/$(cat "$T_TMP/pid")/cgroup")
 	case $sub in */"$CG") ;; *) t_fail "pids cgroup $sub does not end in $CG" ;; esac
 	[ "$(cat "/sys/fs/cgroup/pids$sub/pids.max")" = 33 ] || t_fail "pids.max"
-	rt delete --force c32
-	gone c32
+	rt delete --force cf-c32
+	gone cf-c32
 	[ ! -d "/sys/fs/cgroup/pids$sub" ] || t_fail "cgroup $sub left behind"
 }
 
