@@ -426,7 +426,8 @@ default_config_seen_inside() {
 	[ "$(id -u):$(id -g)" = 0:0 ] || echo "FAIL ids $(id)"
 	[ "$PWD" = / ] || echo "FAIL cwd $PWD"
 	[ "$TERM" = xterm ] || echo "FAIL TERM=$TERM"
-	[ "$(tr "\0" " " < /proc/self/cmdline)" != "" ] || echo "FAIL cmdline"
+	[ "$(tr "\0" "\n" < /proc/$$/cmdline | head -n 2 | tr "\n" " ")" = "sh -c " ] ||
+		echo "FAIL args: $(tr "\0" " " < /proc/$$/cmdline)"
 	echo checked'
 	h_run cf-c18
 	out_ok checked
