@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -467,6 +470,103 @@ fail:
 /* --- a running VM ---------------------------------------------------------------- */
 
 
+/*
+ * Quiescing the devices: vm_pause parks the vCPUs only, and device handlers
+ * on the event loop (network receive, block completions, timers) would go
+ * on writing guest memory and changing device state while they are saved.
+ * A freeze is a job on the loop thread that holds it until the thaw, so no
+ * handler runs in between.
+ */
+struct freeze {
+	struct vm *vm;
+	int efd;
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool started, cancelled, thawed, finished;
+};
+
+static void freeze_handler(void *opaque, uint32_t events)
+{
+	struct freeze *f = opaque;
+	uint64_t v;
+
+	if (read(f->efd, &v, sizeof(v)) < 0) { /* level-triggered: drain */
+	}
+	pthread_mutex_lock(&f->m);
+	if (!f->cancelled && !f->started) {
+		f->started = true;
+		pthread_cond_broadcast(&f->c);
+		while (!f->thawed)
+			pthread_cond_wait(&f->c, &f->m);
+	}
+	f->finished = true;
+	pthread_cond_broadcast(&f->c);
+	pthread_mutex_unlock(&f->m);
+}
+
+static int devices_freeze(struct vm *vm, struct freeze *f, struct vs_err *e)
+{
+	uint64_t one = 1;
+
+	memset(f, 0, sizeof(*f));
+	f->vm = vm;
+	f->efd = -1;
+	if (!vm->loop)
+		return 0;
+	pthread_mutex_init(&f->m, NULL);
+	pthread_cond_init(&f->c, NULL);
+	f->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->efd < 0)
+		return vs_fail_errno(e, "freezing the devices: eventfd");
+	if (vm_event_add(vm->loop, f->efd, EPOLLIN, freeze_handler, f, e) < 0 ||
+	    write(f->efd, &one, sizeof(one)) != sizeof(one)) {
+		vm_event_del(vm->loop, f->efd);
+		close(f->efd);
+		f->efd = -1;
+		return vs_fail(e, EIO, "freezing the devices: cannot reach the event loop");
+	}
+	pthread_mutex_lock(&f->m);
+	while (!f->started && !atomic_load(&vm->stopping)) {
+		/* re-checks stopping: a loop that ended never runs the job */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&f->c, &f->m, &ts);
+	}
+	bool ok = f->started;
+	if (!ok)
+		f->cancelled = true;
+	pthread_mutex_unlock(&f->m);
+	if (!ok) {
+		vm_event_del(vm->loop, f->efd);
+		close(f->efd);
+		f->efd = -1;
+		return vs_fail(e, ECANCELED, "the VM is stopping");
+	}
+	return 0;
+}
+
+static void devices_thaw(struct freeze *f)
+{
+	if (f->efd < 0)
+		return;
+	pthread_mutex_lock(&f->m);
+	f->thawed = true;
+	pthread_cond_broadcast(&f->c);
+	while (!f->finished)
+		pthread_cond_wait(&f->c, &f->m);
+	pthread_mutex_unlock(&f->m);
+	vm_event_del(f->vm->loop, f->efd);
+	close(f->efd);
+	f->efd = -1;
+	pthread_mutex_destroy(&f->m);
+	pthread_cond_destroy(&f->c);
+}
+
 /* What the previous snapshot left for the next diff (one VM per process). */
 static struct {
 	bool have_last;
@@ -657,9 +757,17 @@ int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_
 			       VM_SNAP_MAX_LAYERS);
 	mem_path = o->mem_path ? strdup(o->mem_path)
 			       : vs_strdup_printf("%s.%s", o->path, o->diff ? "diff" : "mem");
+	struct freeze fz;
+
 	vm_snap_writer_init(&w);
 	if (was_running && vm_pause(vm, e) < 0)
 		return vs_err_prefix(e, "snapshot: pausing");
+	if (devices_freeze(vm, &fz, e) < 0) {
+		vs_err_prefix(e, "snapshot");
+		if (was_running)
+			vm_resume(vm, &(struct vs_err){0});
+		return -1;
+	}
 	if (describe(vm, &m, e) < 0)
 		goto out;
 	if (o->diff) {
@@ -694,6 +802,7 @@ int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_
 	track.have_last = true;
 	rc = 0;
 out:
+	devices_thaw(&fz);
 	vm_snap_writer_free(&w);
 	if (rc < 0 && mem_written)
 		unlink(mem_path); /* nothing left behind by a failed snapshot */
@@ -759,8 +868,12 @@ int vm_restore_apply(struct vm *vm, struct vm_restore *r, struct vs_err *e)
 	if (restore_devices(vm, r, e) < 0)
 		return vs_err_prefix(e, "restore");
 	vm->paused_clock = r->irqchip.clock;
-	/* a diff snapshot of the restored VM layers on the chain it came from */
-	if (r->machine.nr_layers) {
+	/* a diff snapshot of the restored VM layers on the chain it came from;
+	 * without soft-dirty that needs a digest of every page, which would
+	 * load the whole lazily mapped memory now: then the first snapshot
+	 * after a restore must be a full one */
+	struct vs_err probe;
+	if (r->machine.nr_layers && vm_snapmem_softdirty_probe(&probe) == 0) {
 		if (track_start(vm, e) < 0)
 			return vs_err_prefix(e, "restore");
 		track.last = r->machine;
@@ -776,13 +889,22 @@ static int mig_dirty(void *o, uint64_t *bm, struct vs_err *e)
 	return collect_dirty(o, bm, e);
 }
 
+static struct freeze mig_freeze;
+
 static int mig_pause(void *o, struct vs_err *e)
 {
-	return vm_pause(o, e);
+	if (vm_pause(o, e) < 0)
+		return -1;
+	if (devices_freeze(o, &mig_freeze, e) < 0) {
+		vm_resume(o, &(struct vs_err){0});
+		return -1;
+	}
+	return 0;
 }
 
 static int mig_resume(void *o, struct vs_err *e)
 {
+	devices_thaw(&mig_freeze);
 	return vm_resume(o, e);
 }
 
@@ -837,8 +959,12 @@ int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e)
 		vm_sw_free(&sw);
 		return vs_fail(e, ENOMEM, "migrate: out of memory");
 	}
+	mig_freeze.efd = -1;
 	int rc = vm_migrate_send(fd, &vm->mem, sw.buf, sw.len, &ops, NULL, &st, e);
 	vm_sw_free(&sw);
+	/* sent, or paused for good (uncertain): the devices may run again; the
+	 * vCPUs stay as the protocol left them */
+	devices_thaw(&mig_freeze);
 	if (rc == 0) {
 		vm_request_exit(vm, VM_EXIT_OK, "migrated");
 		return 0;
