@@ -477,17 +477,10 @@ fail:
  * A freeze is a job on the loop thread that holds it until the thaw, so no
  * handler runs in between.
  */
-struct freeze {
-	struct vm *vm;
-	int efd;
-	pthread_mutex_t m;
-	pthread_cond_t c;
-	bool started, cancelled, thawed, finished;
-};
 
 static void freeze_handler(void *opaque, uint32_t events)
 {
-	struct freeze *f = opaque;
+	struct vm_freeze *f = opaque;
 	uint64_t v;
 
 	if (read(f->efd, &v, sizeof(v)) < 0) { /* level-triggered: drain */
@@ -504,7 +497,7 @@ static void freeze_handler(void *opaque, uint32_t events)
 	pthread_mutex_unlock(&f->m);
 }
 
-static int devices_freeze(struct vm *vm, struct freeze *f, struct vs_err *e)
+int vm_devices_freeze(struct vm *vm, struct vm_freeze *f, struct vs_err *e)
 {
 	uint64_t one = 1;
 
@@ -550,7 +543,7 @@ static int devices_freeze(struct vm *vm, struct freeze *f, struct vs_err *e)
 	return 0;
 }
 
-static void devices_thaw(struct freeze *f)
+void vm_devices_thaw(struct vm_freeze *f)
 {
 	if (f->efd < 0)
 		return;
@@ -757,12 +750,12 @@ int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_
 			       VM_SNAP_MAX_LAYERS);
 	mem_path = o->mem_path ? strdup(o->mem_path)
 			       : vs_strdup_printf("%s.%s", o->path, o->diff ? "diff" : "mem");
-	struct freeze fz;
+	struct vm_freeze fz;
 
 	vm_snap_writer_init(&w);
 	if (was_running && vm_pause(vm, e) < 0)
 		return vs_err_prefix(e, "snapshot: pausing");
-	if (devices_freeze(vm, &fz, e) < 0) {
+	if (vm_devices_freeze(vm, &fz, e) < 0) {
 		vs_err_prefix(e, "snapshot");
 		if (was_running)
 			vm_resume(vm, &(struct vs_err){0});
@@ -802,7 +795,7 @@ int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_
 	track.have_last = true;
 	rc = 0;
 out:
-	devices_thaw(&fz);
+	vm_devices_thaw(&fz);
 	vm_snap_writer_free(&w);
 	if (rc < 0 && mem_written)
 		unlink(mem_path); /* nothing left behind by a failed snapshot */
@@ -889,13 +882,13 @@ static int mig_dirty(void *o, uint64_t *bm, struct vs_err *e)
 	return collect_dirty(o, bm, e);
 }
 
-static struct freeze mig_freeze;
+static struct vm_freeze mig_freeze;
 
 static int mig_pause(void *o, struct vs_err *e)
 {
 	if (vm_pause(o, e) < 0)
 		return -1;
-	if (devices_freeze(o, &mig_freeze, e) < 0) {
+	if (vm_devices_freeze(o, &mig_freeze, e) < 0) {
 		vm_resume(o, &(struct vs_err){0});
 		return -1;
 	}
@@ -904,7 +897,7 @@ static int mig_pause(void *o, struct vs_err *e)
 
 static int mig_resume(void *o, struct vs_err *e)
 {
-	devices_thaw(&mig_freeze);
+	vm_devices_thaw(&mig_freeze);
 	return vm_resume(o, e);
 }
 
@@ -964,7 +957,7 @@ int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e)
 	vm_sw_free(&sw);
 	/* sent, or paused for good (uncertain): the devices may run again; the
 	 * vCPUs stay as the protocol left them */
-	devices_thaw(&mig_freeze);
+	vm_devices_thaw(&mig_freeze);
 	if (rc == 0) {
 		vm_request_exit(vm, VM_EXIT_OK, "migrated");
 		return 0;

@@ -15,6 +15,7 @@
 #ifndef VMM_SNAPSHOT_H
 #define VMM_SNAPSHOT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +134,19 @@ struct vm_snapshot_opts {
 	bool diff;		/* only pages written since the previous snapshot */
 	bool resume;		/* run on after it; false: the VM exits (status 0) */
 };
+
+/* Holds the device event loop (a job on its thread that waits for the
+ * thaw), so no device handler changes guest memory or device state while
+ * they are saved. Fails when the VM is stopping. Without a loop: no-op. */
+struct vm_freeze {
+	struct vm *vm;
+	int efd;
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool started, cancelled, thawed, finished;
+};
+int vm_devices_freeze(struct vm *vm, struct vm_freeze *f, struct vs_err *e);
+void vm_devices_thaw(struct vm_freeze *f);
 
 /* Pauses (if running), saves, then resumes or ends the VM. */
 int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_err *e);

@@ -2,9 +2,14 @@
  * identities, and the verified restore of synthetic snapshots (state file
  * plus memory layers), including its refusals. */
 #include <fcntl.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +18,7 @@
 #include "vessel/cleanup.h"
 #include "vessel/fs.h"
 #include "vmm/snapshot.h"
+#include "vmm/vm.h"
 
 #define MEM (1ull << 20) /* 256 pages in one region */
 
@@ -347,4 +353,75 @@ TEST(device_section_names_that_do_not_fit_are_refused)
 	CHECK_STR(n, "dev.virtio-blk.3");
 	CHECK(vm_snapshot_dev_section(n, sizeof(n), "a-very-long-device-name", 0, &e) < 0);
 	CHECK_CONTAINS(e.msg, "a-very-long-device-name");
+}
+
+/* --- the device freeze, on a real event loop --------------------------------------- */
+
+struct dev_sim {
+	int efd;
+	_Atomic int handled;
+};
+
+static void dev_handler(void *opaque, uint32_t events)
+{
+	struct dev_sim *d = opaque;
+	uint64_t v;
+
+	if (read(d->efd, &v, sizeof(v)) == sizeof(v))
+		atomic_fetch_add(&d->handled, 1);
+}
+
+static void *run_loop(void *arg)
+{
+	struct vm *vm = arg;
+	struct vs_err e;
+
+	vm_event_loop_run(vm->loop, &e);
+	return NULL;
+}
+
+/* waits until the loop has handled n events (progress, not time) */
+static int wait_handled(struct dev_sim *d, int n)
+{
+	for (int i = 0; i < 100000 && atomic_load(&d->handled) < n; i++)
+		usleep(100);
+	return atomic_load(&d->handled) >= n;
+}
+
+TEST(device_freeze_holds_every_handler_until_the_thaw)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	struct vs_err e = {0};
+	struct dev_sim d = {.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+	struct vm_freeze f;
+	pthread_t th;
+	uint64_t one = 1;
+
+	REQUIRE(vm && d.efd >= 0);
+	vm->loop = vm_event_loop_new(&e);
+	REQUIRE(vm->loop);
+	REQUIRE(vm_event_add(vm->loop, d.efd, EPOLLIN, dev_handler, &d, &e) == 0);
+	REQUIRE(pthread_create(&th, NULL, run_loop, vm) == 0);
+	CHECK(write(d.efd, &one, 8) == 8);
+	CHECK(wait_handled(&d, 1));
+
+	REQUIRE(vm_devices_freeze(vm, &f, &e) == 0);
+	/* the freeze job runs on the loop thread: when it returns, the loop is
+	 * inside it, so a device event now cannot be handled until the thaw */
+	CHECK(write(d.efd, &one, 8) == 8);
+	for (int i = 0; i < 1000; i++)
+		sched_yield();
+	CHECK_EQ(atomic_load(&d.handled), 1);
+	vm_devices_thaw(&f);
+	CHECK(wait_handled(&d, 2));
+
+	vm_event_loop_stop(vm->loop);
+	pthread_join(th, NULL);
+	/* a loop that no longer runs: the freeze reports the VM stopping */
+	atomic_store(&vm->stopping, true);
+	CHECK(vm_devices_freeze(vm, &f, &e) < 0);
+	CHECK_CONTAINS(e.msg, "stopping");
+	vm_event_loop_free(vm->loop);
+	close(d.efd);
+	free(vm);
 }
