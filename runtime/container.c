@@ -459,10 +459,10 @@ static void create_undo(struct create_ctx *c)
 {
 	kill_and_reap(c->child);
 	kill_and_reap(c->init);
-	if (c->cg) {
+	/* only a cgroup this create made holds nothing but its own processes */
+	if (c->cg && c->cg_created) {
 		vs_cgroup_kill(c->cg, SIGKILL, NULL);
-		if (c->cg_created)
-			vs_cgroup_destroy(c->cg, NULL);
+		vs_cgroup_destroy(c->cg, NULL);
 	}
 	/* runtime.md "Lifecycle": a failing prestart, createRuntime or
 	 * createContainer hook stops the container and continues at delete,
@@ -572,6 +572,20 @@ static int create_setup_cgroup(struct create_ctx *c, struct vs_err *e)
 	if (vs_cgroup_create(c->st->cgroup_path, &c->cg, e) < 0)
 		return -1;
 	c->cg_created = !exists;
+	if (exists) {
+		/* a cgroup with processes belongs to someone else (the same ID
+		 * under another --root shares /vessel/<id>): its delete would
+		 * kill them (runc 1.2 refuses it too) */
+		autofree pid_t *pids = NULL;
+		size_t n = 0;
+
+		if (vs_cgroup_pids(c->cg, &pids, &n, e) < 0)
+			return -1;
+		if (n)
+			return vs_fail(e, EBUSY,
+				       "config.json: linux.cgroupsPath: cgroup %s already has %zu process(es)",
+				       c->st->cgroup_path, n);
+	}
 
 	struct vs_cgroup_resources *r = &s->lnx.resources;
 

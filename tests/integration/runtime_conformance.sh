@@ -313,6 +313,27 @@ delete_leaves_cgroups_it_did_not_create() {
 	gone cf-c10
 }
 
+# runtime.md "Create": a failed create leaves the environment as it was; a
+# cgroup already holding processes is someone else's and is refused
+create_into_a_busy_cgroup_is_refused_and_harms_nothing() {
+	cfg "c['linux']['cgroupsPath'] = '/$CG'" -- sleep 30
+	h_create cf-c38 || t_fail "create: $(cat "$B/err")"
+	local pid
+	pid=$(cat "$T_TMP/pid")
+	# the same cgroup from another state root, with a program that is missing
+	cfg "c['linux']['cgroupsPath'] = '/$CG'" -- /bin/not-there
+	if "$BUILD/vessel-runtime" --root "$T_TMP/other-root" create --bundle "$B" cf-c38 \
+		> /dev/null 2> "$T_TMP/err"; then
+		"$BUILD/vessel-runtime" --root "$T_TMP/other-root" delete --force cf-c38
+		t_fail "second create into the busy cgroup succeeded"
+	fi
+	grep -q "already has 1 process" "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+	[ "$(status_of cf-c38)" = created ] || t_fail "first container is now $(status_of cf-c38)"
+	grep -qs '^State:.*[RSD]' "/proc/$pid/status" || t_fail "first container's init $pid was killed"
+	rt delete --force cf-c38
+	gone cf-c38
+}
+
 config_changes_after_create_do_not_affect_the_container() {
 	cfg -- sh -c 'echo started; hostname'
 	h_create cf-c11 || t_fail "create: $(cat "$B/err")"
@@ -728,6 +749,7 @@ run kill_delivers_named_signals_to_trapping_init
 run delete_of_running_container_fails_and_keeps_it
 run delete_of_created_container_removes_it_like_runc
 run delete_leaves_cgroups_it_did_not_create
+run create_into_a_busy_cgroup_is_refused_and_harms_nothing
 run config_changes_after_create_do_not_affect_the_container
 run unknown_properties_and_annotations_are_accepted
 run invalid_values_are_refused_without_leftovers
