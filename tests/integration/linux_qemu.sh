@@ -1,0 +1,56 @@
+#!/bin/bash
+# Reference runs of the Linux guest checks on QEMU under TCG: the stock
+# Debian cloud kernel to init (2 and 4 vCPUs), and the project's kernel
+# (guests/linux/build-kernel.sh) with root on virtio-blk and the other
+# virtio devices. They prove the log assertions in guests/linux/checks.sh
+# that tests/integration/linux_guest.sh applies to vessel-vmm. They need
+# the kernel build (about 15 min the first time) and minutes of TCG, so
+# only `make linux-check` runs them (VESSEL_LINUX_CHECK=1); under
+# tests/run.sh they are skipped.
+. "$(dirname "$0")/lib.sh"
+. "$TOP/guests/tools/testlib.sh"
+. "$TOP/guests/linux/checks.sh"
+
+QEMU=${QEMU:-qemu-system-x86_64}
+MAC=52:54:00:12:34:57
+MEM_MB=512
+
+lq_need() {
+	[ "${VESSEL_LINUX_CHECK:-}" = 1 ] ||
+		t_skip "reference run for make linux-check (needs the kernel build)"
+	command -v "$QEMU" >/dev/null || t_skip "$QEMU not installed"
+}
+
+# lq_run NAME KERNEL CPUS CMDLINE [QEMU ARGS...]: serial log in $log, exit
+# status in $rc; the guest powers off at the end of its init
+lq_run() {
+	local name=$1 kernel=$2 cpus=$3 cmd=$4
+	shift 4
+	log=$T_TMP/$name.serial
+	rc=0
+	# a hang guard only: TCG boots take 10-60 s
+	timeout 600 "$QEMU" -accel tcg -M q35 -smp "$cpus" -m "${MEM_MB}M" -display none \
+		-nodefaults -no-reboot -monitor none -serial "file:$log.raw" \
+		-kernel "$kernel" -append "$cmd" "$@" </dev/null || rc=$?
+	# the 8250 console writes CR LF
+	tr -d '\r' <"$log.raw" >"$log"
+	cat "$log"
+}
+
+stock_test() {
+	local cpus=$1 kernel cmd token=s$$x$RANDOM
+	lq_need
+	kernel=$("$LINUX_DIR/stock-kernel.sh") || t_fail "no stock kernel"
+	"$LINUX_DIR/make-initramfs.sh" "$T_TMP/initramfs.gz" || t_fail "initramfs not built"
+	cmd="console=ttyS0 panic=-1 vessel.token=$token"
+	lq_run "stock$cpus" "$kernel" "$cpus" "$cmd" -initrd "$T_TMP/initramfs.gz"
+	g_expect_status "$rc" 0
+	lx_check_boot "$log" "$cmd" "$cpus" "$MEM_MB"
+	lx_check_initramfs "$log"
+	lx_check_init "$log" "$cpus" "$token"
+}
+t_stock_2cpus() { stock_test 2; }
+t_stock_4cpus() { stock_test 4; }
+
+t_run linux_qemu_stock_kernel_2cpus t_stock_2cpus
+t_run linux_qemu_stock_kernel_4cpus t_stock_4cpus
