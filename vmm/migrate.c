@@ -361,7 +361,7 @@ int vm_migrate_send(int fd, const struct vm_memory *mem, const void *machine, si
 		    const struct vm_migrate_source_ops *ops, const struct vm_migrate_params *p,
 		    struct vm_migrate_stats *st, struct vs_err *e)
 {
-	struct vm_migrate_stats local;
+	struct vm_migrate_stats local = {0};
 	struct sender s = {.fd = fd, .mem = mem, .st = st ? st : &local};
 	struct vm_snapmem_layout l;
 	bool paused = false;
@@ -560,7 +560,7 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 int vm_migrate_recv(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
 		    struct vs_err *e)
 {
-	struct vm_migrate_stats local;
+	struct vm_migrate_stats local = {0};
 	struct receiver r = {.fd = fd, .ops = ops, .st = st ? st : &local};
 
 	memset(r.st, 0, sizeof(*r.st));

@@ -621,10 +621,9 @@ static int track_start(struct vm *vm, struct vs_err *e)
 {
 	struct vs_err probe;
 	uint64_t pages = vm_mem_size(&vm->mem) / VM_PAGE_SIZE;
-	autofree uint64_t *scratch = calloc((pages + 63) / 64, 8);
+	uint64_t *scratch;
+	int rc;
 
-	if (!scratch)
-		return vs_fail(e, ENOMEM, "dirty tracking: out of memory");
 	if (set_dirty_logging(vm, true, e) < 0)
 		return -1;
 	free(track.digests);
@@ -635,7 +634,12 @@ static int track_start(struct vm *vm, struct vs_err *e)
 		if (!track.digests)
 			return vs_fail(e, ENOMEM, "dirty tracking: out of memory");
 	}
-	return collect_dirty(vm, scratch, e); /* clears both */
+	scratch = calloc((pages + 63) / 64, 8);
+	if (!scratch)
+		return vs_fail(e, ENOMEM, "dirty tracking: out of memory");
+	rc = collect_dirty(vm, scratch, e); /* clears both */
+	free(scratch);
+	return rc;
 }
 
 static int save_devices(struct vm *vm, struct vm_snap_writer *w, struct vs_err *e)
@@ -713,16 +717,16 @@ static int describe(struct vm *vm, struct vm_machine_desc *m, struct vs_err *e)
 static int layer_name(const char *state, const char *mem, char *out, size_t len,
 		      struct vs_err *e)
 {
-	autofree char *a = strdup(state), *b = strdup(mem);
-	char real[PATH_MAX];
+	char sa[PATH_MAX], sb[PATH_MAX], real[PATH_MAX];
 	const char *name;
 
-	if (!a || !b)
-		return vs_fail(e, ENOMEM, "snapshot: out of memory");
-	if (!strcmp(dirname(a), dirname(b))) {
-		free(b);
-		b = strdup(mem);
-		name = b ? basename(b) : NULL;
+	if (strlen(state) >= sizeof(sa) || strlen(mem) >= sizeof(sb))
+		return vs_fail(e, ENAMETOOLONG, "snapshot %s: path too long", state);
+	strcpy(sa, state);
+	strcpy(sb, mem);
+	if (!strcmp(dirname(sa), dirname(sb))) {
+		strcpy(sb, mem);
+		name = basename(sb);
 	} else {
 		name = realpath(mem, real);
 	}
