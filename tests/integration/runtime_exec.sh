@@ -74,9 +74,19 @@ missing_program_and_stopped_container() {
 	rt delete ex2
 }
 
+preserve_fds() {
+	echo passed-in > "$T_TMP/f3"
+	rt exec --preserve-fds 1 ex sh -c 'cat <&3; [ -e /proc/$$/fd/4 ] && echo leaked; echo end' \
+		3< "$T_TMP/f3" > "$T_TMP/out"
+	printf 'passed-in\nend\n' | diff -u - "$T_TMP/out" >&2 || t_fail "preserve-fds: $(cat "$T_TMP/out")"
+	if rt exec --preserve-fds 3 ex true 2> "$T_TMP/err"; then t_fail "closed fds accepted"; fi
+	grep -q "fd 3 is not open" "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+}
+
 t_run exec_sees_container_hostname_and_pid_ns sees_hostname_and_pid_ns
 t_run exec_env_cwd_user_honoured env_cwd_user
 t_run exec_exit_status_propagated exit_status_propagated
 t_run exec_process_file process_file
 t_run exec_detach_writes_pid_file detach_pid_file
 t_run exec_errors_missing_program_unknown_or_stopped_container missing_program_and_stopped_container
+t_run exec_preserve_fds preserve_fds
