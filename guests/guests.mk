@@ -82,3 +82,4 @@ endef
 $(foreach p,$(GUEST_PROGS),$(eval $(call guest_prog,$(p))))
 
 -include $(shell find $(GUEST_DIR)/obj -name '*.d' 2>/dev/null)
+-include guests/linux/linux.mk

@@ -24,13 +24,14 @@ arg() { # value of NAME=VALUE on the kernel command line
 say "started pid=$$ cpus=$(grep -c '^processor' /proc/cpuinfo) token=$(arg vessel.token)"
 
 if [ "$(arg vessel.checks)" = virtio ]; then
+	# each virtio device: its driver and how its PCI function interrupts
+	# (msi_irqs/N holds "msix" or "msi" per vector; none means INTx)
 	for d in /sys/bus/virtio/devices/*; do
 		drv=$(basename "$(readlink "$d/driver")")
-		say "virtio $(basename "$d") device=$(cat "$d/device") driver=$drv"
-	done
-	# MSI-X: each virtio-pci device's vectors show up as PCI-MSIX
-	grep -E 'PCI-MSI.*virtio' /proc/interrupts | while read -r l; do
-		say "irq $(echo "$l" | awk '{ print $(NF-1), $NF }')"
+		pci=$(basename "$(dirname "$(readlink -f "$d")")")
+		irqs=$(cat /sys/bus/pci/devices/"$pci"/msi_irqs/* 2>/dev/null | sort | uniq -c |
+			awk '{ printf "%s%s:%s", sep, $2, $1; sep = "," }')
+		say "virtio $(basename "$d") device=$(cat "$d/device") driver=$drv pci=$pci irqs=${irqs:-intx}"
 	done
 	# the disk: root was mounted read-only; remount rw, check the host's
 	# file, write one the host checks after power-off
@@ -62,6 +63,10 @@ if [ "$(arg vessel.checks)" = virtio ]; then
 	for t in /sys/bus/virtio/drivers/vmw_vsock_virtio_transport/virtio*; do
 		[ -e "$t" ] && say "vsock transport $(basename "$t")"
 	done
+	port=$(arg vessel.vsock_port)
+	if [ -n "$port" ] && [ -x /bin/vsock-hello ]; then
+		say "vsock reply $(vsock-hello 2 "$port" "hello from vsock $(arg vessel.token)" 2>&1)"
+	fi
 	for b in /sys/bus/virtio/drivers/virtio_balloon/virtio*; do
 		[ -e "$b" ] && say "balloon $(basename "$b")"
 	done

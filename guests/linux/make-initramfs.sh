@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/root/bin" "$tmp/root/sbin" "$tmp/root/proc" "$tmp/root/sys" "$tmp/root/dev"
 cp "$bb" "$tmp/root/bin/busybox"
-for a in sh mount cat grep awk readlink basename dd wc sync poweroff ping printf; do
+for a in sh mount cat grep awk readlink basename dirname dd wc sort uniq sync poweroff ping printf; do
 	ln -s busybox "$tmp/root/bin/$a"
 done
 cp "$here/init.sh" "$tmp/root/init"

@@ -1,8 +1,9 @@
 #!/bin/sh
 # make-rootfs.sh OUT TOKEN: a 64 MiB disk image with an MBR and one Linux
 # partition from 1 MiB holding an ext4 root (mke2fs -d): static busybox,
-# guests/linux/init.sh as /sbin/init, and /host-file with TOKEN (the guest
-# prints it; the test checks it).
+# guests/linux/init.sh as /sbin/init, vsock-hello.c built static as
+# /bin/vsock-hello, and /host-file with TOKEN (the guest prints it; the test
+# checks it).
 set -eu
 out=${1:?usage: make-rootfs.sh OUT TOKEN}
 token=${2:?usage: make-rootfs.sh OUT TOKEN}
@@ -15,9 +16,10 @@ trap 'rm -rf "$tmp"' EXIT
 r=$tmp/root
 mkdir -p "$r/bin" "$r/sbin" "$r/proc" "$r/sys" "$r/dev" "$r/etc" "$r/tmp"
 cp "$bb" "$r/bin/busybox"
-for a in sh mount cat grep awk readlink basename dd wc sync poweroff ping printf; do
+for a in sh mount cat grep awk readlink basename dirname dd wc sort uniq sync poweroff ping printf; do
 	ln -s busybox "$r/bin/$a"
 done
+gcc -static -O2 -Wall -Wextra -Werror -o "$r/bin/vsock-hello" "$here/vsock-hello.c"
 cp "$here/init.sh" "$r/sbin/init"
 chmod 755 "$r/sbin/init"
 echo "$token" >"$r/host-file"

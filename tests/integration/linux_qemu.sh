@@ -52,5 +52,33 @@ stock_test() {
 t_stock_2cpus() { stock_test 2; }
 t_stock_4cpus() { stock_test 4; }
 
+# the project kernel with every virtio device QEMU can offer here (its
+# vsock needs /dev/vhost-vsock: that part is vessel-vmm's)
+t_project_virtio() {
+	local kernel cmd token=p$$x$RANDOM tap=vslq$$
+	lq_need
+	kernel=$("$LINUX_DIR/build-kernel.sh") || t_fail "kernel build failed"
+	"$LINUX_DIR/make-rootfs.sh" "$T_TMP/root.img" "$token" || t_fail "root image not built"
+	g_tap_up "$tap"
+	NET_TAP=$tap
+	trap 'g_net_cleanup' EXIT
+	ip addr add 10.202.0.1/24 dev "$tap" || t_fail "cannot address $tap"
+	cmd=$(lx_virtio_cmdline "$token" 10.202.0)
+	lq_run project "$kernel" 2 "$cmd" \
+		-drive "file=$T_TMP/root.img,if=none,id=d0,format=raw" \
+		-device virtio-blk-pci,drive=d0,disable-legacy=on \
+		-netdev "tap,id=n0,ifname=$tap,script=no,downscript=no" \
+		-device "virtio-net-pci,netdev=n0,mac=$MAC,disable-legacy=on" \
+		-device virtio-serial-pci,disable-legacy=on \
+		-chardev "file,id=c0,path=$T_TMP/hvc.out" -device virtconsole,chardev=c0 \
+		-device virtio-rng-pci,disable-legacy=on -device virtio-balloon-pci,disable-legacy=on
+	g_expect_status "$rc" 0
+	lx_check_boot "$log" "$cmd" 2 "$MEM_MB"
+	lx_check_virtio "$log" "$T_TMP/root.img" "$T_TMP/hvc.out" "$MAC" "$token" 10.202.0
+	# the vsock core registers without a device; its transport is not bound
+	lx_has "$log" 'NET: Registered PF_VSOCK protocol family' "the vsock core"
+}
+
 t_run linux_qemu_stock_kernel_2cpus t_stock_2cpus
 t_run linux_qemu_stock_kernel_4cpus t_stock_4cpus
+t_run linux_qemu_project_kernel_virtio t_project_virtio
