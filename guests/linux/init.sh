@@ -75,4 +75,9 @@ fi
 
 say "done"
 sync
+# the bench measures the VMM's memory while the guest idles in userspace
+if [ "$(arg vessel.stay)" = 1 ]; then
+	say "staying"
+	while :; do sleep 3600; done
+fi
 poweroff -f
