@@ -23,7 +23,8 @@ W=$(mktemp -d /tmp/vessel-bench-linux.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 KERNEL=$("$TOP/guests/linux/stock-kernel.sh")
 "$TOP/guests/linux/make-initramfs.sh" "$W/initramfs.gz"
-CMD="console=ttyS0 panic=-1 quiet"
+# no "quiet": "Run /init as init process" is an info line
+CMD="console=ttyS0 panic=-1"
 
 QEMU=(qemu-system-x86_64 -enable-kvm -cpu host -M q35 -m "${MEM_MB}M" -smp 1 -nodefaults
 	-no-user-config -no-reboot -display none -serial stdio -kernel "$KERNEL"
