@@ -191,6 +191,8 @@ test_migrate_listen_bad_address() {
 need_kvm() {
 	[ -e /dev/kvm ] || t_skip "/dev/kvm not present"
 	[ -f "$TICKER" ] || t_skip "no long-running guest at $TICKER"
+	# a failing check must not leave VMs running
+	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null' EXIT
 }
 
 ctl() { # ctl SOCKET JSON: one request, prints the reply
@@ -286,7 +288,7 @@ test_migrate_between_netns() {
 	need_kvm
 	local a=vessel-snap-a b=vessel-snap-b
 	ip netns add $a && ip netns add $b || t_skip "cannot create network namespaces"
-	trap 'ip netns del '$a' 2>/dev/null; ip netns del '$b' 2>/dev/null' EXIT
+	trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; ip netns del '$a' 2>/dev/null; ip netns del '$b' 2>/dev/null' EXIT
 	ip link add vssnap0 netns $a type veth peer name vssnap1 netns $b
 	ip -n $a addr add 10.231.8.1/24 dev vssnap0 && ip -n $a link set vssnap0 up
 	ip -n $b addr add 10.231.8.2/24 dev vssnap1 && ip -n $b link set vssnap1 up
