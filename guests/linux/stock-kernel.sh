@@ -4,7 +4,9 @@
 # installed; otherwise fetches the package with apt-get download and
 # unpacks it (dpkg-deb -x) under ${VESSEL_CACHE:-~/.cache/vessel}/, which
 # leaves the host's /boot and boot loader alone.
+# --local: only print a kernel already on this machine, else fail quietly.
 set -eu
+local_only=${1:-}
 k=$(ls /boot/vmlinuz-*-cloud-amd64 2>/dev/null | sort -V | tail -1 || true)
 if [ -n "$k" ]; then
 	echo "$k"
@@ -18,6 +20,12 @@ pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
 [ -n "$pkg" ] || { echo "stock-kernel: linux-image-cloud-amd64 unknown to apt" >&2; exit 1; }
 dir=$cache/stock-$pkg
 k=$(ls "$dir"/boot/vmlinuz-* 2>/dev/null | head -1 || true)
+if [ -z "$k" ] && [ "$local_only" = --local ]; then
+	k=$(ls "$cache"/stock-linux-image-*/boot/vmlinuz-* 2>/dev/null | sort -V | tail -1 || true)
+	[ -n "$k" ] || exit 1
+	echo "$k"
+	exit 0
+fi
 if [ -z "$k" ]; then
 	tmp=$(mktemp -d)
 	trap 'rm -rf "$tmp"' EXIT
