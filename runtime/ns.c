@@ -155,6 +155,14 @@ int ct_ns_write_id_maps(pid_t pid, const struct ct_spec *s, struct vs_err *e)
 	    write_map(pid, "uid_map", s->lnx.uid_mappings, s->lnx.n_uid_mappings,
 		      "uidMappings", e) < 0)
 		return -1;
+	/* user_namespaces(7): without CAP_SETGID in the parent namespace a
+	 * gid_map can only be written once setgroups(2) is denied */
+	if (s->lnx.n_gid_mappings && geteuid() != 0) {
+		autofree char *sg = vs_strdup_printf("/proc/%d/setgroups", (int)pid);
+
+		if (vs_write_str(sg, "deny", e) < 0)
+			return vs_err_prefix(e, "config.json: linux.gidMappings");
+	}
 	if (s->lnx.n_gid_mappings &&
 	    write_map(pid, "gid_map", s->lnx.gid_mappings, s->lnx.n_gid_mappings,
 		      "gidMappings", e) < 0)

@@ -36,9 +36,9 @@ int ct_ns_join_all(struct ct_ns_join *j, bool user_only, struct vs_err *e);
 int ct_ns_new_flags(const struct ct_spec *s);
 
 /* Writes /proc/<pid>/{uid_map,setgroups,gid_map} from linux.uidMappings and
- * gidMappings. setgroups is set to "deny" only when the maps cannot be written
- * otherwise (never by us: we are privileged); kept "allow" so the container
- * process may call setgroups(2). */
+ * gidMappings. setgroups is set to "deny" only when the gid map cannot be
+ * written otherwise (a runtime that is not root); a root runtime keeps it
+ * "allow" so the container process may call setgroups(2). */
 int ct_ns_write_id_maps(pid_t pid, const struct ct_spec *s, struct vs_err *e);
 
 /* Formats a map for /proc/PID/uid_map ("inside outside count\n" lines). */
