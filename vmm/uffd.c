@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +126,8 @@ static void *handler(void *arg)
 	return NULL;
 }
 
-int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source *src,
-		  void **addr_out, struct vs_err *e)
+static int setup(struct vm_uffd **out, void *addr, size_t len, const struct vm_uffd_source *src,
+		 bool own_mapping, struct vs_err *e)
 {
 	struct vm_uffd *u;
 	long pg = sysconf(_SC_PAGESIZE);
@@ -156,11 +157,15 @@ int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source 
 		vs_fail_errno(e, "userfaultfd: UFFDIO_API");
 		goto fail;
 	}
-	u->addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (u->addr == MAP_FAILED) {
-		vs_fail_errno(e, "userfaultfd: mmap of %zu bytes", len);
-		goto fail;
+	if (own_mapping) {
+		u->addr = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (u->addr == MAP_FAILED) {
+			vs_fail_errno(e, "userfaultfd: mmap of %zu bytes", len);
+			goto fail;
+		}
+	} else {
+		u->addr = addr;
 	}
 	struct uffdio_register reg = {
 		.range = {.start = (uint64_t)(uintptr_t)u->addr, .len = len},
@@ -184,19 +189,47 @@ int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source 
 		vs_fail(e, r, "userfaultfd: starting the handler thread");
 		goto fail;
 	}
-	*addr_out = u->addr;
 	*out = u;
 	return 0;
 fail:
-	if (u->addr != MAP_FAILED)
+	if (own_mapping && u->addr != MAP_FAILED)
 		munmap(u->addr, len);
 	if (u->fd >= 0)
-		close(u->fd);
+		close(u->fd); /* also unregisters */
 	if (u->stop_fd >= 0)
 		close(u->stop_fd);
 	free(u->buf);
 	free(u);
 	return -1;
+}
+
+int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source *src,
+		  void **addr_out, struct vs_err *e)
+{
+	if (setup(out, NULL, len, src, true, e) < 0)
+		return -1;
+	*addr_out = (*out)->addr;
+	return 0;
+}
+
+int vm_uffd_register(struct vm_uffd **out, void *addr, size_t len,
+		     const struct vm_uffd_source *src, struct vs_err *e)
+{
+	return setup(out, addr, len, src, false, e);
+}
+
+int vm_uffd_place(struct vm_uffd *u, uint64_t off, const void *data)
+{
+	if (off >= u->len || off % u->page)
+		return -1;
+	struct uffdio_copy c = {
+		.dst = (uint64_t)(uintptr_t)u->addr + off,
+		.src = (uint64_t)(uintptr_t)data,
+		.len = u->page,
+	};
+	if (ioctl(u->fd, UFFDIO_COPY, &c) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
 }
 
 uint64_t vm_uffd_served(struct vm_uffd *u)

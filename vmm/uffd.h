@@ -27,6 +27,13 @@ struct vm_uffd;
  * where the mapping is. Errors say whether userfaultfd is unavailable. */
 int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source *src,
 		  void **addr_out, struct vs_err *e);
+/* Registers an existing private anonymous mapping instead (its present
+ * pages stay; only missing ones fault). The mapping stays the caller's. */
+int vm_uffd_register(struct vm_uffd **out, void *addr, size_t len,
+		     const struct vm_uffd_source *src, struct vs_err *e);
+/* Fills the page at offset off with data (UFFDIO_COPY) from any thread,
+ * waking whoever faulted on it; a page already present is left alone. */
+int vm_uffd_place(struct vm_uffd *u, uint64_t off, const void *data);
 /* Pages the handler filled so far. */
 uint64_t vm_uffd_served(struct vm_uffd *u);
 /* Non-zero when the source failed: the faulting thread was given a zero
