@@ -24,21 +24,33 @@ static const struct {
 	const char *name;
 	ct_cmd_fn fn;
 	const char *help;
+	const char *usage;
 } verbs[] = {
-	{ "create", ct_cmd_create, "create a container (blocked before the user program)" },
-	{ "start", ct_cmd_start, "start the user program of a created container" },
-	{ "run", ct_cmd_run, "create and start a container" },
-	{ "state", ct_cmd_state, "print the state JSON of a container" },
-	{ "kill", ct_cmd_kill, "send a signal to a container's init (or all its processes)" },
-	{ "delete", ct_cmd_delete, "delete a stopped container (--force: any)" },
-	{ "exec", ct_cmd_exec, "run a new process in a running container" },
-	{ "list", ct_cmd_list, "list containers" },
-	{ "ps", ct_cmd_ps, "list the processes of a container" },
-	{ "pause", ct_cmd_pause, "freeze every process of a container" },
-	{ "resume", ct_cmd_resume, "thaw a paused container" },
-	{ "update", ct_cmd_update, "change the resource limits of a container" },
-	{ "features", ct_cmd_features, "print the features JSON of this runtime" },
-	{ "spec", ct_cmd_spec, "write a default config.json" },
+	{ "create", ct_cmd_create, "create a container (blocked before the user program)",
+	  "[--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
+	  "[--preserve-fds N] [--no-new-keyring] ID" },
+	{ "start", ct_cmd_start, "start the user program of a created container", "ID" },
+	{ "run", ct_cmd_run, "create and start a container",
+	  "[--detach] [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
+	  "[--preserve-fds N] [--no-new-keyring] ID" },
+	{ "state", ct_cmd_state, "print the state JSON of a container", "ID" },
+	{ "kill", ct_cmd_kill, "send a signal to a container's init (or all its processes)",
+	  "[--all] ID [SIGNAL]" },
+	{ "delete", ct_cmd_delete, "delete a stopped container (--force: any)", "[--force] ID" },
+	{ "exec", ct_cmd_exec, "run a new process in a running container",
+	  "[--process FILE] [--detach] [--pid-file FILE] [--tty] [--console-socket PATH] "
+	  "[--cwd DIR] [--env NAME=VALUE]... [--user UID[:GID]] [--cap CAP]... "
+	  "[--no-new-privs] [--preserve-fds N] ID [COMMAND [ARG...]]" },
+	{ "list", ct_cmd_list, "list containers", "[--format table|json] [--quiet]" },
+	{ "ps", ct_cmd_ps, "list the processes of a container", "[--format table|json] ID [PS ARGS]" },
+	{ "pause", ct_cmd_pause, "freeze every process of a container", "ID" },
+	{ "resume", ct_cmd_resume, "thaw a paused container", "ID" },
+	{ "update", ct_cmd_update, "change the resource limits of a container",
+	  "[--resources FILE|-] [--memory SIZE] [--memory-reservation SIZE] "
+	  "[--memory-swap SIZE] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] "
+	  "[--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID" },
+	{ "features", ct_cmd_features, "print the features JSON of this runtime", "" },
+	{ "spec", ct_cmd_spec, "write a default config.json", "[--bundle DIR] [--rootless]" },
 };
 
 int ct_cli_fail(const struct vs_err *e)
@@ -186,6 +198,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
 		if (!strcmp(verb, verbs[i].name)) {
 			int vi = optind, r;
+
+			if (vi + 1 < argc && (!strcmp(argv[vi + 1], "--help") ||
+					      !strcmp(argv[vi + 1], "-h"))) {
+				printf("usage: vessel-runtime %s %s\n  %s\n", verbs[i].name,
+				       verbs[i].usage, verbs[i].help);
+				free(abs_root);
+				return 0;
+			}
 
 			optind = 0;	/* reinitialise getopt for the verb */
 			r = verbs[i].fn(&g, argc - vi, argv + vi);

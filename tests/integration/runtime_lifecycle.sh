@@ -250,6 +250,7 @@ PY
 	rt --version | grep -q "^vessel-runtime version" || t_fail "--version"
 	rt -v | grep -q "^spec: 1\." || t_fail "-v"
 	rt --help | grep -q "create" || t_fail "--help"
+	rt kill --help | grep -q "^usage: vessel-runtime kill \[--all\] ID \[SIGNAL\]" || t_fail "kill --help"
 }
 
 exec_caps_and_no_new_privs() {
