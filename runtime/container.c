@@ -611,8 +611,33 @@ static int create_setup_cgroup(struct create_ctx *c, struct vs_err *e)
 			vs_cgroup_resources_add_device(r, &rule);
 		}
 	}
-	if (vs_cgroup_apply(c->cg, r, e) < 0)
+	/* the runtime forks twice inside the cgroup (the first child, the init)
+	 * before the container's program runs: a pids limit is set once the
+	 * init is ready (apply_pids_limit), as runc does, so pids.max 1 works */
+	bool pids_later = r->has_pids_limit && r->pids_limit > 0;
+	int ret;
+
+	if (pids_later)
+		r->has_pids_limit = false;
+	ret = vs_cgroup_apply(c->cg, r, e);
+	if (pids_later)
+		r->has_pids_limit = true;
+	if (ret < 0)
 		return vs_err_prefix(e, "config.json: linux.resources");
+	return 0;
+}
+
+static int apply_pids_limit(struct create_ctx *c, struct vs_err *e)
+{
+	const struct vs_cgroup_resources *r = &c->spec->lnx.resources;
+	struct vs_cgroup_resources pids = { 0 };
+
+	if (!c->cg || !r->has_pids_limit || r->pids_limit <= 0)
+		return 0;
+	pids.has_pids_limit = true;
+	pids.pids_limit = r->pids_limit;
+	if (vs_cgroup_apply(c->cg, &pids, e) < 0)
+		return vs_err_prefix(e, "config.json: linux.resources.pids");
 	return 0;
 }
 
@@ -741,6 +766,8 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 		}
 	}
 ready:
+	if (apply_pids_limit(c, e) < 0)
+		return -1;
 	if (ct_pid_start_time(c->init, &c->st->start_time) < 0)
 		return vs_fail(e, ESRCH, "container init %d exited during setup", (int)c->init);
 	if (ct_state_save(c->st, e) < 0)

@@ -720,6 +720,15 @@ c['linux']['resources']['hugepageLimits'] = [{'pageSize': '3MB', 'limit': 314572
 	gone cf-c37
 }
 
+# the limit is the container's: its init alone fits in pids.max 1 (as runc)
+pids_limit_of_one_leaves_only_the_init() {
+	[ -d /sys/fs/cgroup/pids ] || [ -e /sys/fs/cgroup/cgroup.controllers ] || t_skip "no pids controller"
+	cfg "c['linux']['resources']['pids'] = {'limit': 1}" -- sh -c 'echo init-runs; /bin/true; echo FAIL forked'
+	h_run cf-c39
+	out_ok init-runs
+	grep -q "can't fork" "$B/err" || t_fail "the fork was not refused: $(cat "$B/err")"
+}
+
 relative_cgroups_path_is_used() {
 	[ -d /sys/fs/cgroup/pids ] || t_skip "no cgroup v1 pids hierarchy"
 	cfg "c['linux']['cgroupsPath'] = '$CG'; c['linux']['resources']['pids'] = {'limit': 33}" -- true
@@ -773,4 +782,5 @@ run rootfs_propagation_unbindable_refuses_binds_of_root
 run seccomp_errno_rule_applied
 run cgroup_files_written_per_resource
 run hugepage_limits_applied_and_bad_page_size_refused
+run pids_limit_of_one_leaves_only_the_init
 run relative_cgroups_path_is_used
