@@ -325,6 +325,18 @@ ps_passes_arguments_to_ps() {
 	rt delete -f lc22
 }
 
+flags_after_id_and_equals_form() {
+	"$BUILD/vessel-runtime" --root="$ROOT" create lc23 --bundle="$T_TMP/sleep" --pid-file="$T_TMP/lc23.pid"
+	[ -s "$T_TMP/lc23.pid" ] || t_fail "--pid-file=FILE after the ID ignored"
+	rt start lc23
+	rt kill lc23 KILL --all
+	wait_status lc23 stopped
+	rt run -b "$T_TMP/sleep" -d lc24
+	rt delete lc24 -f
+	rt delete lc23
+	leftovers lc23; leftovers lc24
+}
+
 t_run lifecycle_create_start_kill_delete create_start_kill_delete
 t_run lifecycle_state_json_fields state_json_fields
 t_run lifecycle_run_foreground_exit_status_pid1_hostname run_foreground_exit_status
@@ -346,3 +358,4 @@ t_run lifecycle_join_namespaces_by_path join_namespace_by_path
 t_run lifecycle_time_namespace_offsets time_namespace_offsets
 t_run lifecycle_run_forwards_signals run_forwards_signals
 t_run lifecycle_ps_passes_arguments_to_ps ps_passes_arguments_to_ps
+t_run lifecycle_flags_after_id_and_equals_form flags_after_id_and_equals_form
