@@ -6,9 +6,12 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +21,7 @@
 #include "vessel/fs.h"
 #include "vmm/migrate.h"
 #include "vmm/snapshot_mem.h"
+#include "vmm/uffd.h"
 
 enum frame_type {
 	F_HELLO = 1,
@@ -31,8 +35,13 @@ enum frame_type {
 	F_ACK,
 	F_COMMIT,
 	F_DONE,
+	F_POSTCOPY,	 /* u64 pages still to come, then their bitmap */
+	F_PAGE_REQ,	 /* u64 page index the destination faulted on */
+	F_POSTCOPY_END,	 /* u64 pages sent after the commit */
 	F_ERROR = 15,
 };
+
+#define PC_ROUND 0xffffffffu /* the round number of pages sent after the commit */
 
 #define HELLO_LEN     56u /* magic 8, version 4, page size 4, pages 8, vmm version 32 */
 #define PAGES_PER_FRAME 256u
@@ -40,8 +49,10 @@ enum frame_type {
 
 static const char *frame_name(uint32_t t)
 {
-	static const char *const n[] = {"?", "hello", "hello-ok", "machine", "ready", "pages",
-					"round-end", "state", "end", "ack", "commit", "done"};
+	static const char *const n[] = {"?",	     "hello",	 "hello-ok",  "machine",
+					"ready",     "pages",	 "round-end", "state",
+					"end",	     "ack",	 "commit",    "done",
+					"postcopy",  "page-req", "postcopy-end"};
 	if (t == F_ERROR)
 		return "error";
 	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
@@ -197,15 +208,6 @@ static void send_error(int fd, const struct vs_err *e)
 
 /* --- sender ------------------------------------------------------------------ */
 
-struct sender {
-	int fd;
-	const struct vm_memory *mem;
-	uint64_t pages, words;
-	uint64_t *bitmap;
-	uint8_t *buf; /* one PAGES frame being built */
-	struct vm_migrate_stats *st;
-};
-
 static bool is_zero(const uint8_t *p)
 {
 	const uint64_t *w = (const uint64_t *)p;
@@ -215,6 +217,34 @@ static bool is_zero(const uint8_t *p)
 			return false;
 	return true;
 }
+
+struct sender {
+	int fd;
+	const struct vm_memory *mem;
+	uint64_t pages, words;
+	uint64_t *bitmap;
+	uint8_t *buf; /* one PAGES frame being built */
+	struct vm_migrate_stats *st;
+	bool postcopy; /* the bitmap holds the pages to send after the commit */
+};
+
+/* Appends page i to a PAGES frame being built at s->buf (length *len). */
+static void add_page(struct sender *s, uint64_t i, size_t *len)
+{
+	const uint8_t *p = vm_snapmem_page(s->mem, i);
+
+	if (is_zero(p)) {
+		put64(s->buf + *len, i | ZERO_FLAG);
+		*len += 8;
+		s->st->zero_pages++;
+	} else {
+		put64(s->buf + *len, i);
+		memcpy(s->buf + *len + 8, p, VM_PAGE_SIZE);
+		*len += 8 + VM_PAGE_SIZE;
+		s->st->pages_sent++;
+	}
+}
+
 
 /* Sends every page set in the bitmap (and clears it); *sent: pages. */
 static int send_round(struct sender *s, uint32_t round, bool final, uint64_t *sent,
@@ -228,17 +258,7 @@ static int send_round(struct sender *s, uint32_t round, bool final, uint64_t *se
 		bool take = i < s->pages && (s->bitmap[i / 64] >> (i % 64) & 1);
 
 		if (take) {
-			const uint8_t *p = vm_snapmem_page(s->mem, i);
-			if (is_zero(p)) {
-				put64(s->buf + len, i | ZERO_FLAG);
-				len += 8;
-				s->st->zero_pages++;
-			} else {
-				put64(s->buf + len, i);
-				memcpy(s->buf + len + 8, p, VM_PAGE_SIZE);
-				len += 8 + VM_PAGE_SIZE;
-				s->st->pages_sent++;
-			}
+			add_page(s, i, &len);
 			count++;
 			n++;
 		}
@@ -336,9 +356,23 @@ static int send_all(struct sender *s, const void *machine, size_t mlen,
 	*paused = true;
 	if (ops->get_dirty(ops->opaque, s->bitmap, e) < 0)
 		return vs_err_prefix(e, "migration: dirty pages");
-	if (send_round(s, round, true, &sent, e) < 0)
-		return -1;
-	s->st->final_pages = sent;
+	if (p && p->postcopy) {
+		/* the pages still dirty stay in the bitmap: they follow the commit */
+		uint64_t left = popcount(s->bitmap, s->words);
+		autofree uint8_t *pc = malloc(8 + s->words * 8);
+		if (!pc)
+			return vs_fail(e, ENOMEM, "migration: out of memory");
+		put64(pc, left);
+		for (uint64_t w = 0; w < s->words; w++)
+			put64(pc + 8 + w * 8, s->bitmap[w]);
+		if (send_frame(s->fd, F_POSTCOPY, pc, 8 + s->words * 8, e) < 0)
+			return -1;
+		s->postcopy = true;
+	} else {
+		if (send_round(s, round, true, &sent, e) < 0)
+			return -1;
+		s->st->final_pages = sent;
+	}
 	autofree uint8_t *state = NULL;
 	size_t slen = 0;
 	if (ops->save_state(ops->opaque, &state, &slen, e) < 0)
@@ -355,6 +389,60 @@ static int send_all(struct sender *s, const void *machine, size_t mlen,
 		return -1;
 	s->st->downtime_ns = now_ns() - pause_at;
 	return 0;
+}
+
+static bool pending(const uint64_t *bm, uint64_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+/* After the commit: the source stays paused and sends every page left in
+ * the bitmap, a page the destination asks for first. */
+static int postcopy_serve(struct sender *s, struct vs_err *e)
+{
+	uint64_t left = popcount(s->bitmap, s->words), next = 0, total = left;
+
+	while (left) {
+		struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+		size_t len = 8;
+		uint32_t count = 0;
+
+		if (poll(&pf, 1, 0) > 0) {
+			struct frame f;
+			if (expect(s->fd, F_PAGE_REQ, &f, "destination", e) < 0)
+				return -1;
+			uint64_t idx = f.len == 8 ? get64(f.data) : UINT64_MAX;
+			free(f.data);
+			if (idx >= s->pages)
+				return vs_fail(e, EPROTO, "migration: request for a page out of range");
+			s->st->postcopy_requests++;
+			if (pending(s->bitmap, idx)) {
+				add_page(s, idx, &len);
+				s->bitmap[idx / 64] &= ~(1ull << (idx % 64));
+				count = 1;
+			}
+		} else {
+			while (next < s->pages && count < 16) {
+				if (pending(s->bitmap, next)) {
+					add_page(s, next, &len);
+					s->bitmap[next / 64] &= ~(1ull << (next % 64));
+					count++;
+				}
+				next++;
+			}
+		}
+		if (!count)
+			continue;
+		put32(s->buf, PC_ROUND);
+		put32(s->buf + 4, count);
+		if (send_frame(s->fd, F_PAGES, s->buf, len, e) < 0)
+			return -1;
+		left -= count;
+		s->st->postcopy_pages += count;
+	}
+	uint8_t end[8];
+	put64(end, total);
+	return send_frame(s->fd, F_POSTCOPY_END, end, sizeof(end), e);
 }
 
 int vm_migrate_send(int fd, const struct vm_memory *mem, const void *machine, size_t machine_len,
@@ -380,6 +468,12 @@ int vm_migrate_send(int fd, const struct vm_memory *mem, const void *machine, si
 		return vs_fail(e, ENOMEM, "migration: out of memory");
 	}
 	rc = send_all(&s, machine, machine_len, ops, p, &paused, e);
+	if (rc == 0 && s.postcopy && postcopy_serve(&s, e) < 0) {
+		free(s.bitmap);
+		free(s.buf);
+		vs_err_prefix(e, "migration: post-copy failed after the commit; the VM stays paused");
+		return VM_MIGRATE_UNCERTAIN;
+	}
 	free(s.bitmap);
 	free(s.buf);
 	if (rc < 0) {
@@ -388,6 +482,24 @@ int vm_migrate_send(int fd, const struct vm_memory *mem, const void *machine, si
 		if (paused && ops->resume(ops->opaque, &re) < 0)
 			vs_err_prefix(e, "(and resuming failed: %.100s)", re.msg);
 		return -1;
+	}
+	/* requests for pages already on their way may still come in first */
+	while (s.postcopy && recv_frame(fd, &f, e) == 0) {
+		if (f.type == F_PAGE_REQ) {
+			free(f.data);
+			continue;
+		}
+		if (f.type == F_DONE) {
+			free(f.data);
+			return 0;
+		}
+		vs_fail(e, EPROTO, "migration: expected a done frame, got %s", frame_name(f.type));
+		free(f.data);
+		break;
+	}
+	if (s.postcopy) {
+		vs_err_prefix(e, "migration: commit sent but not confirmed; the VM stays paused");
+		return VM_MIGRATE_UNCERTAIN;
 	}
 	if (expect(fd, F_DONE, &f, "destination", e) < 0) {
 		vs_err_prefix(e, "migration: commit sent but not confirmed; the VM stays paused");
@@ -405,7 +517,268 @@ struct receiver {
 	struct vm_memory *mem;
 	uint64_t pages;
 	struct vm_migrate_stats *st;
+	uint64_t *pc_bitmap; /* post-copy: the pages still to come */
+	uint64_t pc_left;
+	bool allow_postcopy;
+	struct vm_postcopy *pc;
 };
+
+/* --- post-copy, destination side ------------------------------------------------ */
+
+struct pc_region {
+	struct vm_postcopy *pc;
+	uint64_t first; /* page index of the region's first page */
+};
+
+struct vm_postcopy {
+	int fd;
+	struct vm_memory *mem;
+	uint64_t pages;
+	uint64_t *pending, *requested;
+	uint64_t left;
+	pthread_mutex_t m, wlock;
+	pthread_cond_t c;
+	struct vm_uffd *u[VM_MEM_MAX_REGIONS];
+	struct pc_region reg[VM_MEM_MAX_REGIONS];
+	pthread_t thread;
+	bool started, done, failed;
+	struct vs_err err;
+	struct vm_migrate_stats *st;
+};
+
+static bool bit(const uint64_t *bm, uint64_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+/* The uffd handler's source: asks the source for the page (once) and waits
+ * for the reader thread to place it; the handler's own copy then finds it
+ * present. */
+static int pc_fetch(void *opaque, uint64_t off, void *dst, size_t page)
+{
+	struct pc_region *rg = opaque;
+	struct vm_postcopy *pc = rg->pc;
+	uint64_t idx = rg->first + off / VM_PAGE_SIZE;
+
+	pthread_mutex_lock(&pc->m);
+	if (bit(pc->pending, idx) && !bit(pc->requested, idx) && !pc->failed) {
+		uint8_t req[8];
+		struct vs_err ignore;
+
+		pc->requested[idx / 64] |= 1ull << (idx % 64);
+		put64(req, idx);
+		pthread_mutex_unlock(&pc->m);
+		pthread_mutex_lock(&pc->wlock);
+		send_frame(pc->fd, F_PAGE_REQ, req, sizeof(req), &ignore);
+		pthread_mutex_unlock(&pc->wlock);
+		pthread_mutex_lock(&pc->m);
+	}
+	while (bit(pc->pending, idx) && !pc->failed)
+		pthread_cond_wait(&pc->c, &pc->m);
+	bool ok = !bit(pc->pending, idx);
+	pthread_mutex_unlock(&pc->m);
+	if (!ok) {
+		errno = EIO;
+		return -1;
+	}
+	memset(dst, 0, page); /* not used: the page is present already */
+	return 0;
+}
+
+static int pc_place(struct vm_postcopy *pc, uint64_t idx, const uint8_t *data)
+{
+	static const uint8_t zero[VM_PAGE_SIZE];
+	uint64_t first = 0;
+
+	for (unsigned i = 0; i < pc->mem->nr; i++) {
+		uint64_t n = pc->mem->regions[i].size / VM_PAGE_SIZE;
+		if (idx < first + n)
+			return vm_uffd_place(pc->u[i], (idx - first) * VM_PAGE_SIZE,
+					     data ? data : zero);
+		first += n;
+	}
+	return -1;
+}
+
+static void pc_fail(struct vm_postcopy *pc, const struct vs_err *e)
+{
+	pthread_mutex_lock(&pc->m);
+	if (!pc->done && !pc->failed) {
+		pc->failed = true;
+		pc->err = *e;
+	}
+	pthread_cond_broadcast(&pc->c);
+	pthread_mutex_unlock(&pc->m);
+}
+
+static int pc_pages(struct vm_postcopy *pc, const struct frame *f, struct vs_err *e)
+{
+	const uint8_t *p = f->data, *end = f->data + f->len;
+
+	if (f->len < 8 || get32(p) != PC_ROUND)
+		return vs_fail(e, EPROTO, "migration: post-copy pages frame out of place");
+	uint32_t count = get32(p + 4);
+	if (count == 0 || count > PAGES_PER_FRAME)
+		return vs_fail(e, EPROTO, "migration: pages frame with %u pages", count);
+	p += 8;
+	for (uint32_t i = 0; i < count; i++) {
+		if (end - p < 8)
+			return vs_fail(e, EPROTO, "migration: post-copy pages frame cut short");
+		uint64_t v = get64(p), idx = v & ~ZERO_FLAG;
+		const uint8_t *data = NULL;
+		p += 8;
+		if (idx >= pc->pages)
+			return vs_fail(e, EPROTO, "migration: page %llu beyond the machine",
+				       (unsigned long long)idx);
+		if (!(v & ZERO_FLAG)) {
+			if (end - p < (ptrdiff_t)VM_PAGE_SIZE)
+				return vs_fail(e, EPROTO, "migration: page %llu cut short",
+					       (unsigned long long)idx);
+			data = p;
+			p += VM_PAGE_SIZE;
+		}
+		pthread_mutex_lock(&pc->m);
+		bool want = bit(pc->pending, idx);
+		pthread_mutex_unlock(&pc->m);
+		if (!want)
+			return vs_fail(e, EPROTO, "migration: page %llu sent twice",
+				       (unsigned long long)idx);
+		if (pc_place(pc, idx, data) < 0)
+			return vs_fail_errno(e, "migration: placing page %llu",
+					     (unsigned long long)idx);
+		pthread_mutex_lock(&pc->m);
+		pc->pending[idx / 64] &= ~(1ull << (idx % 64));
+		pc->left--;
+		pc->st->postcopy_pages++;
+		pthread_cond_broadcast(&pc->c);
+		pthread_mutex_unlock(&pc->m);
+	}
+	if (p != end)
+		return vs_fail(e, EPROTO, "migration: stray bytes after a pages frame");
+	return 0;
+}
+
+static void *pc_reader(void *arg)
+{
+	struct vm_postcopy *pc = arg;
+	struct vs_err e = {0};
+
+	for (;;) {
+		struct frame f;
+		if (recv_frame(pc->fd, &f, &e) < 0)
+			break;
+		int rc = 0;
+		if (f.type == F_PAGES) {
+			rc = pc_pages(pc, &f, &e);
+		} else if (f.type == F_POSTCOPY_END) {
+			if (f.len != 8 || pc->left)
+				rc = vs_fail(&e, EPROTO,
+					     "migration: post-copy ended with %llu pages missing",
+					     (unsigned long long)pc->left);
+			free(f.data);
+			if (rc < 0)
+				break;
+			pthread_mutex_lock(&pc->wlock);
+			send_frame(pc->fd, F_DONE, "", 0, &e);
+			pthread_mutex_unlock(&pc->wlock);
+			pthread_mutex_lock(&pc->m);
+			pc->done = true;
+			pthread_cond_broadcast(&pc->c);
+			pthread_mutex_unlock(&pc->m);
+			return NULL;
+		} else if (f.type == F_ERROR) {
+			rc = vs_fail(&e, ECANCELED, "migration: the source gave up: %.300s",
+				     (char *)f.data);
+		} else {
+			rc = vs_fail(&e, EPROTO, "migration: unexpected %s frame during post-copy",
+				     frame_name(f.type));
+		}
+		free(f.data);
+		if (rc < 0)
+			break;
+	}
+	pc_fail(pc, &e);
+	return NULL;
+}
+
+/* Before the ack: the pages to come are dropped (so a touch faults) and
+ * every region is registered with userfaultfd. */
+static int pc_setup(struct receiver *r, struct vs_err *e)
+{
+	struct vm_postcopy *pc = calloc(1, sizeof(*pc));
+	uint64_t words = (r->pages + 63) / 64, first = 0;
+
+	if (!pc)
+		return vs_fail(e, ENOMEM, "migration: out of memory");
+	pc->fd = r->fd;
+	pc->mem = r->mem;
+	pc->pages = r->pages;
+	pc->pending = r->pc_bitmap;
+	r->pc_bitmap = NULL;
+	pc->left = r->pc_left;
+	pc->st = r->st;
+	pc->requested = calloc(words, 8);
+	pthread_mutex_init(&pc->m, NULL);
+	pthread_mutex_init(&pc->wlock, NULL);
+	pthread_cond_init(&pc->c, NULL);
+	r->pc = pc;
+	if (!pc->requested)
+		return vs_fail(e, ENOMEM, "migration: out of memory");
+	for (unsigned i = 0; i < r->mem->nr; i++) {
+		const struct vm_mem_region *g = &r->mem->regions[i];
+		uint64_t n = g->size / VM_PAGE_SIZE;
+
+		for (uint64_t k = 0; k < n; k++)
+			if (bit(pc->pending, first + k) &&
+			    madvise(g->host + k * VM_PAGE_SIZE, VM_PAGE_SIZE, MADV_DONTNEED) < 0)
+				return vs_fail_errno(e, "migration: post-copy: dropping a page");
+		pc->reg[i] = (struct pc_region){pc, first};
+		struct vm_uffd_source src = {pc_fetch, &pc->reg[i]};
+		if (vm_uffd_register(&pc->u[i], g->host, g->size, &src, e) < 0)
+			return vs_err_prefix(e, "migration: post-copy");
+		first += n;
+	}
+	return 0;
+}
+
+int vm_postcopy_finish(struct vm_postcopy *pc, struct vs_err *e)
+{
+	pthread_mutex_lock(&pc->m);
+	while (!pc->done && !pc->failed)
+		pthread_cond_wait(&pc->c, &pc->m);
+	int rc = pc->failed ? -1 : 0;
+	if (rc < 0)
+		*e = pc->err;
+	pthread_mutex_unlock(&pc->m);
+	return rc;
+}
+
+void vm_postcopy_free(struct vm_postcopy *pc)
+{
+	if (!pc)
+		return;
+	if (pc->started) {
+		pthread_mutex_lock(&pc->m);
+		bool running = !pc->done && !pc->failed;
+		pthread_mutex_unlock(&pc->m);
+		if (running)
+			shutdown(pc->fd, SHUT_RDWR); /* the reader's recv ends */
+		pthread_join(pc->thread, NULL);
+	}
+	/* a fault still waiting must not wait forever */
+	struct vs_err stop;
+	vs_fail(&stop, ECANCELED, "migration: post-copy stopped");
+	pc_fail(pc, &stop);
+	for (unsigned i = 0; i < VM_MEM_MAX_REGIONS; i++)
+		if (pc->u[i])
+			vm_uffd_stop(pc->u[i]);
+	pthread_mutex_destroy(&pc->m);
+	pthread_mutex_destroy(&pc->wlock);
+	pthread_cond_destroy(&pc->c);
+	free(pc->pending);
+	free(pc->requested);
+	free(pc);
+}
 
 static int recv_hello(struct receiver *r, struct vs_err *e)
 {
@@ -525,6 +898,34 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 			r->st->rounds = ++round;
 			in_round = 0;
 			break;
+		case F_POSTCOPY: {
+			uint64_t words = (r->pages + 63) / 64, n = 0;
+			if (final_done || !r->allow_postcopy)
+				return vs_fail(e, EPROTO, "migration: post-copy %s",
+					       final_done ? "after the final round"
+							  : "not accepted here");
+			if (f.len != 8 + words * 8)
+				return vs_fail(e, EPROTO, "migration: post-copy bitmap of %u bytes",
+					       f.len);
+			for (unsigned i = 0; i < r->mem->nr; i++)
+				if (r->mem->regions[i].fd >= 0)
+					return vs_fail(e, ENOTSUP, "migration: post-copy needs private "
+						       "anonymous guest memory (not memfd)");
+			r->pc_bitmap = calloc(words, 8);
+			if (!r->pc_bitmap)
+				return vs_fail(e, ENOMEM, "migration: out of memory");
+			for (uint64_t w = 0; w < words; w++) {
+				r->pc_bitmap[w] = get64(d + 8 + w * 8);
+				n += (uint64_t)__builtin_popcountll(r->pc_bitmap[w]);
+			}
+			if (n != get64(d) || (r->pages % 64 && r->pc_bitmap[words - 1] >>
+									  (r->pages % 64)))
+				return vs_fail(e, EPROTO, "migration: post-copy bitmap disagrees with "
+					       "its count");
+			r->pc_left = n;
+			final_done = true;
+			break;
+		}
 		case F_STATE:
 			if (!final_done || state)
 				return vs_fail(e, EPROTO, "migration: state frame out of order");
@@ -537,12 +938,22 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 				return vs_fail(e, EPROTO, "migration: end before the state");
 			if (r->ops->load_state(r->ops->opaque, state, state_len, e) < 0)
 				return vs_err_prefix(e, "migration: state");
+			if (r->pc_bitmap && pc_setup(r, e) < 0)
+				return -1;
 			if (send_frame(r->fd, F_ACK, "", 0, e) < 0)
 				return -1;
 			free(vs_steal_ptr(d));
 			if (expect(r->fd, F_COMMIT, &f, "source", e) < 0)
 				return -1;
 			free(f.data);
+			if (r->pc) {
+				/* the pages follow; "done" once they all arrived */
+				int t = pthread_create(&r->pc->thread, NULL, pc_reader, r->pc);
+				if (t)
+					return vs_fail(e, t, "migration: post-copy thread");
+				r->pc->started = true;
+				return 0;
+			}
 			/* best effort: the source decides what a lost "done" means */
 			struct vs_err ignore;
 			send_frame(r->fd, F_DONE, "", 0, &ignore);
@@ -557,18 +968,36 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 	}
 }
 
+static int recv_common(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
+		       struct vm_postcopy **pc, struct vs_err *e)
+{
+	static struct vm_migrate_stats local; /* post-copy may update it later */
+	struct receiver r = {.fd = fd, .ops = ops, .st = st ? st : &local, .allow_postcopy = pc};
+
+	memset(r.st, 0, sizeof(*r.st));
+	if (pc)
+		*pc = NULL;
+	if (recv_all(&r, e) < 0) {
+		send_error(fd, e);
+		free(r.pc_bitmap);
+		vm_postcopy_free(r.pc);
+		return -1;
+	}
+	if (pc)
+		*pc = r.pc;
+	return 0;
+}
+
 int vm_migrate_recv(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
 		    struct vs_err *e)
 {
-	struct vm_migrate_stats local = {0};
-	struct receiver r = {.fd = fd, .ops = ops, .st = st ? st : &local};
+	return recv_common(fd, ops, st, NULL, e);
+}
 
-	memset(r.st, 0, sizeof(*r.st));
-	if (recv_all(&r, e) < 0) {
-		send_error(fd, e);
-		return -1;
-	}
-	return 0;
+int vm_migrate_recv_pc(int fd, const struct vm_migrate_sink_ops *ops,
+		       struct vm_migrate_stats *st, struct vm_postcopy **pc, struct vs_err *e)
+{
+	return recv_common(fd, ops, st, pc, e);
 }
 
 /* --- TCP --------------------------------------------------------------------- */

@@ -44,6 +44,10 @@ struct vm_migrate_params {
 	/* Pause once at most this many pages are dirty (0: estimate it from
 	 * downtime_ms and the rate the previous round was sent at). */
 	uint64_t converge_pages;
+	/* Post-copy: pause after the pre-copy rounds and hand over at once;
+	 * the pages still dirty follow after the commit, pushed in order and
+	 * on demand when the destination's guest touches them. */
+	bool postcopy;
 };
 
 struct vm_migrate_stats {
@@ -53,6 +57,8 @@ struct vm_migrate_stats {
 	uint64_t final_pages;	/* sent while paused */
 	uint64_t state_bytes;
 	uint64_t downtime_ns;	/* pause to commit (source) */
+	uint64_t postcopy_pages;	/* sent after the commit */
+	uint64_t postcopy_requests;	/* of those, asked for by a fault */
 };
 
 /* The machine description goes first so the destination can refuse a
@@ -75,6 +81,21 @@ struct vm_migrate_sink_ops {
  * failure -1, after telling the source why when the connection allows. */
 int vm_migrate_recv(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
 		    struct vs_err *e);
+
+/* A post-copy migration in progress on the destination: the VM may run;
+ * a missing page it touches is fetched from the source (userfaultfd). */
+struct vm_postcopy;
+/* Like vm_migrate_recv, and accepts post-copy: then *pc is set, fd stays in
+ * use by the post-copy thread (do not close it) and the memory must be
+ * private anonymous (refused before the ack otherwise). *pc is NULL after
+ * a plain migration. */
+int vm_migrate_recv_pc(int fd, const struct vm_migrate_sink_ops *ops,
+		       struct vm_migrate_stats *st, struct vm_postcopy **pc, struct vs_err *e);
+/* Waits until every page arrived; -1 when the source failed first (the
+ * pages still missing read as zero: the VM must stop). */
+int vm_postcopy_finish(struct vm_postcopy *pc, struct vs_err *e);
+/* Stops the thread (shutting the connection down if needed) and frees. */
+void vm_postcopy_free(struct vm_postcopy *pc);
 
 /* TCP: "host:port" (IPv4, IPv6 in brackets, or a name). */
 int vm_migrate_connect(const char *to, struct vs_err *e);

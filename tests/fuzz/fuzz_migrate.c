@@ -87,7 +87,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	struct feed f = {sv[0], data, size};
 	pthread_create(&t, NULL, feeder, &f);
-	vm_migrate_recv(sv[1], &ops, NULL, &e);
+	struct vm_postcopy *pc = NULL;
+	if (vm_migrate_recv_pc(sv[1], &ops, NULL, &pc, &e) == 0 && pc) {
+		/* the rest of the input is the post-copy part */
+		vm_postcopy_finish(pc, &e);
+		vm_postcopy_free(pc);
+	}
 	close(sv[1]); /* unblocks the feeder if the receiver stopped early */
 	pthread_join(t, NULL);
 	close(sv[0]);

@@ -268,6 +268,97 @@ TEST(source_failing_to_save_resumes_and_tells_the_destination)
 		vm_mem_free(&d.mem);
 }
 
+/* --- post-copy --------------------------------------------------------------------- */
+
+struct pc_dest {
+	struct dest d;
+	uint32_t crc_after_touch;
+	int finish_rc;
+	struct vs_err finish_err;
+	bool was_postcopy;
+};
+
+static void *pc_dest_thread(void *arg)
+{
+	struct pc_dest *p = arg;
+	struct vm_migrate_sink_ops ops = {&p->d, d_prepare, d_load};
+	struct vm_postcopy *pc = NULL;
+
+	p->d.rc = vm_migrate_recv_pc(p->d.fd, &ops, &p->d.st, &pc, &p->d.err);
+	if (p->d.rc == 0) {
+		p->was_postcopy = pc != NULL;
+		/* the guest runs now: every page it touches that is still at the
+		 * source is fetched on the fault */
+		p->crc_after_touch = mem_crc(&p->d.mem);
+		if (pc) {
+			p->finish_rc = vm_postcopy_finish(pc, &p->finish_err);
+			vm_postcopy_free(pc);
+		}
+	}
+	close(p->d.fd);
+	return NULL;
+}
+
+TEST(postcopy_migration_serves_missing_pages_on_fault_and_pushes_the_rest)
+{
+	struct guest g;
+	struct pc_dest p = {0};
+	struct vm_migrate_stats st;
+	struct vs_err e = {0};
+	struct vm_migrate_params prm = {.max_rounds = 1, .postcopy = true};
+	struct vm_migrate_source_ops ops = {&g, g_dirty, g_pause, g_resume, g_save};
+	int sv[2];
+	pthread_t th;
+
+	guest_init(&g);
+	g.burst = 40; /* dirtied after round 0: they go after the commit */
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	p.d.fd = sv[1];
+	REQUIRE(pthread_create(&th, NULL, pc_dest_thread, &p) == 0);
+	int rc = vm_migrate_send(sv[0], &g.mem, "machine:2cpu", 12, &ops, &prm, &st, &e);
+	close(sv[0]);
+	pthread_join(th, NULL);
+	if (p.d.rc < 0 && strstr(p.d.err.msg, "userfaultfd")) {
+		vm_mem_free(&g.mem);
+		SKIP("%.200s", p.d.err.msg);
+	}
+	CHECK_EQ(rc, 0);
+	if (rc)
+		fprintf(stderr, "  source: %s\n", e.msg);
+	CHECK_EQ(p.d.rc, 0);
+	if (p.finish_rc)
+		fprintf(stderr, "  destination: %s\n", p.finish_err.msg);
+	CHECK(p.was_postcopy);
+	CHECK_EQ(p.finish_rc, 0);
+	CHECK_EQ(st.final_pages, 0);
+	CHECK(st.postcopy_pages > 0 && st.postcopy_pages <= 40);
+	/* what the destination read while pages were still arriving, and its
+	 * memory at the end, are the source's memory */
+	CHECK_EQ(p.crc_after_touch, mem_crc(&g.mem));
+	CHECK_EQ(mem_crc(&p.d.mem), mem_crc(&g.mem));
+	CHECK_STR(p.d.state, g.state);
+	CHECK_EQ(g.resumes, 0);
+	vm_mem_free(&g.mem);
+	vm_mem_free(&p.d.mem);
+}
+
+TEST(postcopy_is_refused_by_a_receiver_that_does_not_take_it)
+{
+	struct guest g;
+	struct dest d = {0};
+	struct vm_migrate_stats st;
+	struct vs_err e = {0};
+	struct vm_migrate_params prm = {.max_rounds = 1, .postcopy = true};
+
+	guest_init(&g);
+	CHECK_EQ(migrate_pair(&g, &d, &st, &e, &prm), -1);
+	CHECK_CONTAINS(e.msg, "post-copy not accepted here");
+	CHECK_EQ(g.resumes, 1); /* before the commit: the source runs on */
+	vm_mem_free(&g.mem);
+	if (d.have_mem)
+		vm_mem_free(&d.mem);
+}
+
 /* --- damaged streams: record a good one, replay it altered -------------------- */
 
 struct pipe_fwd {
