@@ -158,12 +158,14 @@ static int do_migrate(const struct vm_control_ops *ops, struct json_object *req,
 		      struct json_object *out, struct vs_err *e)
 {
 	const char *to = NULL;
+	bool postcopy = false;
 
 	if (!ops->migrate)
 		return vs_fail(e, ENOTSUP, "migrate not supported");
-	if (vs_json_get_str(req, "request", "to", true, &to, e) < 0)
+	if (vs_json_get_str(req, "request", "to", true, &to, e) < 0 ||
+	    vs_json_get_bool(req, "request", "postcopy", false, &postcopy, e) < 0)
 		return -1;
-	if (ops->migrate(ops->opaque, to, e) < 0)
+	if (ops->migrate(ops->opaque, to, postcopy, e) < 0)
 		return -1;
 	json_object_object_add(out, "migrated_to", json_object_new_string(to));
 	return 0;

@@ -35,10 +35,10 @@ struct vm_control_ops {
 	/* virtio-balloon: target size in bytes; stats into out (an object) */
 	int (*balloon_set)(void *opaque, uint64_t bytes, struct vs_err *e);
 	int (*balloon_stats)(void *opaque, struct json_object *out, struct vs_err *e);
-	/* snapshot {"path", "diff", "resume"}; migrate {"to": "host:port"}
-	 * (vmm/snapshot.h, docs/snapshots.md) */
+	/* snapshot {"path", "diff", "resume"}; migrate {"to": "host:port",
+	 * "postcopy"} (vmm/snapshot.h, docs/snapshots.md) */
 	int (*snapshot)(void *opaque, const char *path, bool diff, bool resume, struct vs_err *e);
-	int (*migrate)(void *opaque, const char *to, struct vs_err *e);
+	int (*migrate)(void *opaque, const char *to, bool postcopy, struct vs_err *e);
 };
 
 #define VM_CONTROL_MAX_LINE 65536

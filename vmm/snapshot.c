@@ -328,12 +328,18 @@ int vm_snapshot_build(struct vm_snap_writer *w, const struct vm_machine_desc *m,
 
 void vm_restore_close(struct vm_restore *r)
 {
+	vm_postcopy_free(r->postcopy);
+	r->postcopy = NULL;
+	if (r->mig_fd >= 0)
+		close(r->mig_fd);
+	r->mig_fd = -1;
 	if (r->uffd)
 		vm_uffd_stop(r->uffd);
 	r->uffd = NULL;
 	if (r->uffd_fd >= 0)
 		close(r->uffd_fd);
 	r->uffd_fd = -1;
+	r->mig_fd = -1;
 	if (r->vcpus)
 		for (unsigned i = 0; i < r->machine.cpus; i++)
 			vm_vcpu_state_free(&r->vcpus[i]);
@@ -378,6 +384,7 @@ int vm_restore_parse(struct vm_restore *r, const char *what, uint8_t *buf, size_
 {
 	memset(r, 0, sizeof(*r));
 	r->uffd_fd = -1;
+	r->mig_fd = -1;
 	if (vm_snap_parse(what, buf, len, &r->snap, e) < 0)
 		return -1;
 	if (decode_sections(r, what, cfg, e) < 0) {
@@ -431,6 +438,7 @@ int vm_restore_open(struct vm_restore *r, const struct vm_restore_opts *o,
 {
 	memset(r, 0, sizeof(*r));
 	r->uffd_fd = -1;
+	r->mig_fd = -1;
 	if (vm_snap_open(o->path, &r->snap, e) < 0)
 		return -1;
 	if (decode_sections(r, o->path, cfg, e) < 0)
@@ -929,8 +937,9 @@ static int mig_save(void *o, uint8_t **buf, size_t *len, struct vs_err *e)
 	return rc;
 }
 
-int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e)
+int vm_migrate_out(struct vm *vm, const char *to, bool postcopy, struct vs_err *e)
 {
+	struct vm_migrate_params params = {.postcopy = postcopy};
 	struct vm_machine_desc m;
 	struct vm_state_writer sw;
 	struct vm_migrate_source_ops ops = {vm, mig_dirty, mig_pause, mig_resume, mig_save};
@@ -957,7 +966,7 @@ int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e)
 		return vs_fail(e, ENOMEM, "migrate: out of memory");
 	}
 	mig_freeze.efd = -1;
-	int rc = vm_migrate_send(fd, &vm->mem, sw.buf, sw.len, &ops, NULL, &st, e);
+	int rc = vm_migrate_send(fd, &vm->mem, sw.buf, sw.len, &ops, &params, &st, e);
 	vm_sw_free(&sw);
 	/* sent, or paused for good (uncertain): the devices may run again; the
 	 * vCPUs stay as the protocol left them */
@@ -1008,6 +1017,7 @@ static int mig_load(void *o, const uint8_t *buf, size_t len, struct vs_err *e)
 		return -1;
 	}
 	tmp.mem = m->r->mem; /* the pages already received */
+	tmp.mig_fd = -1;
 	*m->r = tmp;
 	return 0;
 }
@@ -1032,6 +1042,7 @@ int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out,
 	if (!r)
 		return vs_fail(e, ENOMEM, "restore: out of memory");
 	r->uffd_fd = -1;
+	r->mig_fd = -1;
 	if (cfg->restore) {
 		struct vm_restore_opts o = {
 			.path = cfg->restore,
@@ -1050,12 +1061,17 @@ int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out,
 			free(r);
 			return -1;
 		}
-		int rc = vm_migrate_recv(fd, &ops, NULL, e);
-		close(fd);
+		struct vm_postcopy *pc = NULL;
+		int rc = vm_migrate_recv_pc(fd, &ops, NULL, &pc, e);
+		if (rc < 0 || !pc)
+			close(fd);
 		if (rc < 0) {
 			vm_restore_free(r);
 			return -1;
 		}
+		/* post-copy: the VM runs while its last pages arrive */
+		r->postcopy = pc;
+		r->mig_fd = pc ? fd : -1;
 	}
 	*out = r;
 	return 0;

@@ -94,6 +94,8 @@ struct vm_restore {
 	struct vm_memory mem;		/* the guest memory, ready */
 	struct vm_uffd *uffd;		/* VM_RESTORE_UFFD: its page server */
 	int uffd_fd;			/* the memory file it reads */
+	struct vm_postcopy *postcopy;	/* a post-copy migration still bringing pages */
+	int mig_fd;			/* its connection */
 	uint64_t top_id;		/* id of the last memory layer */
 };
 
@@ -155,6 +157,6 @@ int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_
 int vm_restore_apply(struct vm *vm, struct vm_restore *r, struct vs_err *e);
 /* Migration, source side: streams the VM to "host:port". On success the VM
  * ends (the destination runs it); on failure before the commit it runs on. */
-int vm_migrate_out(struct vm *vm, const char *to, struct vs_err *e);
+int vm_migrate_out(struct vm *vm, const char *to, bool postcopy, struct vs_err *e);
 
 #endif

@@ -265,9 +265,9 @@ static int c_snapshot(void *o, const char *path, bool diff, bool resume, struct 
 	return vm_snapshot_save(o, &so, e);
 }
 
-static int c_migrate(void *o, const char *to, struct vs_err *e)
+static int c_migrate(void *o, const char *to, bool postcopy, struct vs_err *e)
 {
-	return vm_migrate_out(o, to, e);
+	return vm_migrate_out(o, to, postcopy, e);
 }
 
 /* --- set-up ------------------------------------------------------------------- */
