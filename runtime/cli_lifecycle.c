@@ -111,6 +111,7 @@ int ct_cmd_run(const struct ct_global *g, int argc, char **argv)
 
 	if (parse_create(g, argc, argv, true, &o, &detach))
 		return 1;
+	o.foreground = !detach;
 	if (ct_container_run(&o, detach, &status, &e) < 0)
 		return ct_cli_fail(&e);
 	return status;

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -185,6 +187,7 @@ struct create_ctx {
 	struct ct_ns_join joins;
 	int new_flags;			/* CLONE_NEW* to create */
 	int console_sock;		/* -1 without a terminal */
+	int term_peer;			/* run in a terminal: our end of console_sock */
 	int fifo_fd;			/* O_PATH on exec.fifo */
 	int sync[2];			/* [0] runtime, [1] children */
 	struct vs_cgroup *cg;
@@ -488,6 +491,8 @@ static void create_ctx_free(struct create_ctx *c)
 	ct_rootfs_idmap_close(&c->idmaps);
 	if (c->console_sock >= 0)
 		close(c->console_sock);
+	if (c->term_peer >= 0)
+		close(c->term_peer);
 	if (c->fifo_fd >= 0)
 		close(c->fifo_fd);
 	if (c->sync[0] >= 0)
@@ -507,7 +512,7 @@ static int create_validate(struct create_ctx *c, struct vs_err *e)
 
 	if (!s->process)
 		return vs_fail(e, EINVAL, "config.json: process: required to create a container");
-	if (s->process->terminal && !o->console_socket)
+	if (s->process->terminal && !o->console_socket && !(o->foreground && isatty(0)))
 		return vs_fail(e, EINVAL,
 			       "config.json: process.terminal is true but no --console-socket was given");
 	if (!s->process->terminal && o->console_socket)
@@ -693,6 +698,14 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 		c->console_sock = ct_console_connect(o->console_socket, e);
 		if (c->console_sock < 0)
 			return -1;
+	} else if (c->spec->process->terminal) {
+		/* run in the foreground: we receive the pty ourselves */
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+			return vs_fail_errno(e, "socketpair for the terminal");
+		c->term_peer = sv[0];
+		c->console_sock = sv[1];
 	}
 
 	/* from here on, everything made is undone on failure */
@@ -781,7 +794,7 @@ static void create_ctx_init(struct create_ctx *c, const struct ct_create_opts *o
 {
 	memset(c, 0, sizeof(*c));
 	c->o = o;
-	c->console_sock = c->fifo_fd = c->sync[0] = c->sync[1] = -1;
+	c->console_sock = c->term_peer = c->fifo_fd = c->sync[0] = c->sync[1] = -1;
 	for (int t = 0; t < CT_NS_COUNT; t++)
 		c->joins.fds[t] = -1;
 }
@@ -1058,14 +1071,70 @@ static void forward_signal(int sig)
 		kill(fwd_pid, sig);
 }
 
+/*
+ * `run` in a terminal without --console-socket: the runtime holds the pty
+ * master and copies between it and its own terminal (raw mode) until the
+ * container's side closes or its init exits.
+ */
+static void relay_terminal(int master, pid_t init)
+{
+	struct termios saved, raw;
+	struct winsize ws;
+	bool restore = tcgetattr(0, &saved) == 0;
+	char buf[4096];
+
+	if (ioctl(0, TIOCGWINSZ, &ws) == 0)
+		ioctl(master, TIOCSWINSZ, &ws);
+	if (restore) {
+		raw = saved;
+		cfmakeraw(&raw);
+		tcsetattr(0, TCSANOW, &raw);
+	}
+	for (bool in_open = true;;) {
+		struct pollfd p[2] = { { .fd = master, .events = POLLIN },
+				       { .fd = in_open ? 0 : -1, .events = POLLIN } };
+		int r = poll(p, 2, 100);
+
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t n = read(master, buf, sizeof(buf));
+
+			if (n <= 0)
+				break;	/* EIO: every slave fd is closed */
+			vs_write_all(1, buf, (size_t)n);
+		}
+		if (r > 0 && (p[1].revents & (POLLIN | POLLHUP))) {
+			ssize_t n = read(0, buf, sizeof(buf));
+
+			if (n <= 0)
+				in_open = false;
+			else
+				vs_write_all(master, buf, (size_t)n);
+		}
+		if (r == 0) {
+			/* exited? (WNOWAIT: the caller reaps it for the status) */
+			siginfo_t si = { 0 };
+
+			if (waitid(P_PID, (id_t)init, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+			    si.si_pid == init)
+				break;
+		}
+	}
+	if (restore)
+		tcsetattr(0, TCSANOW, &saved);
+}
+
 int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
 		     struct vs_err *e)
 {
 	struct create_ctx c;
-	int r;
+	int r, master = -1;
 
 	create_ctx_init(&c, o);
 	r = do_create(&c, e);
+	if (r == 0 && c.term_peer >= 0 && ct_console_recv(c.term_peer, &master, e) < 0)
+		r = -1;
 	if (r < 0) {
 		create_undo(&c);
 		create_ctx_free(&c);
@@ -1075,8 +1144,11 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
 	struct ct_state *st = NULL;
 
 	create_ctx_free(&c);
-	if (ct_state_load(o->root, o->id, &st, e) < 0)
+	if (ct_state_load(o->root, o->id, &st, e) < 0) {
+		if (master >= 0)
+			close(master);
 		return -1;
+	}
 	if (!detach) {
 		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
 					    SIGUSR2, SIGWINCH, SIGCONT };
@@ -1089,6 +1161,8 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
 	if (start_state(st, e) < 0) {
 		struct vs_err tmp = { 0 };
 
+		if (master >= 0)
+			close(master);
 		destroy(st, &tmp);
 		ct_state_free(st);
 		return -1;
@@ -1098,6 +1172,10 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
 		ct_state_free(st);
 		*status = 0;
 		return 0;
+	}
+	if (master >= 0) {
+		relay_terminal(master, init);
+		close(master);
 	}
 	*status = ct_wait_status(init);
 	fwd_pid = 0;

@@ -26,6 +26,9 @@ struct ct_create_opts {
 	bool no_new_keyring;
 	int preserve_fds;		/* fds 3..3+N-1 pass to the process */
 	bool systemd_cgroup;
+	/* `run` without -d: with process.terminal and no console socket, the
+	 * runtime's own terminal (stdin must be a tty) becomes the console */
+	bool foreground;
 };
 
 int ct_container_create(const struct ct_create_opts *o, struct vs_err *e);

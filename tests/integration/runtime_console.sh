@@ -72,7 +72,24 @@ terminal_without_socket_refused() {
 	[ ! -e "$ROOT/co4" ] || t_fail "state dir left behind"
 }
 
+foreground_run_uses_own_terminal() {
+	command -v script > /dev/null || t_skip "no script(1) to give the runtime a terminal"
+	"$TOP/tests/integration/make-bundle.sh" "$T_TMP/c5" --tty sh -c 'tty; read x; echo "got:$x"; exit 3' >/dev/null
+	local rc=0
+	printf 'typed\n' | script -qec "$BUILD/vessel-runtime --root $ROOT run --bundle $T_TMP/c5 co5; echo rc=\$?" \
+		/dev/null > "$T_TMP/c5.out" || true
+	tr -d '\r' < "$T_TMP/c5.out" > "$T_TMP/c5.txt"
+	grep -qx '/dev/pts/0' "$T_TMP/c5.txt" || t_fail "tty: $(cat "$T_TMP/c5.txt")"
+	grep -qx 'got:typed' "$T_TMP/c5.txt" || t_fail "input not relayed: $(cat "$T_TMP/c5.txt")"
+	grep -qx 'rc=3' "$T_TMP/c5.txt" || t_fail "exit status: $(cat "$T_TMP/c5.txt")"
+	[ ! -e "$ROOT/co5" ] || t_fail "state dir left behind"
+	# without a terminal on stdin the console socket is required
+	if rt run --bundle "$T_TMP/c5" co6 < /dev/null 2> "$T_TMP/err"; then t_fail "run without a tty accepted"; fi
+	grep -q "console-socket" "$T_TMP/err" || t_fail "message: $(cat "$T_TMP/err")"
+}
+
 t_run console_run_pty_is_terminal_and_dev_console run_with_console
 t_run console_input_reaches_container input_reaches_container
 t_run console_exec_tty exec_tty
 t_run console_terminal_without_socket_refused terminal_without_socket_refused
+t_run console_foreground_run_uses_own_terminal foreground_run_uses_own_terminal
