@@ -254,12 +254,18 @@ static int v1_blkio(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, s
 		return 0;
 	if (need(cg, "blkio", "blockIO", &h, e) < 0)
 		return -1;
-	if (r->has_blkio_weight && write_u64(h->dir, "blkio.weight", r->blkio_weight, e) < 0)
+	/* kernels whose only proportional I/O scheduler is BFQ have no
+	 * blkio.weight: BFQ's files take the same values */
+	bool bfq = !vs_cg_has(h->dir, "blkio.weight") && vs_cg_has(h->dir, "blkio.bfq.weight");
+	const char *weight = bfq ? "blkio.bfq.weight" : "blkio.weight";
+	const char *weight_dev = bfq ? "blkio.bfq.weight_device" : "blkio.weight_device";
+
+	if (r->has_blkio_weight && write_u64(h->dir, weight, r->blkio_weight, e) < 0)
 		return -1;
 	if (r->has_blkio_leaf_weight &&
 	    write_u64(h->dir, "blkio.leaf_weight", r->blkio_leaf_weight, e) < 0)
 		return -1;
-	if (blkio_devs(h->dir, "blkio.weight_device", r->blkio_weight_dev,
+	if (blkio_devs(h->dir, weight_dev, r->blkio_weight_dev,
 		       r->n_blkio_weight_dev, false, e) < 0 ||
 	    blkio_devs(h->dir, "blkio.leaf_weight_device", r->blkio_weight_dev,
 		       r->n_blkio_weight_dev, true, e) < 0 ||

@@ -133,15 +133,26 @@ pause_resume_uses_freezer() {
 }
 
 limit_host_lacks_is_clear_error() {
+	# CFQ's leaf weights are gone from this kernel (BFQ has none)
 	local b=$T_TMP/blk
-	[ -e /sys/fs/cgroup/blkio/blkio.weight ] && t_skip "this host has blkio.weight"
 	[ -d /sys/fs/cgroup/blkio ] || t_skip "no v1 blkio"
-	mkb "$b" '{"blockIO":{"weight":500}}' true
+	ls /sys/fs/cgroup/blkio/*/blkio.leaf_weight >/dev/null 2>&1 && t_skip "this host has blkio.leaf_weight"
+	mkb "$b" '{"blockIO":{"leafWeight":500}}' true
 	if rt create --bundle "$b" blk 2> "$T_TMP/blk.err"; then t_fail "create succeeded"; fi
-	grep -q "blkio.weight: not supported by this host" "$T_TMP/blk.err" || t_fail "error: $(cat "$T_TMP/blk.err")"
+	grep -q "blkio.leaf_weight: not supported by this host" "$T_TMP/blk.err" || t_fail "error: $(cat "$T_TMP/blk.err")"
 	no_leftovers blk
 	rt state blk 2>/dev/null && t_fail "state exists after failed create"
 	true
+}
+
+blkio_weight_applied_through_bfq_when_cfq_is_gone() {
+	local b=$T_TMP/bfq
+	[ -d /sys/fs/cgroup/blkio ] || t_skip "no v1 blkio"
+	mkb "$b" '{"blockIO":{"weight":321}}' sh -c 'cat /sys/fs/cgroup/blkio/blkio.weight 2>/dev/null || cat /sys/fs/cgroup/blkio/blkio.bfq.weight'
+	rt run --bundle "$b" bfq > "$T_TMP/bfq.out" 2> "$T_TMP/bfq.err" || t_fail "run failed: $(cat "$T_TMP/bfq.err")"
+	grep -qw 321 "$T_TMP/bfq.out" || t_fail "weight inside: $(cat "$T_TMP/bfq.out")"
+	rt delete --force bfq >/dev/null 2>&1 || true
+	no_leftovers bfq
 }
 
 systemd_cgroup_path_refused() {
@@ -159,4 +170,5 @@ t_run cpu_values_written cpu_values_written
 t_run update_changes_limits_live update_changes_limits_live
 t_run pause_resume_uses_freezer pause_resume_uses_freezer
 t_run limit_host_lacks_is_clear_error limit_host_lacks_is_clear_error
+t_run blkio_weight_applied_through_bfq_when_cfq_is_gone blkio_weight_applied_through_bfq_when_cfq_is_gone
 t_run systemd_cgroup_path_refused systemd_cgroup_path_refused

@@ -451,17 +451,17 @@ TEST(cgroup_absent_file_is_error_only_when_asked)
 		SKIP("no v1 blkio hierarchy");
 	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
 	const char *d = vs_cgroup_dir(cg, "blkio");
-	if (vs_cg_has(d, "blkio.weight")) {
+	if (vs_cg_has(d, "blkio.leaf_weight")) {
 		vs_cgroup_destroy(cg, &e);
-		SKIP("this host has blkio.weight");
+		SKIP("this host has blkio.leaf_weight");
 	}
 	r.has_pids_limit = true;	/* something else, fine */
 	r.pids_limit = 100;
 	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
-	r.has_blkio_weight = true;
-	r.blkio_weight = 500;
+	r.has_blkio_leaf_weight = true;
+	r.blkio_leaf_weight = 500;
 	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
-	CHECK_CONTAINS(e.msg, "blkio.weight");
+	CHECK_CONTAINS(e.msg, "blkio.leaf_weight");
 	CHECK_CONTAINS(e.msg, "not supported by this host");
 	CHECK(vs_cgroup_destroy(cg, &e) == 0);
 }
