@@ -288,6 +288,29 @@ t_mkbzimage_rejects_bad_input() {
 	cmp -s "$out" "$GUESTS/boot_linux.bzImage" || t_fail "output differs from the build's"
 }
 
+# ticker runs until stopped: wait (hang guard 60 s) for its third tick, then
+# stop it; its identity line comes from fw_cfg opt/vessel/id
+t_ticker() {
+	command -v "$QEMU" >/dev/null || t_skip "$QEMU not installed"
+	g_image ticker.elf
+	serial=$T_TMP/ticker.serial
+	: > "$serial"
+	"$QEMU" -accel tcg -M pc -m 64M -display none -nodefaults -no-reboot -monitor none \
+		-device isa-debug-exit,iobase=0xf4,iosize=4 -serial "file:$serial" \
+		-fw_cfg name=opt/vessel/id,string=clone7 -kernel "$img" </dev/null &
+	local pid=$! i
+	for i in $(seq 600); do
+		grep -q "^tick 3" "$serial" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+	cat "$serial"
+	grep -q "^tick 3" "$serial" || t_fail "no third tick"
+	grep -qx "id=clone7" "$serial" || t_fail "identity not read from fw_cfg"
+	! grep -q "^not ok" "$serial" || t_fail "the guest reported a failure"
+}
+
 t_run guests_mkbzimage_rejects_bad_input t_mkbzimage_rejects_bad_input
 t_run qemu_boot_multiboot t_boot_multiboot
 t_run qemu_boot_pvh t_boot_pvh
@@ -314,3 +337,4 @@ t_run qemu_insn_clac t_insn_clac
 t_run qemu_insn_clac_detects_missing_smap t_insn_clac_detects_missing_smap
 t_run qemu_insn_mxcsr t_insn_mxcsr
 t_run qemu_insn_fwait t_insn_fwait
+t_run qemu_ticker t_ticker
