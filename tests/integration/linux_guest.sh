@@ -99,7 +99,22 @@ t_loader_accepts_stock_kernel() {
 	! grep -qE "^vessel-vmm: (kernel|initrd) " "$err" || t_fail "$(head -c 300 "$err")"
 }
 
+# the same for the project kernel when a build is cached here (never builds)
+t_loader_accepts_project_kernel() {
+	local kernel err=$T_TMP/loader.err rc=0 cache=${VESSEL_CACHE:-${HOME:-/root}/.cache/vessel}
+	[ ! -e /dev/kvm ] || t_skip "/dev/kvm present: the boot tests cover loading"
+	[ -x "$VMM" ] || t_fail "$VMM not built"
+	kernel=$(ls -t "$cache"/linux-*/src/arch/x86/boot/bzImage 2>/dev/null | head -1 || true)
+	[ -n "$kernel" ] || t_skip "no cached project kernel (make linux-kernel builds it)"
+	"$VMM" --kernel "$kernel" --memory "${MEM_MB}M" --cpus 2 --cmdline "console=ttyS0" \
+		</dev/null >/dev/null 2>"$err" || rc=$?
+	[ "$rc" -ne 0 ] || t_fail "exit 0 without /dev/kvm"
+	grep -q '/dev/kvm not present' "$err" || t_fail "refused before KVM: $(head -c 300 "$err")"
+	! grep -qE "^vessel-vmm: kernel " "$err" || t_fail "$(head -c 300 "$err")"
+}
+
 t_run vmm_linux_loader_accepts_stock_kernel t_loader_accepts_stock_kernel
+t_run vmm_linux_loader_accepts_project_kernel t_loader_accepts_project_kernel
 t_run vmm_linux_stock_kernel_2cpus t_stock_2cpus
 t_run vmm_linux_stock_kernel_4cpus t_stock_4cpus
 t_run vmm_linux_project_kernel_virtio t_project_virtio
