@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Log assertions on a Linux guest's serial console, shared by
 # tests/integration/linux_qemu.sh (QEMU TCG, the reference) and
 # tests/integration/linux_guest.sh (vessel-vmm). Sourced after
