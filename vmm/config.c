@@ -164,8 +164,10 @@ static int parse_identity(struct vm_config *c, const char *s, struct vs_err *e)
 	size_t klen = eq ? (size_t)(eq - s) : 0;
 
 	if (!eq || klen == 0 || klen > 40 || strcspn(s, "/") < klen)
-		return vs_fail(e, EINVAL, "--identity %s: expected KEY=VALUE (key 1..40 characters, "
-			       "no '/')", s);
+		return vs_fail(e, EINVAL,
+			       "--identity %s: expected KEY=VALUE (key 1..40 characters, "
+			       "no '/')",
+			       s);
 	if (c->nr_identity == VM_MAX_IDENTITY)
 		return vs_fail(e, E2BIG, "--identity: at most %d", VM_MAX_IDENTITY);
 	for (unsigned i = 0; i < c->nr_identity; i++)
@@ -771,7 +773,8 @@ int vm_config_validate(const struct vm_config *c, struct vs_err *e)
 		return vs_fail(e, EINVAL, "memory: %llu bytes is not a multiple of 2M (hugepages)",
 			       (unsigned long long)c->mem_size);
 	if (c->restore && c->migrate_listen)
-		return vs_fail(e, EINVAL, "--restore and --migrate-listen: one source of state only");
+		return vs_fail(e, EINVAL,
+			       "--restore and --migrate-listen: one source of state only");
 	if (c->restore_uffd && !c->restore)
 		return vs_fail(e, EINVAL, "--memory-backend uffd: only with --restore");
 	/* a restored or received VM brings its memory: no kernel to load */

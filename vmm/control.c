@@ -150,7 +150,8 @@ static int do_snapshot(const struct vm_control_ops *ops, struct json_object *req
 	if (ops->snapshot(ops->opaque, path, diff, resume, e) < 0)
 		return -1;
 	json_object_object_add(out, "path", json_object_new_string(path));
-	json_object_object_add(out, "state", json_object_new_string(resume ? "running" : "exiting"));
+	json_object_object_add(out, "state",
+			       json_object_new_string(resume ? "running" : "exiting"));
 	return 0;
 }
 

@@ -24,14 +24,14 @@ struct vm_ctx {
 	struct vm_event_loop *loop;
 	/* KVM_IOEVENTFD on a guest address; NULL or -1: not available, the
 	 * device's MMIO handler sees the write instead. */
-	int (*add_ioeventfd)(struct vm_ctx *ctx, uint64_t addr, uint32_t len, bool is_pio,
-			     int fd, struct vs_err *e);
+	int (*add_ioeventfd)(struct vm_ctx *ctx, uint64_t addr, uint32_t len, bool is_pio, int fd,
+			     struct vs_err *e);
 	/* Ends the VM: status is the process exit status (debug-exit: (v<<1)|1,
 	 * power-off 0, reset: the core decides). Any thread. */
 	void (*request_exit)(struct vm_ctx *ctx, int status, const char *why);
 	/* Monotonic ns since process start (boot-time marker). */
 	uint64_t (*uptime_ns)(struct vm_ctx *ctx);
-	void *core;		/* the VMM core's own state */
+	void *core; /* the VMM core's own state */
 };
 
 /*
@@ -41,7 +41,7 @@ struct vm_ctx {
  */
 struct vm_device_ops {
 	const char *name;
-	int order;		/* lower creates first: platform 0, pci 10, virtio 20 */
+	int order; /* lower creates first: platform 0, pci 10, virtio 20 */
 	int (*create)(struct vm_ctx *ctx, struct vs_err *e);
 	/* Number of instances created (for save/restore), and per instance: */
 	unsigned (*count)(void);
@@ -50,8 +50,8 @@ struct vm_device_ops {
 	void (*destroy)(void);
 };
 
-#define VM_DEVICE(ops)                                                            \
-	static const struct vm_device_ops *const vm_device_ptr_##ops                  \
+#define VM_DEVICE(ops)                                                                             \
+	static const struct vm_device_ops *const vm_device_ptr_##ops                               \
 		__attribute__((used, section("vm_devices"), aligned(sizeof(void *)))) = &ops
 
 /* The linker provides these for the vm_devices section. */

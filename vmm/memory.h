@@ -15,11 +15,11 @@
 #define VM_MEM_MAX_REGIONS 8
 
 struct vm_mem_region {
-	uint64_t gpa;		/* guest physical start */
-	uint64_t size;		/* bytes */
-	uint8_t *host;		/* host virtual address of gpa */
-	int fd;			/* memfd/file backing the region, -1 for anonymous */
-	uint64_t fd_offset;	/* offset of the region in fd */
+	uint64_t gpa;	    /* guest physical start */
+	uint64_t size;	    /* bytes */
+	uint8_t *host;	    /* host virtual address of gpa */
+	int fd;		    /* memfd/file backing the region, -1 for anonymous */
+	uint64_t fd_offset; /* offset of the region in fd */
 };
 
 struct vm_memory {
@@ -37,16 +37,15 @@ int vm_mem_write(const struct vm_memory *m, uint64_t gpa, const void *src, uint6
 uint64_t vm_mem_size(const struct vm_memory *m);
 
 /* Adds a region that the caller already mapped (tests use plain buffers). */
-int vm_mem_add_region(struct vm_memory *m, uint64_t gpa, uint64_t size, void *host,
-		      int fd, uint64_t fd_offset, struct vs_err *e);
+int vm_mem_add_region(struct vm_memory *m, uint64_t gpa, uint64_t size, void *host, int fd,
+		      uint64_t fd_offset, struct vs_err *e);
 
 /* Allocates guest RAM of size bytes laid out around the MMIO hole (one
  * region below VM_MMIO_HOLE_START, the rest from 4 GiB): anonymous memory,
  * or one memfd (MFD_CLOEXEC) both regions map, which snapshots and sharing
  * need. hugepages: MAP_HUGETLB / MFD_HUGETLB with 2 MiB pages; an empty
  * pool is reported as such. */
-int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages,
-		 struct vs_err *e);
+int vm_mem_alloc(struct vm_memory *m, uint64_t size, bool memfd, bool hugepages, struct vs_err *e);
 /* Unmaps what vm_mem_alloc mapped and closes its fd. */
 void vm_mem_free(struct vm_memory *m);
 

@@ -35,24 +35,24 @@ enum frame_type {
 	F_ACK,
 	F_COMMIT,
 	F_DONE,
-	F_POSTCOPY,	 /* u64 pages still to come, then their bitmap */
-	F_PAGE_REQ,	 /* u64 page index the destination faulted on */
-	F_POSTCOPY_END,	 /* u64 pages sent after the commit */
+	F_POSTCOPY,	/* u64 pages still to come, then their bitmap */
+	F_PAGE_REQ,	/* u64 page index the destination faulted on */
+	F_POSTCOPY_END, /* u64 pages sent after the commit */
 	F_ERROR = 15,
 };
 
 #define PC_ROUND 0xffffffffu /* the round number of pages sent after the commit */
 
-#define HELLO_LEN     56u /* magic 8, version 4, page size 4, pages 8, vmm version 32 */
+#define HELLO_LEN	56u /* magic 8, version 4, page size 4, pages 8, vmm version 32 */
 #define PAGES_PER_FRAME 256u
-#define ZERO_FLAG     (1ull << 63)
+#define ZERO_FLAG	(1ull << 63)
 
 static const char *frame_name(uint32_t t)
 {
-	static const char *const n[] = {"?",	     "hello",	 "hello-ok",  "machine",
-					"ready",     "pages",	 "round-end", "state",
-					"end",	     "ack",	 "commit",    "done",
-					"postcopy",  "page-req", "postcopy-end"};
+	static const char *const n[] = {"?",	    "hello",	"hello-ok",    "machine",
+					"ready",    "pages",	"round-end",   "state",
+					"end",	    "ack",	"commit",      "done",
+					"postcopy", "page-req", "postcopy-end"};
 	if (t == F_ERROR)
 		return "error";
 	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
@@ -148,9 +148,11 @@ static int recv_frame(int fd, struct frame *f, struct vs_err *e)
 		return vs_fail_errno(e, "migration: reading a frame header");
 	if (n != (ssize_t)sizeof(h))
 		return vs_fail(e, EPIPE, "migration: stream ended %s",
-			       n ? "inside a frame header (truncated)" : "early (connection closed)");
+			       n ? "inside a frame header (truncated)"
+				 : "early (connection closed)");
 	if (vs_crc32c(0, h, 12) != get32(h + 12))
-		return vs_fail(e, EINVAL, "migration: frame header checksum mismatch: corrupt stream");
+		return vs_fail(e, EINVAL,
+			       "migration: frame header checksum mismatch: corrupt stream");
 	f->type = get32(h);
 	f->len = get32(h + 4);
 	if (f->len > VM_MIGRATE_MAX_FRAME)
@@ -164,7 +166,8 @@ static int recv_frame(int fd, struct frame *f, struct vs_err *e)
 		free(f->data);
 		f->data = NULL;
 		if (n < 0)
-			return vs_fail_errno(e, "migration: reading a %s frame", frame_name(f->type));
+			return vs_fail_errno(e, "migration: reading a %s frame",
+					     frame_name(f->type));
 		return vs_fail(e, EPIPE, "migration: stream ended inside a %s frame (truncated)",
 			       frame_name(f->type));
 	}
@@ -244,7 +247,6 @@ static void add_page(struct sender *s, uint64_t i, size_t *len)
 		s->st->pages_sent++;
 	}
 }
-
 
 /* Sends every page set in the bitmap (and clears it); *sent: pages. */
 static int send_round(struct sender *s, uint32_t round, bool final, uint64_t *sent,
@@ -380,7 +382,8 @@ static int send_all(struct sender *s, const void *machine, size_t mlen,
 	if (slen > VM_MIGRATE_MAX_FRAME)
 		return vs_fail(e, E2BIG, "migration: state of %zu bytes", slen);
 	s->st->state_bytes = slen;
-	if (send_frame(s->fd, F_STATE, state, slen, e) < 0 || send_frame(s->fd, F_END, "", 0, e) < 0)
+	if (send_frame(s->fd, F_STATE, state, slen, e) < 0 ||
+	    send_frame(s->fd, F_END, "", 0, e) < 0)
 		return -1;
 	if (expect(s->fd, F_ACK, &f, "destination", e) < 0)
 		return -1;
@@ -414,7 +417,8 @@ static int postcopy_serve(struct sender *s, struct vs_err *e)
 			uint64_t idx = f.len == 8 ? get64(f.data) : UINT64_MAX;
 			free(f.data);
 			if (idx >= s->pages)
-				return vs_fail(e, EPROTO, "migration: request for a page out of range");
+				return vs_fail(e, EPROTO,
+					       "migration: request for a page out of range");
 			s->st->postcopy_requests++;
 			if (pending(s->bitmap, idx)) {
 				add_page(s, idx, &len);
@@ -471,7 +475,8 @@ int vm_migrate_send(int fd, const struct vm_memory *mem, const void *machine, si
 	if (rc == 0 && s.postcopy && postcopy_serve(&s, e) < 0) {
 		free(s.bitmap);
 		free(s.buf);
-		vs_err_prefix(e, "migration: post-copy failed after the commit; the VM stays paused");
+		vs_err_prefix(e,
+			      "migration: post-copy failed after the commit; the VM stays paused");
 		return VM_MIGRATE_UNCERTAIN;
 	}
 	free(s.bitmap);
@@ -792,7 +797,8 @@ static int recv_hello(struct receiver *r, struct vs_err *e)
 	if (get32(d + 8) != VM_MIGRATE_VERSION)
 		return vs_fail(e, EPROTO,
 			       "migration: the source speaks protocol version %u, this vessel-vmm "
-			       "speaks %u", get32(d + 8), VM_MIGRATE_VERSION);
+			       "speaks %u",
+			       get32(d + 8), VM_MIGRATE_VERSION);
 	if (get32(d + 12) != VM_PAGE_SIZE)
 		return vs_fail(e, EPROTO, "migration: page size %u, expected %u", get32(d + 12),
 			       VM_PAGE_SIZE);
@@ -834,12 +840,13 @@ static int apply_pages(struct receiver *r, const struct frame *f, uint32_t round
 	p += 8;
 	for (uint32_t i = 0; i < count; i++) {
 		if (end - p < 8)
-			return vs_fail(e, EPROTO, "migration: pages frame shorter than its %u pages",
-				       count);
+			return vs_fail(e, EPROTO,
+				       "migration: pages frame shorter than its %u pages", count);
 		uint64_t v = get64(p), idx = v & ~ZERO_FLAG;
 		p += 8;
 		if (idx >= r->pages)
-			return vs_fail(e, EPROTO, "migration: page %llu beyond the %llu of the machine",
+			return vs_fail(e, EPROTO,
+				       "migration: page %llu beyond the %llu of the machine",
 				       (unsigned long long)idx, (unsigned long long)r->pages);
 		uint8_t *dst = vm_snapmem_page(r->mem, idx);
 		if (v & ZERO_FLAG) {
@@ -887,10 +894,12 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 			if (final_done || f.len != 16 || get32(d) != round || get32(d + 4) > 1)
 				return vs_fail(e, EPROTO, "migration: bad end of round %u", round);
 			if (get64(d + 8) != in_round)
-				return vs_fail(e, EPROTO,
-					       "migration: round %u: %llu pages received, the source "
-					       "sent %llu", round, (unsigned long long)in_round,
-					       (unsigned long long)get64(d + 8));
+				return vs_fail(
+					e, EPROTO,
+					"migration: round %u: %llu pages received, the source "
+					"sent %llu",
+					round, (unsigned long long)in_round,
+					(unsigned long long)get64(d + 8));
 			if (get32(d + 4)) {
 				final_done = true;
 				r->st->final_pages = in_round;
@@ -909,7 +918,8 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 					       f.len);
 			for (unsigned i = 0; i < r->mem->nr; i++)
 				if (r->mem->regions[i].fd >= 0)
-					return vs_fail(e, ENOTSUP, "migration: post-copy needs private "
+					return vs_fail(e, ENOTSUP,
+						       "migration: post-copy needs private "
 						       "anonymous guest memory (not memfd)");
 			r->pc_bitmap = calloc(words, 8);
 			if (!r->pc_bitmap)
@@ -918,9 +928,10 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 				r->pc_bitmap[w] = get64(d + 8 + w * 8);
 				n += (uint64_t)__builtin_popcountll(r->pc_bitmap[w]);
 			}
-			if (n != get64(d) || (r->pages % 64 && r->pc_bitmap[words - 1] >>
-									  (r->pages % 64)))
-				return vs_fail(e, EPROTO, "migration: post-copy bitmap disagrees with "
+			if (n != get64(d) ||
+			    (r->pages % 64 && r->pc_bitmap[words - 1] >> (r->pages % 64)))
+				return vs_fail(e, EPROTO,
+					       "migration: post-copy bitmap disagrees with "
 					       "its count");
 			r->pc_left = n;
 			final_done = true;
@@ -994,8 +1005,8 @@ int vm_migrate_recv(int fd, const struct vm_migrate_sink_ops *ops, struct vm_mig
 	return recv_common(fd, ops, st, NULL, e);
 }
 
-int vm_migrate_recv_pc(int fd, const struct vm_migrate_sink_ops *ops,
-		       struct vm_migrate_stats *st, struct vm_postcopy **pc, struct vs_err *e)
+int vm_migrate_recv_pc(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
+		       struct vm_postcopy **pc, struct vs_err *e)
 {
 	return recv_common(fd, ops, st, pc, e);
 }
@@ -1036,8 +1047,7 @@ static int resolve(const char *s, bool passive, struct addrinfo **out, struct vs
 {
 	char host[256];
 	const char *port;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
-				 .ai_flags = passive ? AI_PASSIVE : 0};
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
 
 	if (split_hostport(s, host, sizeof(host), &port, e) < 0)
 		return -1;

@@ -17,8 +17,8 @@
 #include "vmm/memory.h"
 #include "vessel/err.h"
 
-#define VM_MIGRATE_MAGIC   "VESSELMG"
-#define VM_MIGRATE_VERSION 1u
+#define VM_MIGRATE_MAGIC     "VESSELMG"
+#define VM_MIGRATE_VERSION   1u
 #define VM_MIGRATE_MAX_FRAME (256u << 20)
 
 /* Returned by vm_migrate_send when the commit was sent but not confirmed:
@@ -39,8 +39,8 @@ struct vm_migrate_source_ops {
 };
 
 struct vm_migrate_params {
-	unsigned max_rounds;	/* pre-copy rounds before pausing anyway (0: 8) */
-	unsigned downtime_ms;	/* target for the final pause (0: 300) */
+	unsigned max_rounds;  /* pre-copy rounds before pausing anyway (0: 8) */
+	unsigned downtime_ms; /* target for the final pause (0: 300) */
 	/* Pause once at most this many pages are dirty (0: estimate it from
 	 * downtime_ms and the rate the previous round was sent at). */
 	uint64_t converge_pages;
@@ -51,14 +51,14 @@ struct vm_migrate_params {
 };
 
 struct vm_migrate_stats {
-	unsigned rounds;	/* pre-copy rounds, the first (all of memory) included */
-	uint64_t pages_sent;	/* with data */
-	uint64_t zero_pages;	/* sent as "zero" without data */
-	uint64_t final_pages;	/* sent while paused */
+	unsigned rounds;      /* pre-copy rounds, the first (all of memory) included */
+	uint64_t pages_sent;  /* with data */
+	uint64_t zero_pages;  /* sent as "zero" without data */
+	uint64_t final_pages; /* sent while paused */
 	uint64_t state_bytes;
-	uint64_t downtime_ns;	/* pause to commit (source) */
-	uint64_t postcopy_pages;	/* sent after the commit */
-	uint64_t postcopy_requests;	/* of those, asked for by a fault */
+	uint64_t downtime_ns;	    /* pause to commit (source) */
+	uint64_t postcopy_pages;    /* sent after the commit */
+	uint64_t postcopy_requests; /* of those, asked for by a fault */
 };
 
 /* The machine description goes first so the destination can refuse a
@@ -89,8 +89,8 @@ struct vm_postcopy;
  * use by the post-copy thread (do not close it) and the memory must be
  * private anonymous (refused before the ack otherwise). *pc is NULL after
  * a plain migration. */
-int vm_migrate_recv_pc(int fd, const struct vm_migrate_sink_ops *ops,
-		       struct vm_migrate_stats *st, struct vm_postcopy **pc, struct vs_err *e);
+int vm_migrate_recv_pc(int fd, const struct vm_migrate_sink_ops *ops, struct vm_migrate_stats *st,
+		       struct vm_postcopy **pc, struct vs_err *e);
 /* Waits until every page arrived; -1 when the source failed first (the
  * pages still missing read as zero: the VM must stop). */
 int vm_postcopy_finish(struct vm_postcopy *pc, struct vs_err *e);
@@ -102,7 +102,7 @@ int vm_migrate_connect(const char *to, struct vs_err *e);
 /* Listens on addr:port and accepts one connection; *bound_port (may be
  * NULL) gets the port (useful with port 0). ready, when not NULL, is called
  * once listening. */
-int vm_migrate_listen_accept(const char *addr, void (*ready)(void *arg, unsigned port),
-			     void *arg, struct vs_err *e);
+int vm_migrate_listen_accept(const char *addr, void (*ready)(void *arg, unsigned port), void *arg,
+			     struct vs_err *e);
 
 #endif

@@ -25,21 +25,21 @@
 #define PCI_INT_LINE	  0x3c
 #define PCI_INT_PIN	  0x3d
 #define PCI_CAP_START	  0x40
-#define PCI_CFG_SIZE	  0x100	/* legacy space; caps live below this */
+#define PCI_CFG_SIZE	  0x100 /* legacy space; caps live below this */
 
-#define PCI_CMD_IO	  0x0001
-#define PCI_CMD_MEM	  0x0002
-#define PCI_CMD_MASTER	  0x0004
-#define PCI_CMD_INTX_DIS  0x0400
-#define PCI_STATUS_CAPS	  0x0010
+#define PCI_CMD_IO	 0x0001
+#define PCI_CMD_MEM	 0x0002
+#define PCI_CMD_MASTER	 0x0004
+#define PCI_CMD_INTX_DIS 0x0400
+#define PCI_STATUS_CAPS	 0x0010
 
-#define PCI_IO_BASE	  0xc000u	/* port BARs are allocated from here */
-#define PCI_IO_END	  0x10000u
+#define PCI_IO_BASE 0xc000u /* port BARs are allocated from here */
+#define PCI_IO_END  0x10000u
 
 /* Legacy configuration mechanism (PCI Local Bus 3.0 §3.2.2.3.2). */
-#define CF8_ENABLE	  0x80000000u
-#define PORT_CF8	  0xcf8
-#define PORT_CFC	  0xcfc
+#define CF8_ENABLE 0x80000000u
+#define PORT_CF8   0xcf8
+#define PORT_CFC   0xcfc
 
 static inline uint16_t rd16(const uint8_t *p)
 {
@@ -130,8 +130,7 @@ void vm_pci_update_bars(struct vm_pci_bus *pci, struct vm_pci_dev *d)
  * reprogramming the same BAR must not interleave unmap and map. */
 static pthread_mutex_t cfg_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static uint32_t config_read_locked(struct vm_pci_bus *pci, uint8_t slot, uint32_t off,
-				   uint32_t len)
+static uint32_t config_read_locked(struct vm_pci_bus *pci, uint8_t slot, uint32_t off, uint32_t len)
 {
 	struct vm_pci_dev *d = slot < VM_PCI_MAX_DEVS ? pci->devs[slot] : NULL;
 	uint32_t v = 0;
@@ -256,8 +255,7 @@ static void ecam_io(void *opaque, uint64_t offset, uint8_t *data, uint32_t len, 
 		le_put(data, len, vm_pci_config_read(pci, slot, off, len));
 }
 
-static int claim_slot(struct vm_pci_bus *pci, struct vm_pci_dev *d, uint8_t slot,
-		      struct vs_err *e)
+static int claim_slot(struct vm_pci_bus *pci, struct vm_pci_dev *d, uint8_t slot, struct vs_err *e)
 {
 	if (slot >= VM_PCI_MAX_DEVS)
 		return vs_fail(e, ENOSPC, "pci: no free slot for %s (%d devices max)", d->name,
@@ -282,8 +280,8 @@ int vm_pci_bus_init(struct vm_pci_bus *pci, struct vm_bus *pio, struct vm_bus *m
 	/* Red Hat QEMU PCIe host bridge ids: guests bind no driver to it. */
 	wr16(&hb->config[PCI_VENDOR_ID], 0x1b36);
 	wr16(&hb->config[PCI_VENDOR_ID + 2], 0x0008);
-	hb->config[PCI_CLASS_PROG + 2] = 0x06;	/* bridge */
-	hb->config[PCI_CLASS_PROG + 1] = 0x00;	/* host bridge */
+	hb->config[PCI_CLASS_PROG + 2] = 0x06; /* bridge */
+	hb->config[PCI_CLASS_PROG + 1] = 0x00; /* host bridge */
 	wr16(&hb->config[PCI_SUBSYS_VENDOR], 0x1af4);
 	wr16(&hb->config[PCI_SUBSYS_VENDOR + 2], 0x1100);
 	wr16(&hb->config[PCI_COMMAND], PCI_CMD_MEM | PCI_CMD_MASTER);
@@ -295,8 +293,8 @@ int vm_pci_bus_init(struct vm_pci_bus *pci, struct vm_bus *pio, struct vm_bus *m
 		goto fail;
 	if (vm_bus_register(pio, PORT_CFC, 4, cfc_io, pci, "pci-cfc", e) < 0)
 		goto fail_cf8;
-	if (vm_bus_register(mmio, VM_PCI_ECAM_BASE, VM_PCI_ECAM_SIZE, ecam_io, pci, "pci-ecam",
-			    e) < 0)
+	if (vm_bus_register(mmio, VM_PCI_ECAM_BASE, VM_PCI_ECAM_SIZE, ecam_io, pci, "pci-ecam", e) <
+	    0)
 		goto fail_cfc;
 	return 0;
 
@@ -375,7 +373,7 @@ int vm_pci_register(struct vm_pci_bus *pci, struct vm_pci_dev *d, struct vs_err 
 		return -1;
 
 	d->config[PCI_HEADER_TYPE] = 0;
-	d->config[PCI_INT_PIN] = 1;	/* INTA#; the _PRT maps it per slot */
+	d->config[PCI_INT_PIN] = 1; /* INTA#; the _PRT maps it per slot */
 	d->config[PCI_INT_LINE] = (uint8_t)VM_PCI_INTX_GSI(slot);
 	d->wmask[PCI_INT_LINE] = 0xff;
 	wr16(&d->wmask[PCI_COMMAND], PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_DIS);
@@ -446,7 +444,7 @@ int vm_pci_add_cap(struct vm_pci_dev *d, const void *cap, uint8_t len)
 	if (len < 2 || at + len > PCI_CFG_SIZE)
 		return -1;
 	memcpy(&d->config[at], cap, len);
-	d->config[at + 1] = 0;	/* end of list */
+	d->config[at + 1] = 0; /* end of list */
 	if (!d->cap_end) {
 		d->config[PCI_CAP_PTR] = (uint8_t)at;
 	} else {

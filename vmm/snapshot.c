@@ -43,7 +43,8 @@ static int get_str(struct vm_state_reader *r, char *out, size_t cap, const char 
 	if (vm_sr_u16(r, &n, e) < 0)
 		return -1;
 	if (n == 0 || n >= cap)
-		return vs_fail(e, EINVAL, "%s: %s of %u bytes (1..%zu)", r->what, field, n, cap - 1);
+		return vs_fail(e, EINVAL, "%s: %s of %u bytes (1..%zu)", r->what, field, n,
+			       cap - 1);
 	if (vm_sr_bytes(r, out, n, e) < 0)
 		return -1;
 	out[n] = '\0';
@@ -92,8 +93,8 @@ int vm_machine_decode(const char *what, const void *buf, size_t len, struct vm_m
 	if (vm_sr_u32(&r, &v, e) < 0)
 		return -1;
 	if (v != VM_MACHINE_VERSION)
-		return vs_fail(e, EINVAL, "%s: version %u, this vessel-vmm reads version %u", what, v,
-			       VM_MACHINE_VERSION);
+		return vs_fail(e, EINVAL, "%s: version %u, this vessel-vmm reads version %u", what,
+			       v, VM_MACHINE_VERSION);
 	if (vm_sr_u32(&r, &m->cpus, e) < 0)
 		return -1;
 	if (m->cpus == 0 || m->cpus > VM_MAX_CPUS)
@@ -123,7 +124,8 @@ int vm_machine_decode(const char *what, const void *buf, size_t len, struct vm_m
 			return -1;
 		l->diff = diff;
 		if (diff > 1 || (i == 0) == (bool)diff || l->id == 0)
-			return vs_fail(e, EINVAL, "%s: memory layer %u: the first layer must be a "
+			return vs_fail(e, EINVAL,
+				       "%s: memory layer %u: the first layer must be a "
 				       "full memory file and the others diffs, each with an id",
 				       what, i);
 	}
@@ -215,8 +217,7 @@ int vm_disk_identity_of(const char *path, bool readonly, struct vm_disk_identity
 	return 0;
 }
 
-int vm_disk_identity_check(const struct vm_disk_identity *want, const char *path,
-			   struct vs_err *e)
+int vm_disk_identity_check(const struct vm_disk_identity *want, const char *path, struct vs_err *e)
 {
 	struct vm_disk_identity now;
 
@@ -226,9 +227,10 @@ int vm_disk_identity_check(const struct vm_disk_identity *want, const char *path
 	if (vm_disk_identity_of(path, want->readonly, &now, e) < 0)
 		return -1;
 	if (now.size != want->size)
-		return vs_fail(e, EINVAL, "disk %s: %llu bytes, the snapshot's disk had %llu: not "
-			       "the same disk", path, (unsigned long long)now.size,
-			       (unsigned long long)want->size);
+		return vs_fail(e, EINVAL,
+			       "disk %s: %llu bytes, the snapshot's disk had %llu: not "
+			       "the same disk",
+			       path, (unsigned long long)now.size, (unsigned long long)want->size);
 	if (now.sample_crc != want->sample_crc)
 		return vs_fail(e, EINVAL, "disk %s: content differs from the snapshot's disk (%s)",
 			       path, want->path);
@@ -252,8 +254,7 @@ static void expected_layout(uint64_t size, struct vm_snapmem_layout *l)
 	}
 }
 
-int vm_machine_check(const struct vm_machine_desc *m, const struct vm_config *cfg,
-		     struct vs_err *e)
+int vm_machine_check(const struct vm_machine_desc *m, const struct vm_config *cfg, struct vs_err *e)
 {
 	struct vm_snapmem_layout want;
 
@@ -262,8 +263,10 @@ int vm_machine_check(const struct vm_machine_desc *m, const struct vm_config *cf
 			       m->cpus, cfg->cpus);
 	expected_layout(cfg->mem_size, &want);
 	if (want.nr != m->layout.nr || memcmp(want.r, m->layout.r, sizeof(want.r[0]) * want.nr))
-		return vs_fail(e, EINVAL, "snapshot: taken with %llu MiB of memory, the machine "
-			       "has %llu MiB", (unsigned long long)(vm_snapmem_pages(&m->layout) >> 8),
+		return vs_fail(e, EINVAL,
+			       "snapshot: taken with %llu MiB of memory, the machine "
+			       "has %llu MiB",
+			       (unsigned long long)(vm_snapmem_pages(&m->layout) >> 8),
 			       (unsigned long long)(cfg->mem_size >> 20));
 	if (m->nr_disks != cfg->nr_disks)
 		return vs_fail(e, EINVAL, "snapshot: taken with %u disks, the machine has %u",
@@ -276,8 +279,7 @@ int vm_machine_check(const struct vm_machine_desc *m, const struct vm_config *cf
 
 /* --- building and reading state files ------------------------------------------ */
 
-int vm_snapshot_dev_section(char *out, size_t len, const char *dev, unsigned idx,
-			    struct vs_err *e)
+int vm_snapshot_dev_section(char *out, size_t len, const char *dev, unsigned idx, struct vs_err *e)
 {
 	int n = snprintf(out, len, "dev.%s.%u", dev, idx);
 
@@ -414,8 +416,10 @@ static int map_uffd(struct vm_restore *r, const char *path, uint64_t id, struct 
 	if (vm_snapmem_info(path, &info, e) < 0)
 		return -1;
 	if (info.is_diff || info.id != id || info.pages * VM_PAGE_SIZE != total)
-		return vs_fail(e, EINVAL, "memory file %s: not the full memory file of this "
-			       "snapshot", path);
+		return vs_fail(e, EINVAL,
+			       "memory file %s: not the full memory file of this "
+			       "snapshot",
+			       path);
 	r->uffd_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->uffd_fd < 0)
 		return vs_fail_errno(e, "memory file %s", path);
@@ -476,7 +480,6 @@ fail:
 }
 
 /* --- a running VM ---------------------------------------------------------------- */
-
 
 /*
  * Quiescing the devices: vm_pause parks the vCPUs only, and device handlers
@@ -572,7 +575,7 @@ void vm_devices_thaw(struct vm_freeze *f)
 static struct {
 	bool have_last;
 	struct vm_machine_desc last;
-	bool softdirty;		/* else digests */
+	bool softdirty; /* else digests */
 	uint64_t *digests;
 } track;
 
@@ -662,14 +665,15 @@ static int save_devices(struct vm *vm, struct vm_snap_writer *w, struct vs_err *
 			struct vm_state_writer sw;
 
 			if (!d->save)
-				return vs_fail(e, ENOTSUP, "device %s cannot save its state", d->name);
+				return vs_fail(e, ENOTSUP, "device %s cannot save its state",
+					       d->name);
 			if (vm_snapshot_dev_section(name, sizeof(name), d->name, idx, e) < 0)
 				return -1;
 			vm_sw_init(&sw);
 			if (d->save(idx, &sw) < 0) {
 				vm_sw_free(&sw);
-				return vs_fail(e, EIO, "device %s %u: saving its state failed", d->name,
-					       idx);
+				return vs_fail(e, EIO, "device %s %u: saving its state failed",
+					       d->name, idx);
 			}
 			if (add_writer(w, name, &sw, e) < 0)
 				return -1;
@@ -692,8 +696,8 @@ static int build_state(struct vm *vm, const struct vm_machine_desc *m, struct vm
 		goto out;
 	irq.clock = vm->paused_clock; /* guest time stopped when the VM paused */
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		if (vm_vcpu_state_get(vm->kvm.fd, vm->vcpus[i].fd, vm->msr_list, vm->nr_msrs, &vs[i],
-				      e) < 0) {
+		if (vm_vcpu_state_get(vm->kvm.fd, vm->vcpus[i].fd, vm->msr_list, vm->nr_msrs,
+				      &vs[i], e) < 0) {
 			vs_err_prefix(e, "vCPU %u", i);
 			goto out;
 		}
@@ -722,8 +726,7 @@ static int describe(struct vm *vm, struct vm_machine_desc *m, struct vs_err *e)
 
 /* The name a layer is recorded under: its base name when it sits beside
  * the state file (so a snapshot directory can be moved), else absolute. */
-static int layer_name(const char *state, const char *mem, char *out, size_t len,
-		      struct vs_err *e)
+static int layer_name(const char *state, const char *mem, char *out, size_t len, struct vs_err *e)
 {
 	char sa[PATH_MAX], sb[PATH_MAX], real[PATH_MAX];
 	const char *name;
@@ -755,7 +758,8 @@ int vm_snapshot_save(struct vm *vm, const struct vm_snapshot_opts *o, struct vs_
 	int rc = -1;
 
 	if (o->diff && !track.have_last)
-		return vs_fail(e, EINVAL, "diff snapshot: no earlier snapshot of this VM to build "
+		return vs_fail(e, EINVAL,
+			       "diff snapshot: no earlier snapshot of this VM to build "
 			       "on (take a full one first)");
 	if (o->diff && track.last.nr_layers >= VM_SNAP_MAX_LAYERS)
 		return vs_fail(e, E2BIG, "diff snapshot: the chain has %u layers already",
@@ -841,8 +845,10 @@ static int restore_devices(struct vm *vm, struct vm_restore *r, struct vs_err *e
 			if (vm_snapshot_dev_section(name, sizeof(name), d->name, idx, e) < 0)
 				return -1;
 			if (vm_snap_need(&r->snap, name, &s, e) < 0)
-				return vs_err_prefix(e, "device %s %u is not in the snapshot "
-						     "(configured differently?)", d->name, idx);
+				return vs_err_prefix(e,
+						     "device %s %u is not in the snapshot "
+						     "(configured differently?)",
+						     d->name, idx);
 			if (!d->restore)
 				return vs_fail(e, ENOTSUP, "device %s cannot restore its state",
 					       d->name);
@@ -855,8 +861,10 @@ static int restore_devices(struct vm *vm, struct vm_restore *r, struct vs_err *e
 	for (uint32_t i = 0; i < r->snap.nr; i++)
 		present += !strncmp(r->snap.sec[i].name, "dev.", 4);
 	if (present != expected)
-		return vs_fail(e, EINVAL, "snapshot: %u device sections, this machine has %u "
-			       "devices: configured differently", present, expected);
+		return vs_fail(e, EINVAL,
+			       "snapshot: %u device sections, this machine has %u "
+			       "devices: configured differently",
+			       present, expected);
 	return 0;
 }
 
@@ -949,7 +957,8 @@ int vm_migrate_out(struct vm *vm, const char *to, bool postcopy, struct vs_err *
 		return vs_fail(e, EINVAL, "migrate: resume the VM first");
 	/* the process's seccomp policy forbids new network sockets */
 	if (!vm->cfg->no_seccomp)
-		return vs_fail(e, EPERM, "migrate: the VMM's seccomp policy forbids the outgoing "
+		return vs_fail(e, EPERM,
+			       "migrate: the VMM's seccomp policy forbids the outgoing "
 			       "TCP connection; start the VM with --no-seccomp to migrate it "
 			       "(docs/snapshots.md)");
 	if (describe(vm, &m, e) < 0)
@@ -996,8 +1005,8 @@ static int mig_prepare(void *o, const uint8_t *machine, size_t len, uint64_t pag
 	d.nr_layers = 0;
 	if (vm_machine_check(&d, m->cfg, e) < 0)
 		return -1;
-	if (vm_mem_alloc(&m->r->mem, m->cfg->mem_size, m->cfg->mem_memfd,
-			 m->cfg->mem_hugepages, e) < 0)
+	if (vm_mem_alloc(&m->r->mem, m->cfg->mem_size, m->cfg->mem_memfd, m->cfg->mem_hugepages,
+			 e) < 0)
 		return -1;
 	*mem = &m->r->mem;
 	return 0;
@@ -1030,8 +1039,7 @@ void vm_restore_free(struct vm_restore *r)
 	free(r);
 }
 
-int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out,
-			   struct vs_err *e)
+int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out, struct vs_err *e)
 {
 	struct vm_restore *r;
 

@@ -67,8 +67,7 @@ int vm_machine_decode(const char *what, const void *buf, size_t len, struct vm_m
 int vm_disk_identity_of(const char *path, bool readonly, struct vm_disk_identity *d,
 			struct vs_err *e);
 /* Refuses a disk at path that is missing or not the one saved in want. */
-int vm_disk_identity_check(const struct vm_disk_identity *want, const char *path,
-			   struct vs_err *e);
+int vm_disk_identity_check(const struct vm_disk_identity *want, const char *path, struct vs_err *e);
 
 /* Checks a machine description against the configuration it is restored
  * into: vCPUs, memory size, disks (count, and each one's identity). */
@@ -80,7 +79,7 @@ int vm_machine_check(const struct vm_machine_desc *m, const struct vm_config *cf
 enum vm_memory_backend_kind { VM_RESTORE_MAP_PRIVATE, VM_RESTORE_UFFD };
 
 struct vm_restore_opts {
-	const char *path;			/* state file */
+	const char *path; /* state file */
 	enum vm_memory_backend_kind backend;
 };
 
@@ -90,13 +89,13 @@ struct vm_restore {
 	struct vm_snap snap;
 	struct vm_machine_desc machine;
 	struct vm_irqchip_state irqchip;
-	struct vm_vcpu_state *vcpus;	/* machine.cpus of them */
-	struct vm_memory mem;		/* the guest memory, ready */
-	struct vm_uffd *uffd;		/* VM_RESTORE_UFFD: its page server */
-	int uffd_fd;			/* the memory file it reads */
-	struct vm_postcopy *postcopy;	/* a post-copy migration still bringing pages */
-	int mig_fd;			/* its connection */
-	uint64_t top_id;		/* id of the last memory layer */
+	struct vm_vcpu_state *vcpus;  /* machine.cpus of them */
+	struct vm_memory mem;	      /* the guest memory, ready */
+	struct vm_uffd *uffd;	      /* VM_RESTORE_UFFD: its page server */
+	int uffd_fd;		      /* the memory file it reads */
+	struct vm_postcopy *postcopy; /* a post-copy migration still bringing pages */
+	int mig_fd;		      /* its connection */
+	uint64_t top_id;	      /* id of the last memory layer */
 };
 
 int vm_restore_open(struct vm_restore *r, const struct vm_restore_opts *o,
@@ -112,8 +111,7 @@ void vm_restore_close(struct vm_restore *r);
 /* What vm_run starts from instead of a kernel: cfg->restore (the state
  * file, checked and its memory mapped) or cfg->migrate_listen (a migration
  * received up to its commit). NULL in *out when neither is configured. */
-int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out,
-			   struct vs_err *e);
+int vm_restore_from_config(const struct vm_config *cfg, struct vm_restore **out, struct vs_err *e);
 /* Frees what vm_restore_from_config returned (NULL is fine). */
 void vm_restore_free(struct vm_restore *r);
 
@@ -123,18 +121,17 @@ int vm_snapshot_build(struct vm_snap_writer *w, const struct vm_machine_desc *m,
 		      const struct vm_irqchip_state *irq, const struct vm_vcpu_state *vcpus,
 		      unsigned nr_vcpus, struct vs_err *e);
 /* "dev.NAME.I", or an error when it does not fit a section name. */
-int vm_snapshot_dev_section(char *out, size_t len, const char *dev, unsigned idx,
-			    struct vs_err *e);
+int vm_snapshot_dev_section(char *out, size_t len, const char *dev, unsigned idx, struct vs_err *e);
 
 /* --- on a running VM (KVM) ---------------------------------------------------- */
 
 struct vm;
 
 struct vm_snapshot_opts {
-	const char *path;	/* state file */
-	const char *mem_path;	/* NULL: PATH.mem (full) or PATH.diff (diff) */
-	bool diff;		/* only pages written since the previous snapshot */
-	bool resume;		/* run on after it; false: the VM exits (status 0) */
+	const char *path;     /* state file */
+	const char *mem_path; /* NULL: PATH.mem (full) or PATH.diff (diff) */
+	bool diff;	      /* only pages written since the previous snapshot */
+	bool resume;	      /* run on after it; false: the VM exits (status 0) */
 };
 
 /* Holds the device event loop (a job on its thread that waits for the

@@ -58,8 +58,8 @@ void vm_snap_writer_free(struct vm_snap_writer *w)
 	memset(w, 0, sizeof(*w));
 }
 
-int vm_snap_writer_add(struct vm_snap_writer *w, const char *name, const void *data,
-		       uint64_t len, struct vs_err *e)
+int vm_snap_writer_add(struct vm_snap_writer *w, const char *name, const void *data, uint64_t len,
+		       struct vs_err *e)
 {
 	uint8_t *copy;
 
@@ -158,9 +158,10 @@ int vm_snap_parse(const char *what, uint8_t *buf, uint64_t len, struct vm_snap *
 		return vs_fail(e, EINVAL, "%s: %u sections, at most %u allowed", what, nr,
 			       VM_SNAP_MAX_SECTIONS);
 	if (get64(buf + 48) != len)
-		return vs_fail(e, EINVAL, "%s: file is %llu bytes, header says %llu: truncated or "
-			       "extended", what, (unsigned long long)len,
-			       (unsigned long long)get64(buf + 48));
+		return vs_fail(e, EINVAL,
+			       "%s: file is %llu bytes, header says %llu: truncated or "
+			       "extended",
+			       what, (unsigned long long)len, (unsigned long long)get64(buf + 48));
 	table_end = HDR_LEN + (uint64_t)nr * ENT_LEN;
 	if (table_end > len)
 		return vs_fail(e, EINVAL, "%s: section table runs past the end of the file", what);
@@ -239,8 +240,8 @@ const struct vm_snap_section *vm_snap_find(const struct vm_snap *s, const char *
 	return NULL;
 }
 
-int vm_snap_need(const struct vm_snap *s, const char *name,
-		 const struct vm_snap_section **out, struct vs_err *e)
+int vm_snap_need(const struct vm_snap *s, const char *name, const struct vm_snap_section **out,
+		 struct vs_err *e)
 {
 	*out = vm_snap_find(s, name);
 	if (!*out)

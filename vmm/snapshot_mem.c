@@ -16,8 +16,8 @@
 #include "vessel/fs.h"
 #include "vmm/snapshot_mem.h"
 
-#define FULL_MAGIC "VESSELMM"
-#define DIFF_MAGIC "VESSELMD"
+#define FULL_MAGIC    "VESSELMM"
+#define DIFF_MAGIC    "VESSELMD"
 #define FULL_HDR_USED 44u
 #define DIFF_HDR_LEN  56u
 #define MAX_PAGES     (1ull << 28) /* 1 TiB of guest RAM */
@@ -65,13 +65,14 @@ int vm_snapmem_layout_check(const struct vm_snapmem_layout *l, struct vs_err *e)
 		uint64_t g = l->r[i].gpa, s = l->r[i].size;
 
 		if (!s || (g | s) % VM_PAGE_SIZE || g + s < g || s > MAX_PAGES * VM_PAGE_SIZE)
-			return vs_fail(e, EINVAL, "memory layout: region %u (0x%llx+0x%llx) is "
-				       "empty, unaligned or too large", i, (unsigned long long)g,
-				       (unsigned long long)s);
+			return vs_fail(e, EINVAL,
+				       "memory layout: region %u (0x%llx+0x%llx) is "
+				       "empty, unaligned or too large",
+				       i, (unsigned long long)g, (unsigned long long)s);
 		for (unsigned j = 0; j < i; j++)
 			if (g < l->r[j].gpa + l->r[j].size && l->r[j].gpa < g + s)
-				return vs_fail(e, EINVAL, "memory layout: regions %u and %u overlap",
-					       j, i);
+				return vs_fail(e, EINVAL,
+					       "memory layout: regions %u and %u overlap", j, i);
 		total += s / VM_PAGE_SIZE;
 	}
 	if (total > MAX_PAGES)
@@ -107,7 +108,8 @@ uint64_t vm_snapmem_new_id(void)
 
 	while (id == 0)
 		if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-			id = (uint64_t)getpid() << 32 ^ (uint64_t)(uintptr_t)&id; /* never fails in practice */
+			id = (uint64_t)getpid() << 32 ^
+			     (uint64_t)(uintptr_t)&id; /* never fails in practice */
 	return id;
 }
 
@@ -211,7 +213,8 @@ int vm_snapmem_write_full(const struct vm_memory *m, const char *path, uint64_t 
 	/* runs of non-zero pages in one write; zero pages stay holes */
 	for (uint64_t i = 0; i <= pages; i++) {
 		const uint8_t *p = i < pages ? vm_snapmem_page(m, i) : NULL;
-		bool contiguous = run_len && p == vm_snapmem_page(m, run_start) + run_len * VM_PAGE_SIZE;
+		bool contiguous =
+			run_len && p == vm_snapmem_page(m, run_start) + run_len * VM_PAGE_SIZE;
 
 		if (p && !page_is_zero(p) && (contiguous || !run_len) && run_len < 4096) {
 			if (!run_len)
@@ -219,9 +222,9 @@ int vm_snapmem_write_full(const struct vm_memory *m, const char *path, uint64_t 
 			run_len++;
 			continue;
 		}
-		if (run_len && pwrite_all(t.fd, vm_snapmem_page(m, run_start),
-					  run_len * VM_PAGE_SIZE,
-					  VM_SNAPMEM_HDR + run_start * VM_PAGE_SIZE) < 0)
+		if (run_len &&
+		    pwrite_all(t.fd, vm_snapmem_page(m, run_start), run_len * VM_PAGE_SIZE,
+			       VM_SNAPMEM_HDR + run_start * VM_PAGE_SIZE) < 0)
 			goto fail_io;
 		run_len = 0;
 		if (p && !page_is_zero(p)) {
@@ -342,8 +345,8 @@ static int read_header(const char *path, struct vm_snapmem_info *info, uint8_t *
 		if (info->file_len != VM_SNAPMEM_HDR + info->pages * VM_PAGE_SIZE)
 			return vs_fail(e, EINVAL,
 				       "memory file %s: %llu bytes, header says %llu pages: "
-				       "truncated or extended", path,
-				       (unsigned long long)info->file_len,
+				       "truncated or extended",
+				       path, (unsigned long long)info->file_len,
 				       (unsigned long long)info->pages);
 	} else {
 		uint64_t words = (info->pages + 63) / 64, n = 0;
@@ -358,16 +361,17 @@ static int read_header(const char *path, struct vm_snapmem_info *info, uint8_t *
 			return vs_fail(e, EINVAL, "memory diff %s: header checksum mismatch", path);
 		for (uint64_t w = 0; w < words; w++)
 			n += (uint64_t)__builtin_popcountll(get64(bm + w * 8));
-		if (n != info->dirty || (info->pages % 64 && get64(bm + (words - 1) * 8) >>
-								      (info->pages % 64)))
-			return vs_fail(e, EINVAL, "memory diff %s: bitmap disagrees with its header",
-				       path);
+		if (n != info->dirty ||
+		    (info->pages % 64 && get64(bm + (words - 1) * 8) >> (info->pages % 64)))
+			return vs_fail(e, EINVAL,
+				       "memory diff %s: bitmap disagrees with its header", path);
 		if (info->file_len != DIFF_HDR_LEN + words * 8 + n * VM_PAGE_SIZE)
-			return vs_fail(e, EINVAL, "memory diff %s: %llu bytes, expected %llu: "
-				       "truncated or extended", path,
-				       (unsigned long long)info->file_len,
-				       (unsigned long long)(DIFF_HDR_LEN + words * 8 +
-							    n * VM_PAGE_SIZE));
+			return vs_fail(
+				e, EINVAL,
+				"memory diff %s: %llu bytes, expected %llu: "
+				"truncated or extended",
+				path, (unsigned long long)info->file_len,
+				(unsigned long long)(DIFF_HDR_LEN + words * 8 + n * VM_PAGE_SIZE));
 		if (dcrc)
 			*dcrc = get32(hdr + 48);
 		if (bm_out)
@@ -399,9 +403,10 @@ int vm_snapmem_map(struct vm_memory *m, const struct vm_snapmem_layout *l, const
 		return vs_fail(e, EINVAL, "memory file %s: a diff layer, not a full memory file",
 			       path);
 	if (expect_id && info.id != expect_id)
-		return vs_fail(e, EINVAL, "memory file %s: belongs to another snapshot (id %016llx,"
-			       " expected %016llx)", path, (unsigned long long)info.id,
-			       (unsigned long long)expect_id);
+		return vs_fail(e, EINVAL,
+			       "memory file %s: belongs to another snapshot (id %016llx,"
+			       " expected %016llx)",
+			       path, (unsigned long long)info.id, (unsigned long long)expect_id);
 	if (info.pages != vm_snapmem_pages(l))
 		return vs_fail(e, EINVAL, "memory file %s: %llu pages, the machine has %llu", path,
 			       (unsigned long long)info.pages,
@@ -441,9 +446,11 @@ int vm_snapmem_apply_diff(const struct vm_memory *m, const char *path, uint64_t 
 		return vs_fail(e, EINVAL, "memory file %s: a full memory file, not a diff layer",
 			       path);
 	if (info.parent != expect_parent)
-		return vs_fail(e, EINVAL, "memory diff %s: its parent is %016llx, the layer below "
-			       "is %016llx: not the same chain", path,
-			       (unsigned long long)info.parent, (unsigned long long)expect_parent);
+		return vs_fail(e, EINVAL,
+			       "memory diff %s: its parent is %016llx, the layer below "
+			       "is %016llx: not the same chain",
+			       path, (unsigned long long)info.parent,
+			       (unsigned long long)expect_parent);
 	if (info.pages != mem_pages(m))
 		return vs_fail(e, EINVAL, "memory diff %s: %llu pages, the machine has %llu", path,
 			       (unsigned long long)info.pages, (unsigned long long)mem_pages(m));
@@ -460,8 +467,10 @@ int vm_snapmem_apply_diff(const struct vm_memory *m, const char *path, uint64_t 
 		off += VM_PAGE_SIZE;
 	}
 	if (crc != want_crc)
-		return vs_fail(e, EINVAL, "memory diff %s: page data checksum mismatch: file is "
-			       "corrupt", path);
+		return vs_fail(e, EINVAL,
+			       "memory diff %s: page data checksum mismatch: file is "
+			       "corrupt",
+			       path);
 	if (id_out)
 		*id_out = info.id;
 	return 0;
@@ -536,7 +545,8 @@ int vm_snapmem_softdirty_probe(struct vs_err *e)
 	}
 	munmap((void *)p, VM_PAGE_SIZE);
 	if (rc == 0 && !(bm & 1))
-		rc = vs_fail(e, ENOTSUP, "soft-dirty page tracking does not work on this kernel "
+		rc = vs_fail(e, ENOTSUP,
+			     "soft-dirty page tracking does not work on this kernel "
 			     "(CONFIG_MEM_SOFT_DIRTY): diff snapshots cannot see the VMM's own "
 			     "writes to guest memory");
 	return rc;

@@ -17,11 +17,11 @@
 #include "vmm/memory.h"
 #include "vessel/err.h"
 
-#define VM_PAGE_SIZE	      4096u
-#define VM_SNAPMEM_HDR	      4096u	/* header page of a full memory file */
-#define VM_SNAPMEM_VERSION    1u
+#define VM_PAGE_SIZE	   4096u
+#define VM_SNAPMEM_HDR	   4096u /* header page of a full memory file */
+#define VM_SNAPMEM_VERSION 1u
 /* Written into state files and migration hellos (informational). */
-#define VM_VMM_VERSION	      "0.1"
+#define VM_VMM_VERSION "0.1"
 
 /* Where guest RAM regions are, as saved in the machine section. */
 struct vm_snapmem_layout {
@@ -34,9 +34,9 @@ struct vm_snapmem_layout {
 /* What a memory file's header says. */
 struct vm_snapmem_info {
 	int is_diff;
-	uint64_t pages;		/* guest pages the file covers */
-	uint64_t id, parent;	/* parent 0: a full file */
-	uint64_t dirty;		/* diff: pages it carries */
+	uint64_t pages;	     /* guest pages the file covers */
+	uint64_t id, parent; /* parent 0: a full file */
+	uint64_t dirty;	     /* diff: pages it carries */
 	uint64_t file_len;
 };
 

@@ -13,13 +13,13 @@
 struct vm_state_writer {
 	uint8_t *buf;
 	size_t len, cap;
-	int failed;		/* out of memory: the whole save fails */
+	int failed; /* out of memory: the whole save fails */
 };
 
 struct vm_state_reader {
 	const uint8_t *buf;
 	size_t len, pos;
-	const char *what;	/* section name, for messages */
+	const char *what; /* section name, for messages */
 };
 
 void vm_sw_init(struct vm_state_writer *w);

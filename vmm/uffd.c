@@ -104,7 +104,8 @@ static void serve(struct vm_uffd *u, uint64_t fault)
 static void *handler(void *arg)
 {
 	struct vm_uffd *u = arg;
-	struct pollfd p[2] = {{.fd = u->fd, .events = POLLIN}, {.fd = u->stop_fd, .events = POLLIN}};
+	struct pollfd p[2] = {{.fd = u->fd, .events = POLLIN},
+			      {.fd = u->stop_fd, .events = POLLIN}};
 
 	for (;;) {
 		if (poll(p, 2, -1) < 0) {
@@ -134,8 +135,10 @@ static int setup(struct vm_uffd **out, void *addr, size_t len, const struct vm_u
 
 	*out = NULL;
 	if (len == 0 || len % (size_t)pg)
-		return vs_fail(e, EINVAL, "userfaultfd: length %zu is not a multiple of the page "
-			       "size", len);
+		return vs_fail(e, EINVAL,
+			       "userfaultfd: length %zu is not a multiple of the page "
+			       "size",
+			       len);
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return vs_fail(e, ENOMEM, "userfaultfd: out of memory");
@@ -212,8 +215,8 @@ int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source 
 	return 0;
 }
 
-int vm_uffd_register(struct vm_uffd **out, void *addr, size_t len,
-		     const struct vm_uffd_source *src, struct vs_err *e)
+int vm_uffd_register(struct vm_uffd **out, void *addr, size_t len, const struct vm_uffd_source *src,
+		     struct vs_err *e)
 {
 	return setup(out, addr, len, src, false, e);
 }

@@ -29,8 +29,8 @@ int vm_uffd_start(struct vm_uffd **out, size_t len, const struct vm_uffd_source 
 		  void **addr_out, struct vs_err *e);
 /* Registers an existing private anonymous mapping instead (its present
  * pages stay; only missing ones fault). The mapping stays the caller's. */
-int vm_uffd_register(struct vm_uffd **out, void *addr, size_t len,
-		     const struct vm_uffd_source *src, struct vs_err *e);
+int vm_uffd_register(struct vm_uffd **out, void *addr, size_t len, const struct vm_uffd_source *src,
+		     struct vs_err *e);
 /* Fills the page at offset off with data (UFFDIO_COPY) from any thread,
  * waking whoever faulted on it; a page already present is left alone. */
 int vm_uffd_place(struct vm_uffd *u, uint64_t off, const void *data);

@@ -64,8 +64,10 @@ static inline void insn_catch(unsigned vector)
 		uint16_t limit;
 		uint64_t base;
 	} __attribute__((packed)) idtr;
-	const char *stub = vector == 3 ? insn_stub_3 : vector == 7 ? insn_stub_7 :
-			   vector == 13 ? insn_stub_13 : insn_stub_16;
+	const char *stub = vector == 3	  ? insn_stub_3
+			   : vector == 7  ? insn_stub_7
+			   : vector == 13 ? insn_stub_13
+					  : insn_stub_16;
 	uint64_t a = (uint64_t)stub;
 	uint16_t cs;
 
@@ -81,7 +83,8 @@ static inline void insn_catch(unsigned vector)
 
 static inline void cpuid_g(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
 			 : "a"(leaf), "c"(sub));
 }
 
@@ -106,12 +109,12 @@ static inline void write_cr4(uint64_t v)
 	__asm__ volatile("mov %0, %%cr4" : : "r"(v) : "memory");
 }
 
-#define CR0_MP (1ul << 1)
-#define CR0_EM (1ul << 2)
-#define CR0_TS (1ul << 3)
-#define CR0_NE (1ul << 5)
-#define CR4_OSFXSR (1ul << 9)
+#define CR0_MP	       (1ul << 1)
+#define CR0_EM	       (1ul << 2)
+#define CR0_TS	       (1ul << 3)
+#define CR0_NE	       (1ul << 5)
+#define CR4_OSFXSR     (1ul << 9)
 #define CR4_OSXMMEXCPT (1ul << 10)
-#define RFLAGS_AC (1ul << 18)
+#define RFLAGS_AC      (1ul << 18)
 
 #endif

@@ -43,8 +43,7 @@ void guest_main(void)
 	uint64_t before, after;
 
 	cpuid_g(7, 0, r);
-	if (!check(r[1] & (1u << 20), "insn_clac_smap_cpuid", "CPUID.7.0:EBX %x lacks SMAP",
-		   r[1]))
+	if (!check(r[1] & (1u << 20), "insn_clac_smap_cpuid", "CPUID.7.0:EBX %x lacks SMAP", r[1]))
 		return;
 
 	after = run(true, false, &before);

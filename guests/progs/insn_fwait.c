@@ -49,8 +49,8 @@ void guest_main(void)
 	sw = fstatus();
 	check((sw & 0x84) == 0x84, "insn_fwait_zero_divide_pending", "status word %x", sw);
 	at = fwait_at();
-	check(insn_trap.hits == 1 && insn_trap.vector == 16, "insn_fwait_mf",
-	      "hits %lu vector %lu", insn_trap.hits, insn_trap.vector);
+	check(insn_trap.hits == 1 && insn_trap.vector == 16, "insn_fwait_mf", "hits %lu vector %lu",
+	      insn_trap.hits, insn_trap.vector);
 	check(insn_trap.rip == at, "insn_fwait_mf_rip", "saved rip %lx, fwait at %lx",
 	      insn_trap.rip, at);
 

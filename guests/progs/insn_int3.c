@@ -29,8 +29,8 @@ void guest_main(void)
 	      *(const uint8_t *)(after - 1));
 	check(insn_trap.cs == cs, "insn_int3_cs", "saved cs %lx, running with %x", insn_trap.cs,
 	      cs);
-	check(insn_trap.rsp == rsp_before, "insn_int3_rsp", "saved rsp %lx, was %lx",
-	      insn_trap.rsp, rsp_before);
+	check(insn_trap.rsp == rsp_before, "insn_int3_rsp", "saved rsp %lx, was %lx", insn_trap.rsp,
+	      rsp_before);
 	/* RF and the arithmetic flags may differ; IF/DF/AC/IOPL must not */
 	uint64_t keep = (1ul << 9) | (1ul << 10) | RFLAGS_AC | (3ul << 12);
 	check((insn_trap.rflags & keep) == (rflags_before & keep), "insn_int3_rflags",

@@ -77,8 +77,7 @@ void guest_main(void)
 	ld(0x1f80);
 	(void)cvt(0x3fc00000);
 	v = st();
-	check(v == (0x1f80 | 0x20), "insn_mxcsr_precision_flag", "stmxcsr %x after 1.5 -> int",
-	      v);
+	check(v == (0x1f80 | 0x20), "insn_mxcsr_precision_flag", "stmxcsr %x after 1.5 -> int", v);
 
 	/* bits 16-31 are reserved: #GP(0), MXCSR unchanged */
 	char strict[4];

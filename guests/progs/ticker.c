@@ -6,7 +6,7 @@
  * identity) it prints "id=VALUE". */
 #include "hw.h"
 
-#define PATTERN_WORDS (256 * 1024 / 8)	/* 256 KiB of guest RAM */
+#define PATTERN_WORDS (256 * 1024 / 8) /* 256 KiB of guest RAM */
 
 static uint64_t pattern[PATTERN_WORDS];
 
@@ -32,7 +32,7 @@ static uint8_t bcd(uint8_t v)
 /* seconds since midnight from the CMOS clock */
 static uint32_t rtc_seconds(void)
 {
-	while (cmos_read(0x0a) & 0x80)	/* update in progress */
+	while (cmos_read(0x0a) & 0x80) /* update in progress */
 		cpu_relax();
 	return bcd(cmos_read(0x04)) * 3600u + bcd(cmos_read(0x02)) * 60u + bcd(cmos_read(0x00));
 }
@@ -51,8 +51,8 @@ static uint64_t tsc_hz(void)
 }
 
 struct fw_cfg_file {
-	uint32_t size;		/* big-endian */
-	uint16_t select;	/* big-endian */
+	uint32_t size;	 /* big-endian */
+	uint16_t select; /* big-endian */
 	uint16_t reserved;
 	char name[56];
 } __attribute__((packed));

@@ -35,24 +35,24 @@ enum vs_cgroup_layout { VS_CGROUP_V1, VS_CGROUP_HYBRID, VS_CGROUP_V2 };
 /* One device cgroup rule (OCI linux.resources.devices[i]). */
 struct vs_cgroup_device_rule {
 	bool allow;
-	char type;	 /* 'a' (all), 'c' or 'b' */
-	int64_t major;	 /* -1: any */
-	int64_t minor;	 /* -1: any */
-	char access[4];	 /* subset of "rwm", NUL-terminated; "" means "rwm" */
+	char type;	/* 'a' (all), 'c' or 'b' */
+	int64_t major;	/* -1: any */
+	int64_t minor;	/* -1: any */
+	char access[4]; /* subset of "rwm", NUL-terminated; "" means "rwm" */
 };
 
 /* One per-device block I/O value (weightDevice, throttle*Device). */
 struct vs_cgroup_blkio_dev {
 	int64_t major, minor;
-	uint64_t value;		/* rate (bytes/s or io/s) or weight */
-	bool has_leaf_weight;	/* weightDevice only */
+	uint64_t value;	      /* rate (bytes/s or io/s) or weight */
+	bool has_leaf_weight; /* weightDevice only */
 	uint64_t leaf_weight;
 };
 
 /* One hugetlb limit: page size as the kernel names it ("2MB", "1GB"). */
 struct vs_cgroup_hugetlb {
 	char page_size[16];
-	uint64_t limit;		/* bytes */
+	uint64_t limit; /* bytes */
 };
 
 /* A raw key/value: OCI linux.resources.unified (v2 file name -> content)
@@ -74,24 +74,24 @@ struct vs_cgroup_resources {
 	int64_t memory_limit;
 	bool has_memory_reservation;
 	int64_t memory_reservation;
-	bool has_memory_swap;		/* OCI: memory + swap */
+	bool has_memory_swap; /* OCI: memory + swap */
 	int64_t memory_swap;
-	bool has_memory_kernel;		/* deprecated by the kernel: ignored, with a warning */
+	bool has_memory_kernel; /* deprecated by the kernel: ignored, with a warning */
 	int64_t memory_kernel;
-	bool has_memory_kernel_tcp;	/* v1 only; ignored with a warning on v2 */
+	bool has_memory_kernel_tcp; /* v1 only; ignored with a warning on v2 */
 	int64_t memory_kernel_tcp;
-	bool has_memory_swappiness;	/* 0..100 */
+	bool has_memory_swappiness; /* 0..100 */
 	uint64_t memory_swappiness;
 	bool has_disable_oom_killer;
 	bool disable_oom_killer;
 	bool has_use_hierarchy;
 	bool use_hierarchy;
-	bool check_before_update;	/* refuse a limit below current usage */
+	bool check_before_update; /* refuse a limit below current usage */
 
 	/* cpu */
 	bool has_cpu_shares;
 	uint64_t cpu_shares;
-	bool has_cpu_quota;		/* microseconds per period; -1 = none */
+	bool has_cpu_quota; /* microseconds per period; -1 = none */
 	int64_t cpu_quota;
 	bool has_cpu_period;
 	uint64_t cpu_period;
@@ -103,7 +103,7 @@ struct vs_cgroup_resources {
 	uint64_t cpu_rt_period;
 	bool has_cpu_idle;
 	int64_t cpu_idle;
-	char *cpuset_cpus;		/* NULL: not set */
+	char *cpuset_cpus; /* NULL: not set */
 	char *cpuset_mems;
 
 	/* pids (<= 0: unlimited) */
@@ -177,8 +177,7 @@ int vs_cgroup_exists(const char *path, bool *out, struct vs_err *e);
 
 /* Writes every field r sets. A field the host cannot honour (file missing)
  * is an error naming the file, but only when r asks for it. */
-int vs_cgroup_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		    struct vs_err *e);
+int vs_cgroup_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e);
 /* Moves pid into the cgroup in every hierarchy. */
 int vs_cgroup_enter(struct vs_cgroup *cg, pid_t pid, struct vs_err *e);
 /* Freezes or thaws, waiting until the kernel reports FROZEN / THAWED. */
@@ -212,12 +211,12 @@ const char *vs_cgroup_dir(const struct vs_cgroup *cg, const char *controller);
  */
 struct vs_cgroup_mount {
 	char *target;	/* "memory", "cpu,cpuacct", "systemd", "unified", or "" */
-	char *host_dir;	/* e.g. /sys/fs/cgroup/memory/vessel/abc */
+	char *host_dir; /* e.g. /sys/fs/cgroup/memory/vessel/abc */
 	char *fstype;	/* "cgroup" or "cgroup2" */
 	char *options;	/* "memory", "cpu,cpuacct", "none,name=systemd", "" */
 };
-int vs_cgroup_mount_info(const struct vs_cgroup *cg, struct vs_cgroup_mount **out,
-			 size_t *n, struct vs_err *e);
+int vs_cgroup_mount_info(const struct vs_cgroup *cg, struct vs_cgroup_mount **out, size_t *n,
+			 struct vs_err *e);
 void vs_cgroup_mount_info_free(struct vs_cgroup_mount *m, size_t n);
 
 #endif

@@ -31,8 +31,8 @@ static int prepare(void *o, const uint8_t *machine, size_t len, uint64_t pages,
 	if (pages > MAX_PAGES)
 		return vs_fail(e, EINVAL, "fuzz: %llu pages", (unsigned long long)pages);
 	s->area_len = pages * VM_PAGE_SIZE;
-	s->area = mmap(NULL, s->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		       0);
+	s->area =
+		mmap(NULL, s->area_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (s->area == MAP_FAILED) {
 		s->area = NULL;
 		return vs_fail(e, ENOMEM, "fuzz: mmap");

@@ -26,20 +26,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)ct_seccomp_uses_notify(s);
 		ct_seccomp_free(s);
 	} else if (!e.msg[0]) {
-		abort();	/* a failure always says why */
+		abort(); /* a failure always says why */
 	}
 	if (ct_resources_parse(j, "fuzz", &r, &e) == 0) {
 		for (size_t i = 0; i < r.n_devices; i++) {
 			const struct vs_cgroup_device_rule *d = &r.devices[i];
 
-			if (!strchr("abc", d->type) || strspn(d->access, "rwm") != strlen(d->access))
+			if (!strchr("abc", d->type) ||
+			    strspn(d->access, "rwm") != strlen(d->access))
 				abort();
 			if (d->major < -1 || d->minor < -1)
 				abort();
 		}
 		for (size_t i = 0; i < r.n_hugetlb; i++)
 			if (strchr(r.hugetlb[i].page_size, '/'))
-				abort();	/* it becomes a file name */
+				abort(); /* it becomes a file name */
 		for (size_t i = 0; i < r.n_unified; i++)
 			if (strchr(r.unified[i].key, '/'))
 				abort();
@@ -48,7 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	vs_cgroup_resources_free(&r);
 	if (ct_caps_parse(j, "fuzz", &c, &e) == 0) {
-		uint64_t known = ct_caps_last_cap() >= 63 ? ~0ull : (2ull << ct_caps_last_cap()) - 1;
+		uint64_t known =
+			ct_caps_last_cap() >= 63 ? ~0ull : (2ull << ct_caps_last_cap()) - 1;
 
 		if ((c.bounding | c.effective | c.permitted | c.inheritable | c.ambient) & ~known)
 			abort();

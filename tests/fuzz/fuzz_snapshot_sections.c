@@ -22,8 +22,9 @@ static void vcpu_case(const uint8_t *d, size_t n)
 	vm_vcpu_state_encode(&s, &w);
 	if (vm_vcpu_state_decode("fuzz", w.buf, w.len, &t, &e) < 0)
 		abort();
-	if (memcmp(&s.regs, &t.regs, sizeof(s.regs)) || memcmp(&s.lapic, &t.lapic, sizeof(s.lapic)) ||
-	    s.nr_msrs != t.nr_msrs || s.xsave_len != t.xsave_len || s.tsc_khz != t.tsc_khz ||
+	if (memcmp(&s.regs, &t.regs, sizeof(s.regs)) ||
+	    memcmp(&s.lapic, &t.lapic, sizeof(s.lapic)) || s.nr_msrs != t.nr_msrs ||
+	    s.xsave_len != t.xsave_len || s.tsc_khz != t.tsc_khz ||
 	    (s.nr_msrs && memcmp(s.msrs, t.msrs, s.nr_msrs * sizeof(*s.msrs))) ||
 	    (s.xsave_len && memcmp(s.xsave, t.xsave, s.xsave_len)))
 		abort();

@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ct_state *s = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	if (ct_state_parse("state.json", (const char *)data, size, "/run/x/c", &s, &e) == 0) {
 		/* what commands do with a loaded state */

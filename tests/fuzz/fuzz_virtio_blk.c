@@ -38,7 +38,7 @@ static void setup(void)
 	close(fd);
 	atexit(cleanup);
 	h = vh_new();
-	h->cfg.disks[0] = (struct vm_disk_cfg){ .path = path };
+	h->cfg.disks[0] = (struct vm_disk_cfg){.path = path};
 	h->cfg.nr_disks = 1;
 	if (vm_virtio_blk_ops.create(&h->ctx, &e) < 0) {
 		fprintf(stderr, "fuzz_virtio_blk: %s\n", e.msg);
@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct gseg s[6];
 		unsigned n = data[pos] % 6 + 1;
 		uint8_t wmask = data[pos + 1];
-		uint8_t hdr[16] = { 0 };
+		uint8_t hdr[16] = {0};
 
 		memcpy(hdr, data + pos + 2, 4);
 		memcpy(hdr + 8, data + pos + 6, 8);
@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint32_t len = (uint32_t)(data[pos] | data[pos + 1] << 8) % 0x5000;
 
 			pos += 2;
-			s[i] = (struct gseg){ buf, len, (wmask >> i) & 1 };
+			s[i] = (struct gseg){buf, len, (wmask >> i) & 1};
 			buf += len;
 			if (buf > VH_RAM_SIZE - 0x5000)
 				buf = 0x100000;
@@ -80,6 +80,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gq_add(h, &g, s, n);
 	}
 	vh_notify(h, d, 0);
-	vh_cc_w(h, d, 0x14, 1, 0);	/* reset for the next input */
+	vh_cc_w(h, d, 0x14, 1, 0); /* reset for the next input */
 	return 0;
 }

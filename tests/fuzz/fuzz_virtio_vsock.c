@@ -34,7 +34,7 @@ static void cleanup(void)
 
 static void setup(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct vs_err e;
 
 	vs_log_init("fuzz", NULL, VS_LOG_TEXT, VS_LOG_ERROR, &e);
@@ -48,7 +48,7 @@ static void setup(void)
 	    listen(listener, 64) < 0)
 		abort();
 	h = vh_new();
-	h->cfg.vsock = (struct vm_vsock_cfg){ .enabled = true, .cid = 3, .uds_path = uds };
+	h->cfg.vsock = (struct vm_vsock_cfg){.enabled = true, .cid = 3, .uds_path = uds};
 	if (vm_virtio_vsock_ops.create(&h->ctx, &e) < 0) {
 		fprintf(stderr, "fuzz_virtio_vsock: %s\n", e.msg);
 		abort();
@@ -69,7 +69,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int n = 0; n < 48 && pos + 10 <= size; n++) {
 		uint8_t *p = h->ram + tx;
 		uint64_t src = 3, dst = 2;
-		uint16_t type = 1, op = data[pos] % 9, sport = (uint16_t)(data[pos + 2] | data[pos + 3] << 8);
+		uint16_t type = 1, op = data[pos] % 9,
+			 sport = (uint16_t)(data[pos + 2] | data[pos + 3] << 8);
 		uint32_t flags = data[pos + 1] & 3, dport = data[pos + 4] % 4;
 		uint32_t ba = (uint32_t)(data[pos + 5] | data[pos + 6] << 8);
 		uint32_t fc = (uint32_t)(data[pos + 7] | data[pos + 8] << 8);
@@ -91,17 +92,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(p + 40, &fc, 4);
 		memcpy(p + 44, data + pos, len);
 		pos += len;
-		struct gseg s = { tx, 44 + len, false };
+		struct gseg s = {tx, 44 + len, false};
 		gq_add(h, &g[1], &s, 1);
 		vh_notify(h, d, 1);
 		tx += 0x200;
 		/* a receive buffer sized by the op byte's high bits */
-		struct gseg r = { rx, 44u + (uint32_t)(data[pos - len - 10] >> 3) * 8, true };
+		struct gseg r = {rx, 44u + (uint32_t)(data[pos - len - 10] >> 3) * 8, true};
 		gq_add(h, &g[0], &r, 1);
 		vh_notify(h, d, 0);
 		rx += 0x200;
 	}
-	vh_cc_w(h, d, 0x14, 1, 0);	/* reset: closes every connection */
+	vh_cc_w(h, d, 0x14, 1, 0); /* reset: closes every connection */
 	for (int fd; (fd = accept(listener, NULL, NULL)) >= 0;)
 		close(fd);
 	return 0;

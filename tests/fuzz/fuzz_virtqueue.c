@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		(void)sum;
 		if (vm_vq_push(&q, el.head, (uint32_t)el.in_len, &e) < 0)
-			abort();	/* a popped head must always go back */
+			abort(); /* a popped head must always go back */
 		vm_vq_should_notify(&q);
 	}
 	return 0;

@@ -13,13 +13,13 @@
 #include "vessel/cleanup.h"
 #include "vessel/json.h"
 
-#define BIT(c) (1ull << (c))
-#define CAP_CHOWN_ 0
-#define CAP_KILL_ 5
-#define CAP_SETPCAP_ 8
+#define BIT(c)		      (1ull << (c))
+#define CAP_CHOWN_	      0
+#define CAP_KILL_	      5
+#define CAP_SETPCAP_	      8
 #define CAP_NET_BIND_SERVICE_ 10
-#define CAP_SYS_ADMIN_ 21
-#define CAP_SYS_RESOURCE_ 24
+#define CAP_SYS_ADMIN_	      21
+#define CAP_SYS_RESOURCE_     24
 
 static int parse(const char *json, struct ct_caps *c, struct vs_err *e)
 {
@@ -61,7 +61,8 @@ TEST(caps_parse_names_to_bits)
 	struct ct_caps c;
 
 	REQUIRE(parse("{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\"],\"effective\":[\"CAP_KILL\"],"
-		      "\"ambient\":[]}", &c, &e) == 0);
+		      "\"ambient\":[]}",
+		      &c, &e) == 0);
 	CHECK(c.set);
 	CHECK_EQ(c.bounding, BIT(CAP_CHOWN_) | BIT(CAP_KILL_));
 	CHECK_EQ(c.effective, BIT(CAP_KILL_));
@@ -100,7 +101,7 @@ TEST(caps_unknown_name_names_field_index)
 static int drop_bounding_child(void)
 {
 	struct vs_err e;
-	struct ct_caps c = { .set = true };
+	struct ct_caps c = {.set = true};
 	uint64_t before = status_caps("CapBnd");
 
 	c.bounding = BIT(CAP_CHOWN_) | BIT(CAP_KILL_) | BIT(CAP_SETPCAP_);
@@ -120,7 +121,7 @@ TEST(caps_drop_bounding_keeps_only_listed)
 static int user_switch_child(void)
 {
 	struct vs_err e;
-	struct ct_caps c = { .set = true };
+	struct ct_caps c = {.set = true};
 	uint64_t want = BIT(CAP_CHOWN_) | BIT(CAP_NET_BIND_SERVICE_);
 
 	c.bounding = c.effective = c.permitted = c.inheritable = want;
@@ -148,7 +149,7 @@ TEST(caps_apply_after_user_switch_sets_all_sets)
 static int not_held_child(void)
 {
 	struct vs_err e;
-	struct ct_caps c = { .set = true };
+	struct ct_caps c = {.set = true};
 	uint64_t want = BIT(CAP_CHOWN_) | BIT(CAP_SYS_RESOURCE_);
 
 	c.bounding = c.effective = c.permitted = c.inheritable = c.ambient = want;
@@ -174,7 +175,7 @@ TEST(caps_not_held_by_runtime_left_out_not_fatal)
 static int empty_child(void)
 {
 	struct vs_err e;
-	struct ct_caps c = { .set = true };
+	struct ct_caps c = {.set = true};
 
 	if (ct_caps_drop_bounding(&c, &e) < 0 || ct_caps_apply(&c, &e) < 0)
 		return 1;

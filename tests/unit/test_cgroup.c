@@ -32,7 +32,7 @@ struct child {
 static struct child spawn(int (*fn)(void))
 {
 	int p[2];
-	struct child c = { -1, -1 };
+	struct child c = {-1, -1};
 
 	if (pipe(p) < 0)
 		return c;
@@ -237,7 +237,7 @@ static int eat_memory(void)
 		return 2;
 	for (size_t i = 0; i < sz; i += 4096)
 		m[i] = 1;
-	return 0;	/* not killed: the limit did not work */
+	return 0; /* not killed: the limit did not work */
 }
 
 TEST(memory_limit_oom_kills_process)
@@ -246,14 +246,14 @@ TEST(memory_limit_oom_kills_process)
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("oom");
 	autofree char *limit = NULL, *failcnt = NULL;
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 	int st;
 
 	if (!have_v1("memory"))
 		SKIP("no v1 memory hierarchy");
 	r.has_memory_limit = true;
 	r.memory_limit = 32 << 20;
-	r.has_memory_swap = true;	/* memory+swap == memory: no swap */
+	r.has_memory_swap = true; /* memory+swap == memory: no swap */
 	r.memory_swap = 32 << 20;
 	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
 	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
@@ -278,7 +278,7 @@ TEST(memory_limit_raise_above_memsw_and_lower_again)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("memsw");
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 
 	if (!have_v1("memory"))
 		SKIP("no v1 memory hierarchy");
@@ -327,7 +327,7 @@ TEST(pids_limit_stops_fork_bomb)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("pids");
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 	int st;
 
 	if (!have_v1("pids"))
@@ -385,9 +385,9 @@ static int open_null_then_zero(void)
 	int b = open("/dev/zero", O_RDONLY);
 
 	if (a < 0)
-		return 1;	/* allowed device refused */
+		return 1; /* allowed device refused */
 	if (b >= 0)
-		return 2;	/* denied device opened */
+		return 2; /* denied device opened */
 	return errno == EPERM ? 0 : 3;
 }
 
@@ -397,8 +397,8 @@ TEST(cgroup_v1_devices_deny_all_then_rules)
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("dev");
 	autofree char *list = NULL;
-	struct vs_cgroup_resources r = { 0 };
-	struct vs_cgroup_device_rule null = { true, 'c', 1, 3, "rw" };
+	struct vs_cgroup_resources r = {0};
+	struct vs_cgroup_device_rule null = {true, 'c', 1, 3, "rw"};
 	int st;
 
 	if (!have_v1("devices"))
@@ -424,13 +424,13 @@ TEST(cgroup_v1_write_error_names_file_and_value)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("badval");
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 	char buf[700];
 
 	if (!have_v1("cpu"))
 		SKIP("no v1 cpu hierarchy");
 	r.has_cpu_quota = true;
-	r.cpu_quota = 10;	/* below the kernel's 1 ms minimum */
+	r.cpu_quota = 10; /* below the kernel's 1 ms minimum */
 	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
 	CHECK(vs_cgroup_apply(cg, &r, &e) < 0);
 	autofree char *want = vs_strdup_printf("cgroup %s/cpu.cfs_quota_us: write \"10\"",
@@ -445,7 +445,7 @@ TEST(cgroup_absent_file_is_error_only_when_asked)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("absent");
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 
 	if (!have_v1("blkio"))
 		SKIP("no v1 blkio hierarchy");
@@ -455,7 +455,7 @@ TEST(cgroup_absent_file_is_error_only_when_asked)
 		vs_cgroup_destroy(cg, &e);
 		SKIP("this host has blkio.leaf_weight");
 	}
-	r.has_pids_limit = true;	/* something else, fine */
+	r.has_pids_limit = true; /* something else, fine */
 	r.pids_limit = 100;
 	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
 	r.has_blkio_leaf_weight = true;
@@ -534,7 +534,7 @@ TEST(cgroup_v2_enter_pids_freeze_kill)
 	CHECK(vs_cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen);
 	CHECK(vs_cgroup_freeze(cg, false, &e) == 0);
 	CHECK(vs_cgroup_is_frozen(cg, &frozen, &e) == 0 && !frozen);
-	CHECK(vs_cgroup_kill(cg, SIGKILL, &e) == 0);	/* cgroup.kill */
+	CHECK(vs_cgroup_kill(cg, SIGKILL, &e) == 0); /* cgroup.kill */
 	st = wait_status(c.pid);
 	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 	CHECK(vs_cgroup_destroy(cg, &e) == 0);
@@ -546,7 +546,7 @@ TEST(cgroup_v2_absent_controller_error_names_file)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("v2mem");
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 
 	if (!have_unified())
 		SKIP("no cgroup2 mount at %s", UNIFIED);
@@ -574,8 +574,8 @@ TEST(cgroup_v2_hugetlb_limit_written)
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("v2huge");
 	autofree char *val = NULL;
-	struct vs_cgroup_resources r = { 0 };
-	struct vs_cgroup_hugetlb h = { "2MB", 4 << 21 };
+	struct vs_cgroup_resources r = {0};
+	struct vs_cgroup_hugetlb h = {"2MB", 4 << 21};
 
 	if (!have_unified())
 		SKIP("no cgroup2 mount at %s", UNIFIED);
@@ -614,10 +614,10 @@ TEST(cgroup_v2_device_program_denies_unlisted_devices)
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("v2dev");
 	struct vs_cgroup_device_rule rules[] = {
-		{ false, 'a', -1, -1, "rwm" },		/* explicit deny all */
-		{ true, 'c', 1, -1, "rw" },		/* all of major 1 ... */
-		{ false, 'c', 1, 5, "r" },		/* ... but reading /dev/zero */
-		{ true, 'c', 1, 3, "w" },
+		{false, 'a', -1, -1, "rwm"}, /* explicit deny all */
+		{true, 'c', 1, -1, "rw"},    /* all of major 1 ... */
+		{false, 'c', 1, 5, "r"},     /* ... but reading /dev/zero */
+		{true, 'c', 1, 3, "w"},
 	};
 	int st;
 
@@ -633,7 +633,7 @@ TEST(cgroup_v2_device_program_denies_unlisted_devices)
 	}
 	/* replacing it (here through vs_cgroup_apply, as `update` does)
 	 * keeps exactly one program attached */
-	struct vs_cgroup_resources r = { .has_devices = true, .devices = rules, .n_devices = 4 };
+	struct vs_cgroup_resources r = {.has_devices = true, .devices = rules, .n_devices = 4};
 	CHECK(vs_cgroup_apply(cg, &r, &e) == 0);
 	CHECK_EQ(attached_device_progs(cg->h[0].dir), 1);
 	struct child c = spawn(open_null_then_zero);
@@ -651,7 +651,7 @@ TEST(cgroup_v2_device_program_allow_all_loads)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("v2all");
-	struct vs_cgroup_device_rule all = { true, 'a', -1, -1, "" };
+	struct vs_cgroup_device_rule all = {true, 'a', -1, -1, ""};
 	struct bpf_insn *insns = NULL;
 	size_t n = 0;
 
@@ -701,19 +701,19 @@ static char *slurp(const char *dir, const char *file)
 TEST(cgroup_v2_values_converted_from_oci_units)
 {
 	static const char *const files[] = {
-		"memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpu.max",
-		"pids.max", "io.weight", "io.max", "cpuset.cpus", NULL,
+		"memory.max", "memory.swap.max", "memory.low", "cpu.weight",  "cpu.max",
+		"pids.max",   "io.weight",	 "io.max",     "cpuset.cpus", NULL,
 	};
 	autofree char *dir = fake_v2(files);
-	struct vs_cgroup_hier h = { .dir = dir, .v2 = true };
-	struct vs_cgroup_blkio_dev rbps = { .major = 8, .minor = 16, .value = 1048576 };
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_hier h = {.dir = dir, .v2 = true};
+	struct vs_cgroup_blkio_dev rbps = {.major = 8, .minor = 16, .value = 1048576};
+	struct vs_cgroup_resources r = {0};
 	struct vs_err e;
 
 	REQUIRE(dir);
 	r.has_memory_limit = r.has_memory_swap = r.has_memory_reservation = true;
 	r.memory_limit = 100 << 20;
-	r.memory_swap = 300 << 20;	/* OCI: memory + swap */
+	r.memory_swap = 300 << 20; /* OCI: memory + swap */
 	r.memory_reservation = -1;
 	r.has_cpu_shares = true;
 	r.cpu_shares = 1024;
@@ -735,17 +735,17 @@ TEST(cgroup_v2_values_converted_from_oci_units)
 	autofree char *iow = slurp(dir, "io.weight"), *iomax = slurp(dir, "io.max");
 	autofree char *cpus = slurp(dir, "cpuset.cpus");
 	CHECK_STR(mem, "104857600");
-	CHECK_STR(swap, "209715200");	/* swap alone */
+	CHECK_STR(swap, "209715200"); /* swap alone */
 	CHECK_STR(low, "max");
 	CHECK_STR(w, "39");
 	CHECK_STR(cmax, "50000 100000");
 	CHECK_STR(pids, "max");
-	CHECK_STR(iow, "default 4950");	/* 1 + (500 - 10) * 9999 / 990 */
+	CHECK_STR(iow, "default 4950"); /* 1 + (500 - 10) * 9999 / 990 */
 	CHECK_STR(iomax, "8:16 rbps=1048576");
 	CHECK_STR(cpus, "0-1");
 
 	/* swap below memory: refused, naming the field */
-	struct vs_cgroup_resources bad = { 0 };
+	struct vs_cgroup_resources bad = {0};
 	bad.has_memory_limit = bad.has_memory_swap = true;
 	bad.memory_limit = 100 << 20;
 	bad.memory_swap = 50 << 20;
@@ -758,17 +758,17 @@ TEST(cgroup_v2_values_converted_from_oci_units)
 	CHECK(vs_cg_v2_apply(&h, &bad, false, &e) < 0);
 	CHECK_CONTAINS(e.msg, "realtime");
 	memset(&bad, 0, sizeof(bad));
-	bad.has_disable_oom_killer = true;	/* false: fine */
+	bad.has_disable_oom_killer = true; /* false: fine */
 	CHECK(vs_cg_v2_apply(&h, &bad, false, &e) == 0);
 	CHECK(vs_rm_rf(dir, &e) == 0);
 }
 
 TEST(cgroup_v2_quota_alone_keeps_period)
 {
-	static const char *const files[] = { "cpu.max", NULL };
+	static const char *const files[] = {"cpu.max", NULL};
 	autofree char *dir = fake_v2(files);
-	struct vs_cgroup_hier h = { .dir = dir, .v2 = true };
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_hier h = {.dir = dir, .v2 = true};
+	struct vs_cgroup_resources r = {0};
 	struct vs_err e;
 
 	REQUIRE(dir);
@@ -788,10 +788,10 @@ TEST(cgroup_hybrid_hugetlb_and_unified_go_to_cgroup2)
 	struct vs_err e;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree char *p = test_path("hybrid");
-	struct vs_cgroup_hugetlb h = { "2MB", 2 << 21 };
-	struct vs_cgroup_kv kv = { "hugetlb.2MB.rsvd.max", "6291456" };
-	struct vs_cgroup_kv bad = { "memory.high", "1000000" };
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_hugetlb h = {"2MB", 2 << 21};
+	struct vs_cgroup_kv kv = {"hugetlb.2MB.rsvd.max", "6291456"};
+	struct vs_cgroup_kv bad = {"memory.high", "1000000"};
+	struct vs_cgroup_resources r = {0};
 
 	REQUIRE(vs_cgroup_create(p, &cg, &e) == 0);
 	if (vs_cgroup_layout(cg) != VS_CGROUP_HYBRID || vs_cg_find(cg, "hugetlb") == NULL ||

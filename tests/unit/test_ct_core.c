@@ -29,7 +29,7 @@ static char *tmpdir(void)
 
 TEST(state_id_rules_follow_runc)
 {
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_state_check_id("abc-DEF_1.2+3", &e), 0);
 	CHECK_EQ(ct_state_check_id("", &e), -1);
@@ -43,8 +43,8 @@ TEST(state_id_rules_follow_runc)
 TEST(state_save_load_roundtrip_and_duplicate_refused)
 {
 	autofree char *root = tmpdir();
-	struct vs_err e = { 0 };
-	struct ct_state s = { 0 }, *l = NULL;
+	struct vs_err e = {0};
+	struct ct_state s = {0}, *l = NULL;
 
 	REQUIRE(root);
 	CHECK_EQ(ct_state_dir_create(root, "c1", &e), 0);
@@ -88,7 +88,7 @@ TEST(state_unknown_version_refused)
 {
 	autofree char *root = tmpdir();
 	autofree char *dir = NULL, *path = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	struct ct_state *l = NULL;
 	const char *doc = "{\"vessel_state_version\": 99, \"id\": \"c\"}";
 
@@ -104,7 +104,7 @@ TEST(state_unknown_version_refused)
 
 TEST(state_dead_or_reused_pid_is_stopped)
 {
-	struct ct_state s = { 0 };
+	struct ct_state s = {0};
 	pid_t child = fork();
 
 	REQUIRE(child >= 0);
@@ -113,10 +113,10 @@ TEST(state_dead_or_reused_pid_is_stopped)
 	REQUIRE(ct_pid_start_time(getpid(), &s.start_time) == 0);
 	waitpid(child, NULL, 0);
 	s.dir = "/nonexistent";
-	s.pid = child;		/* gone */
+	s.pid = child; /* gone */
 	CHECK_EQ(ct_state_status(&s), CT_STOPPED);
 	s.pid = getpid();
-	s.start_time += 1;	/* same pid, another process */
+	s.start_time += 1; /* same pid, another process */
 	CHECK_EQ(ct_state_status(&s), CT_STOPPED);
 	CHECK(!ct_pid_alive(0, 0));
 }
@@ -144,7 +144,7 @@ TEST(state_list_ids_sorted_and_missing_root_empty)
 	autofree char *root = tmpdir();
 	autostrv char **ids = NULL;
 	size_t n = 9;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	REQUIRE(root);
 	CHECK_EQ(ct_state_list_ids("/nonexistent/root", &ids, &n, &e), 0);
@@ -160,7 +160,7 @@ TEST(state_list_ids_sorted_and_missing_root_empty)
 
 TEST(ns_map_format_and_lookup)
 {
-	struct ct_id_map m[2] = { { 0, 100000, 1000 }, { 1000, 5000, 1 } };
+	struct ct_id_map m[2] = {{0, 100000, 1000}, {1000, 5000, 1}};
 	autofree char *s = ct_ns_format_map(m, 2);
 
 	CHECK_STR(s, "0 100000 1000\n1000 5000 1\n");
@@ -201,12 +201,12 @@ TEST(cpu_list_parse)
 
 TEST(find_exec_uses_process_path)
 {
-	char *args[] = { "sh", NULL };
-	char *env_ok[] = { "PATH=/nonexistent:/bin", NULL };
-	char *env_bad[] = { "PATH=/nonexistent", NULL };
-	char *missing[] = { "/no/such/prog", NULL };
-	struct ct_process p = { .args = args, .env = env_ok };
-	struct vs_err e = { 0 };
+	char *args[] = {"sh", NULL};
+	char *env_ok[] = {"PATH=/nonexistent:/bin", NULL};
+	char *env_bad[] = {"PATH=/nonexistent", NULL};
+	char *missing[] = {"/no/such/prog", NULL};
+	struct ct_process p = {.args = args, .env = env_ok};
+	struct vs_err e = {0};
 	char *out = NULL;
 
 	REQUIRE(ct_process_find_exec(&p, &out, &e) == 0);
@@ -222,10 +222,10 @@ TEST(find_exec_uses_process_path)
 
 TEST(process_env_adds_home_once)
 {
-	char *env[] = { "A=1", NULL };
-	char *env_home[] = { "HOME=/h", NULL };
-	char *extra[] = { "LISTEN_FDS=2", NULL };
-	struct ct_process p = { .env = env, .uid = 0 };
+	char *env[] = {"A=1", NULL};
+	char *env_home[] = {"HOME=/h", NULL};
+	char *extra[] = {"LISTEN_FDS=2", NULL};
+	struct ct_process p = {.env = env, .uid = 0};
 	char **v = ct_process_env(&p, extra);
 
 	CHECK_STR(v[0], "A=1");
@@ -243,7 +243,7 @@ TEST(process_env_adds_home_once)
 TEST(sync_error_message_travels)
 {
 	int sv[2];
-	struct vs_err sent = { 0 }, got = { 0 };
+	struct vs_err sent = {0}, got = {0};
 	struct ct_sync_msg m;
 
 	REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
@@ -265,8 +265,8 @@ TEST(sync_error_message_travels)
 TEST(console_pty_fd_passes_over_socket)
 {
 	int sv[2], master = -1, slave = -1, got = -1;
-	struct vs_err e = { 0 };
-	char buf[16] = { 0 };
+	struct vs_err e = {0};
+	char buf[16] = {0};
 
 	if (access("/dev/ptmx", R_OK | W_OK) < 0)
 		SKIP("no /dev/ptmx");
@@ -287,7 +287,7 @@ TEST(console_pty_fd_passes_over_socket)
 
 TEST(prepare_fds_rejects_closed_preserved_fd)
 {
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	pid_t child = fork();
 	int st = 0;
 
@@ -306,7 +306,7 @@ TEST(state_id_must_match_directory)
 {
 	autofree char *root = tmpdir();
 	autofree char *dir = NULL, *path = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	struct ct_state *l = NULL;
 	const char *doc = "{\"vessel_state_version\": 1, \"id\": \"other\", \"bundle\": \"/b\","
 			  " \"rootfs\": \"/b/r\", \"pid\": 1, \"start_time\": 1}";
@@ -324,7 +324,7 @@ TEST(state_id_must_match_directory)
 
 TEST(state_parse_names_bad_field)
 {
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	struct ct_state *l = NULL;
 	const char *doc = "{\"vessel_state_version\": 1, \"id\": \"c\", \"bundle\": 3}";
 

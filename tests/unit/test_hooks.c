@@ -30,10 +30,10 @@ TEST(hook_receives_state_on_stdin)
 	REQUIRE(make_tmp() == 0);
 	autofree char *out = vs_path_join(tmpdir, "state");
 	autofree char *cmd = vs_strdup_printf("cat > %s", out);
-	char *args[] = { "sh", "-c", cmd, NULL };
-	struct ct_hook h = { .path = "/bin/sh", .args = args };
+	char *args[] = {"sh", "-c", cmd, NULL};
+	struct ct_hook h = {.path = "/bin/sh", .args = args};
 	const char *state = "{\"ociVersion\":\"1.2.0\",\"id\":\"c1\",\"status\":\"creating\"}";
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	autofree char *got = NULL;
 
 	CHECK_EQ(ct_hooks_run(&h, 1, "prestart", state, &e), 0);
@@ -46,11 +46,12 @@ TEST(hook_gets_its_args_and_only_its_env)
 {
 	REQUIRE(make_tmp() == 0);
 	autofree char *out = vs_path_join(tmpdir, "env");
-	autofree char *cmd = vs_strdup_printf("echo \"$0 $1 $HOOKVAR ${VESSEL_TEST_LEAK:-clean}\" > %s", out);
-	char *args[] = { "sh", "-c", cmd, "first", "second", NULL };
-	char *env[] = { "HOOKVAR=hello", NULL };
-	struct ct_hook h = { .path = "/bin/sh", .args = args, .env = env };
-	struct vs_err e = { 0 };
+	autofree char *cmd =
+		vs_strdup_printf("echo \"$0 $1 $HOOKVAR ${VESSEL_TEST_LEAK:-clean}\" > %s", out);
+	char *args[] = {"sh", "-c", cmd, "first", "second", NULL};
+	char *env[] = {"HOOKVAR=hello", NULL};
+	struct ct_hook h = {.path = "/bin/sh", .args = args, .env = env};
+	struct vs_err e = {0};
 	autofree char *got = NULL;
 
 	setenv("VESSEL_TEST_LEAK", "leaked", 1);
@@ -63,9 +64,9 @@ TEST(hook_gets_its_args_and_only_its_env)
 
 TEST(hook_nonzero_exit_is_reported_with_status)
 {
-	char *args[] = { "sh", "-c", "exit 3", NULL };
-	struct ct_hook h = { .path = "/bin/sh", .args = args };
-	struct vs_err e = { 0 };
+	char *args[] = {"sh", "-c", "exit 3", NULL};
+	struct ct_hook h = {.path = "/bin/sh", .args = args};
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_hooks_run(&h, 1, "poststop", "{}", &e), -1);
 	CHECK_STR(e.msg, "hooks.poststop[0]: /bin/sh: exited with status 3");
@@ -76,15 +77,15 @@ TEST(hook_list_stops_at_first_failure_and_names_its_index)
 	REQUIRE(make_tmp() == 0);
 	autofree char *mark = vs_path_join(tmpdir, "third-ran");
 	autofree char *cmd = vs_strdup_printf("touch %s", mark);
-	char *ok_args[] = { "sh", "-c", "true", NULL };
-	char *bad_args[] = { "sh", "-c", "kill -9 $$", NULL };
-	char *mark_args[] = { "sh", "-c", cmd, NULL };
+	char *ok_args[] = {"sh", "-c", "true", NULL};
+	char *bad_args[] = {"sh", "-c", "kill -9 $$", NULL};
+	char *mark_args[] = {"sh", "-c", cmd, NULL};
 	struct ct_hook hs[] = {
-		{ .path = "/bin/sh", .args = ok_args },
-		{ .path = "/bin/sh", .args = bad_args },
-		{ .path = "/bin/sh", .args = mark_args },
+		{.path = "/bin/sh", .args = ok_args},
+		{.path = "/bin/sh", .args = bad_args},
+		{.path = "/bin/sh", .args = mark_args},
 	};
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_hooks_run(hs, 3, "createContainer", "{}", &e), -1);
 	CHECK_CONTAINS(e.msg, "hooks.createContainer[1]: /bin/sh: killed by signal 9");
@@ -94,9 +95,9 @@ TEST(hook_list_stops_at_first_failure_and_names_its_index)
 
 TEST(hook_timeout_kills_and_reports)
 {
-	char *args[] = { "sh", "-c", "exec sleep 10", NULL };
-	struct ct_hook h = { .path = "/bin/sh", .args = args, .timeout = 1 };
-	struct vs_err e = { 0 };
+	char *args[] = {"sh", "-c", "exec sleep 10", NULL};
+	struct ct_hook h = {.path = "/bin/sh", .args = args, .timeout = 1};
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_hooks_run(&h, 1, "prestart", "{}", &e), -1);
 	CHECK_STR(e.msg, "hooks.prestart[0]: /bin/sh: timed out after 1 s");
@@ -105,8 +106,8 @@ TEST(hook_timeout_kills_and_reports)
 
 TEST(hook_that_cannot_be_executed_is_reported)
 {
-	struct ct_hook h = { .path = "/nonexistent/hook" };
-	struct vs_err e = { 0 };
+	struct ct_hook h = {.path = "/nonexistent/hook"};
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_hooks_run(&h, 1, "poststart", "{}", &e), -1);
 	CHECK_CONTAINS(e.msg, "hooks.poststart[0]: /nonexistent/hook: cannot execute");
@@ -118,9 +119,9 @@ TEST(hook_ignoring_large_state_on_stdin_still_succeeds)
 	/* more than a pipe buffer, and the hook never reads it: no SIGPIPE, no hang */
 	size_t n = 1 << 20;
 	autofree char *big = malloc(n + 1);
-	char *args[] = { "sh", "-c", "exec 0<&-; exit 0", NULL };
-	struct ct_hook h = { .path = "/bin/sh", .args = args };
-	struct vs_err e = { 0 };
+	char *args[] = {"sh", "-c", "exec 0<&-; exit 0", NULL};
+	struct ct_hook h = {.path = "/bin/sh", .args = args};
+	struct vs_err e = {0};
 
 	REQUIRE(big);
 	memset(big, 'x', n);
@@ -135,9 +136,9 @@ TEST(hook_reads_large_state_completely)
 	autofree char *cmd = vs_strdup_printf("cat > %s", out);
 	size_t n = 300000;
 	autofree char *big = malloc(n + 1);
-	char *args[] = { "sh", "-c", cmd, NULL };
-	struct ct_hook h = { .path = "/bin/sh", .args = args };
-	struct vs_err e = { 0 };
+	char *args[] = {"sh", "-c", cmd, NULL};
+	struct ct_hook h = {.path = "/bin/sh", .args = args};
+	struct vs_err e = {0};
 	struct stat st;
 
 	REQUIRE(big);
@@ -151,8 +152,8 @@ TEST(hook_reads_large_state_completely)
 
 TEST(hook_without_args_runs_with_path_as_argv0)
 {
-	struct ct_hook h = { .path = "/bin/true" };
-	struct vs_err e = { 0 };
+	struct ct_hook h = {.path = "/bin/true"};
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_hooks_run(&h, 1, "prestart", NULL, &e), 0);
 	CHECK_EQ(ct_hooks_run(NULL, 0, "prestart", "{}", &e), 0);
@@ -160,19 +161,19 @@ TEST(hook_without_args_runs_with_path_as_argv0)
 
 TEST(poststart_and_poststop_lists_run_every_hook_after_a_failure)
 {
-	const char *kinds[] = { "poststart", "poststop" };
+	const char *kinds[] = {"poststart", "poststop"};
 
 	for (size_t k = 0; k < 2; k++) {
 		REQUIRE(make_tmp() == 0);
 		autofree char *mark = vs_path_join(tmpdir, "last-ran");
 		autofree char *cmd = vs_strdup_printf("echo ran >> %s", mark);
-		char *bad_args[] = { "sh", "-c", "exit 4", NULL };
-		char *mark_args[] = { "sh", "-c", cmd, NULL };
+		char *bad_args[] = {"sh", "-c", "exit 4", NULL};
+		char *mark_args[] = {"sh", "-c", cmd, NULL};
 		struct ct_hook hs[] = {
-			{ .path = "/bin/sh", .args = bad_args },
-			{ .path = "/bin/sh", .args = mark_args },
+			{.path = "/bin/sh", .args = bad_args},
+			{.path = "/bin/sh", .args = mark_args},
 		};
-		struct vs_err e = { 0 };
+		struct vs_err e = {0};
 		autofree char *got = NULL;
 
 		CHECK_EQ(ct_hooks_run(hs, 2, kinds[k], "{}", &e), -1);
@@ -185,15 +186,15 @@ TEST(poststart_and_poststop_lists_run_every_hook_after_a_failure)
 
 TEST(several_failing_poststop_hooks_report_the_first_and_the_count)
 {
-	char *bad1[] = { "sh", "-c", "exit 5", NULL };
-	char *bad2[] = { "sh", "-c", "exit 6", NULL };
-	char *ok[] = { "sh", "-c", "true", NULL };
+	char *bad1[] = {"sh", "-c", "exit 5", NULL};
+	char *bad2[] = {"sh", "-c", "exit 6", NULL};
+	char *ok[] = {"sh", "-c", "true", NULL};
 	struct ct_hook hs[] = {
-		{ .path = "/bin/sh", .args = ok },
-		{ .path = "/bin/sh", .args = bad1 },
-		{ .path = "/bin/sh", .args = bad2 },
+		{.path = "/bin/sh", .args = ok},
+		{.path = "/bin/sh", .args = bad1},
+		{.path = "/bin/sh", .args = bad2},
 	};
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	CHECK_EQ(ct_hooks_run(hs, 3, "poststop", "{}", &e), -1);
 	CHECK_CONTAINS(e.msg, "2 of 3 poststop hooks failed, the first: ");

@@ -415,7 +415,8 @@ static int record_stream(struct pipe_fwd *up)
 	struct vm_migrate_source_ops ops = {&g, g_dirty, g_pause, g_resume, g_save};
 
 	guest_init(&g);
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, t) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, t) < 0)
 		return -1;
 	*up = (struct pipe_fwd){.in = s[1], .out = t[0], .keep = true};
 	down = (struct pipe_fwd){.in = t[0], .out = s[1]};
@@ -667,7 +668,8 @@ static int postcopy_through(struct pipe_fwd *up, struct pc_dest *p, struct guest
 
 	guest_init(g);
 	g->burst = 40;
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, t) < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, s) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM, 0, t) < 0)
 		return -100;
 	up->in = s[1];
 	up->out = t[0];
@@ -692,7 +694,8 @@ static size_t after_commit(const uint8_t *b, size_t len)
 	size_t off = 0;
 
 	while (off + 16 <= len) {
-		uint32_t type = b[off] | b[off + 1] << 8 | b[off + 2] << 16 | (uint32_t)b[off + 3] << 24;
+		uint32_t type =
+			b[off] | b[off + 1] << 8 | b[off + 2] << 16 | (uint32_t)b[off + 3] << 24;
 		uint32_t flen = b[off + 4] | b[off + 5] << 8 | b[off + 6] << 16 |
 				(uint32_t)b[off + 7] << 24;
 		off += 16 + flen;

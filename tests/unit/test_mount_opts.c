@@ -15,8 +15,9 @@ static int parse(struct ct_mount_opts *o, char *const *v)
 
 TEST(mount_opts_flag_options_set_and_clear_flags)
 {
-	char *v[] = { "nosuid", "nodev", "noexec", "ro", "sync", "dirsync", "mand", "noatime",
-		      "nodiratime", "lazytime", "silent", "nosymfollow", NULL };
+	char *v[] = {"nosuid",	"nodev",       "noexec",  "ro",		"sync",
+		     "dirsync", "mand",	       "noatime", "nodiratime", "lazytime",
+		     "silent",	"nosymfollow", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -27,8 +28,9 @@ TEST(mount_opts_flag_options_set_and_clear_flags)
 	CHECK(o.data == NULL);
 	ct_mount_opts_free(&o);
 
-	char *w[] = { "suid", "dev", "exec", "rw", "async", "nomand", "atime", "diratime",
-		      "nolazytime", "loud", "symfollow", "norelatime", "nostrictatime", NULL };
+	char *w[] = {"suid",	  "dev",	"exec",		 "rw",	       "async",
+		     "nomand",	  "atime",	"diratime",	 "nolazytime", "loud",
+		     "symfollow", "norelatime", "nostrictatime", NULL};
 	REQUIRE(parse(&o, w) == 0);
 	CHECK_EQ(o.flags, 0);
 	CHECK_EQ(o.cleared, MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY | MS_SYNCHRONOUS |
@@ -39,8 +41,8 @@ TEST(mount_opts_flag_options_set_and_clear_flags)
 
 TEST(mount_opts_later_option_wins)
 {
-	char *v[] = { "ro", "nosuid", "rw", NULL };
-	char *atime[] = { "noatime", "strictatime", NULL };
+	char *v[] = {"ro", "nosuid", "rw", NULL};
+	char *atime[] = {"noatime", "strictatime", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -55,8 +57,8 @@ TEST(mount_opts_later_option_wins)
 
 TEST(mount_opts_bind_rbind_and_remount)
 {
-	char *b[] = { "bind", NULL };
-	char *rb[] = { "rbind", "remount", NULL };
+	char *b[] = {"bind", NULL};
+	char *rb[] = {"rbind", "remount", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, b) == 0);
@@ -69,7 +71,7 @@ TEST(mount_opts_bind_rbind_and_remount)
 
 TEST(mount_opts_unknown_options_go_to_data_in_order)
 {
-	char *v[] = { "nosuid", "size=65536k", "mode=755", "x-custom", "uid=5", NULL };
+	char *v[] = {"nosuid", "size=65536k", "mode=755", "x-custom", "uid=5", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -81,8 +83,8 @@ TEST(mount_opts_unknown_options_go_to_data_in_order)
 
 TEST(mount_opts_propagation_last_wins)
 {
-	char *v[] = { "rbind", "shared", "rslave", NULL };
-	char *p[] = { "runbindable", NULL };
+	char *v[] = {"rbind", "shared", "rslave", NULL};
+	char *p[] = {"runbindable", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -96,9 +98,9 @@ TEST(mount_opts_propagation_last_wins)
 
 TEST(mount_opts_recursive_options_become_mount_attributes)
 {
-	char *v[] = { "rbind", "rro", "rnosuid", "rnodev", "rnoexec", "rnodiratime",
-		      "rnosymfollow", NULL };
-	char *undo[] = { "rro", "rrw", "rnosuid", "rsuid", NULL };
+	char *v[] = {"rbind",	"rro",	       "rnosuid",      "rnodev",
+		     "rnoexec", "rnodiratime", "rnosymfollow", NULL};
+	char *undo[] = {"rro", "rrw", "rnosuid", "rsuid", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -118,9 +120,9 @@ TEST(mount_opts_recursive_options_become_mount_attributes)
 
 TEST(mount_opts_recursive_atime_sets_the_whole_atime_field)
 {
-	char *v[] = { "rnoatime", NULL };
-	char *w[] = { "rnoatime", "rstrictatime", NULL };
-	char *r[] = { "ratime", NULL };
+	char *v[] = {"rnoatime", NULL};
+	char *w[] = {"rnoatime", "rstrictatime", NULL};
+	char *r[] = {"ratime", NULL};
 	struct ct_mount_opts o;
 
 	/* mount_setattr(2): an atime change clears all of MOUNT_ATTR__ATIME */
@@ -140,8 +142,8 @@ TEST(mount_opts_recursive_atime_sets_the_whole_atime_field)
 
 TEST(mount_opts_tmpcopyup_and_idmap_are_recognised)
 {
-	char *v[] = { "tmpcopyup", "idmap", NULL };
-	char *r[] = { "ridmap", NULL };
+	char *v[] = {"tmpcopyup", "idmap", NULL};
+	char *r[] = {"ridmap", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -157,7 +159,7 @@ TEST(mount_opts_tmpcopyup_and_idmap_are_recognised)
 
 TEST(mount_opts_empty_option_is_refused_with_its_index)
 {
-	char *v[] = { "ro", "", NULL };
+	char *v[] = {"ro", "", NULL};
 	struct ct_mount_opts o;
 	struct vs_err e;
 
@@ -168,8 +170,8 @@ TEST(mount_opts_empty_option_is_refused_with_its_index)
 
 TEST(mount_opts_notmpcopyup_and_iversion)
 {
-	char *v[] = { "tmpcopyup", "iversion", "notmpcopyup", NULL };
-	char *w[] = { "noiversion", "rnostrictatime", NULL };
+	char *v[] = {"tmpcopyup", "iversion", "notmpcopyup", NULL};
+	char *w[] = {"noiversion", "rnostrictatime", NULL};
 	struct ct_mount_opts o;
 
 	REQUIRE(parse(&o, v) == 0);
@@ -197,9 +199,9 @@ TEST(mount_opts_no_options_is_empty)
 
 TEST(mount_opts_remount_keeps_locked_source_flags)
 {
-	char *v[] = { "bind", "ro", NULL };
-	char *plain[] = { "rbind", NULL };
-	char *rw[] = { "bind", "rw", "suid", NULL };
+	char *v[] = {"bind", "ro", NULL};
+	char *plain[] = {"rbind", NULL};
+	char *rw[] = {"bind", "rw", "suid", NULL};
 	struct ct_mount_opts o;
 	unsigned long f;
 

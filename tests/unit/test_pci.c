@@ -30,14 +30,14 @@ struct fixture {
 
 static void pio_w32(struct fixture *f, uint16_t port, uint32_t v)
 {
-	uint8_t d[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	uint8_t d[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
 
 	vm_bus_dispatch(&f->pio, port, d, 4, true);
 }
 
 static uint32_t pio_r(struct fixture *f, uint16_t port, uint32_t len)
 {
-	uint8_t d[4] = { 0 };
+	uint8_t d[4] = {0};
 
 	vm_bus_dispatch(&f->pio, port, d, len, false);
 	return (uint32_t)d[0] | (uint32_t)d[1] << 8 | (uint32_t)d[2] << 16 | (uint32_t)d[3] << 24;
@@ -81,9 +81,9 @@ static int setup(struct fixture *f, bool with_dev)
 	f->dev.config[1] = 0x1a;
 	f->dev.config[2] = 0x41;
 	f->dev.config[3] = 0x10;
-	f->dev.bar[0] = (struct vm_pci_bar){ .size = 0x4000, .fn = bar_io, .opaque = &f->rec };
-	f->dev.bar[2] = (struct vm_pci_bar){
-		.size = 0x1000, .is_64 = true, .fn = bar_io, .opaque = &f->rec };
+	f->dev.bar[0] = (struct vm_pci_bar){.size = 0x4000, .fn = bar_io, .opaque = &f->rec};
+	f->dev.bar[2] =
+		(struct vm_pci_bar){.size = 0x1000, .is_64 = true, .fn = bar_io, .opaque = &f->rec};
 	return vm_pci_register(&f->pci, &f->dev, &e);
 }
 
@@ -93,10 +93,10 @@ TEST(host_bridge_answers_on_slot_zero_through_cf8)
 
 	REQUIRE(setup(&f, false) == 0);
 	CHECK_EQ(cfg_r(&f, 0, 0, 4), 0x00081b36);
-	CHECK_EQ(cfg_r(&f, 0, 0x08, 4) >> 16, 0x0600);	/* class: host bridge */
-	CHECK_EQ(cfg_r(&f, 0, 0x02, 2), 0x0008);	/* word at 0xCFE */
-	CHECK_EQ(cfg_r(&f, 0, 0x01, 1), 0x1b);		/* byte at 0xCFD */
-	CHECK_EQ(pio_r(&f, 0xcf8, 4), 0x80000000u);	/* latch reads back */
+	CHECK_EQ(cfg_r(&f, 0, 0x08, 4) >> 16, 0x0600); /* class: host bridge */
+	CHECK_EQ(cfg_r(&f, 0, 0x02, 2), 0x0008);       /* word at 0xCFE */
+	CHECK_EQ(cfg_r(&f, 0, 0x01, 1), 0x1b);	       /* byte at 0xCFD */
+	CHECK_EQ(pio_r(&f, 0xcf8, 4), 0x80000000u);    /* latch reads back */
 	vm_pci_bus_destroy(&f.pci);
 }
 
@@ -106,9 +106,9 @@ TEST(empty_slot_and_other_functions_read_all_ones)
 
 	REQUIRE(setup(&f, false) == 0);
 	CHECK_EQ(cfg_r(&f, 5, 0, 4), 0xffffffffu);
-	pio_w32(&f, 0xcf8, 0x80000000u | 1u << 8);	/* slot 0 function 1 */
+	pio_w32(&f, 0xcf8, 0x80000000u | 1u << 8); /* slot 0 function 1 */
 	CHECK_EQ(pio_r(&f, 0xcfc, 4), 0xffffffffu);
-	pio_w32(&f, 0xcf8, 0x00000000u);		/* enable bit clear */
+	pio_w32(&f, 0xcf8, 0x00000000u); /* enable bit clear */
 	CHECK_EQ(pio_r(&f, 0xcfc, 4), 0xffffffffu);
 	vm_pci_bus_destroy(&f.pci);
 }
@@ -137,11 +137,11 @@ TEST(device_gets_slot_bars_and_interrupt_pin)
 	CHECK_EQ(cfg_r(&f, 1, 0, 4), 0x10411af4);
 	CHECK_EQ(cfg_r(&f, 1, 0x3d, 1), 1);
 	CHECK_EQ(cfg_r(&f, 1, 0x3c, 1), VM_PCI_INTX_GSI(1));
-	CHECK_EQ(cfg_r(&f, 1, 0x04, 2) & 0x6, 0x6);	/* memory + master enabled */
+	CHECK_EQ(cfg_r(&f, 1, 0x04, 2) & 0x6, 0x6); /* memory + master enabled */
 	CHECK(f.dev.bar[0].addr >= VM_PCI_MMIO_BASE);
 	CHECK_EQ(f.dev.bar[0].addr & 0x3fff, 0);
 	CHECK_EQ(cfg_r(&f, 1, 0x10, 4), (uint32_t)f.dev.bar[0].addr);
-	CHECK_EQ(cfg_r(&f, 1, 0x18, 4) & 0x6, 0x4);	/* 64-bit memory BAR */
+	CHECK_EQ(cfg_r(&f, 1, 0x18, 4) & 0x6, 0x4); /* 64-bit memory BAR */
 	CHECK(mmio_hits(&f, f.dev.bar[0].addr + 0x10));
 	CHECK_EQ(f.rec.last_off, 0x10);
 	CHECK(mmio_hits(&f, f.dev.bar[2].addr));
@@ -202,7 +202,7 @@ TEST(read_only_fields_ignore_guest_writes)
 	REQUIRE(setup(&f, true) == 0);
 	cfg_w32(&f, 1, 0x00, 0x12345678);
 	CHECK_EQ(cfg_r(&f, 1, 0, 4), 0x10411af4);
-	cfg_w32(&f, 1, 0x3c, 0xffffff0b);		/* line is writable, pin is not */
+	cfg_w32(&f, 1, 0x3c, 0xffffff0b); /* line is writable, pin is not */
 	CHECK_EQ(cfg_r(&f, 1, 0x3c, 1), 0x0b);
 	CHECK_EQ(cfg_r(&f, 1, 0x3d, 1), 1);
 	vm_pci_bus_destroy(&f.pci);
@@ -211,7 +211,7 @@ TEST(read_only_fields_ignore_guest_writes)
 TEST(capabilities_chain_from_the_pointer)
 {
 	struct fixture f;
-	uint8_t c1[8] = { 0x09, 0, 8, 1 }, c2[12] = { 0x11, 0, 0, 0 };
+	uint8_t c1[8] = {0x09, 0, 8, 1}, c2[12] = {0x11, 0, 0, 0};
 
 	REQUIRE(setup(&f, true) == 0);
 	int o1 = vm_pci_add_cap(&f.dev, c1, sizeof(c1));
@@ -223,8 +223,8 @@ TEST(capabilities_chain_from_the_pointer)
 	CHECK_EQ(cfg_r(&f, 1, 0x41, 1), 0x48);
 	CHECK_EQ(cfg_r(&f, 1, 0x49, 1), 0);
 	CHECK_EQ(cfg_r(&f, 1, 0x48, 1), 0x11);
-	uint8_t big[200] = { 0x09 };
-	CHECK(vm_pci_add_cap(&f.dev, big, sizeof(big)) < 0);	/* does not fit below 0x100 */
+	uint8_t big[200] = {0x09};
+	CHECK(vm_pci_add_cap(&f.dev, big, sizeof(big)) < 0); /* does not fit below 0x100 */
 	vm_pci_bus_destroy(&f.pci);
 }
 
@@ -250,10 +250,10 @@ TEST(bad_bar_size_is_refused_with_device_name)
 {
 	struct fixture f;
 	struct vs_err e;
-	struct vm_pci_dev d = { .name = "oddbar" };
+	struct vm_pci_dev d = {.name = "oddbar"};
 
 	REQUIRE(setup(&f, false) == 0);
-	d.bar[0] = (struct vm_pci_bar){ .size = 0x3000, .fn = bar_io, .opaque = &f.rec };
+	d.bar[0] = (struct vm_pci_bar){.size = 0x3000, .fn = bar_io, .opaque = &f.rec};
 	CHECK(vm_pci_register(&f.pci, &d, &e) < 0);
 	CHECK_CONTAINS(e.msg, "oddbar");
 	CHECK(f.pci.devs[1] == NULL);
@@ -276,8 +276,8 @@ static void rec_line(void *opaque, uint32_t gsi, int level)
 TEST(slots_sharing_a_gsi_wire_or_their_intx)
 {
 	struct fixture f;
-	struct lines l = { 0 };
-	struct vm_irq irq = { .opaque = &l, .set_line = rec_line };
+	struct lines l = {0};
+	struct vm_irq irq = {.opaque = &l, .set_line = rec_line};
 	uint32_t gsi = VM_PCI_INTX_GSI(1);
 
 	REQUIRE(setup(&f, false) == 0);
@@ -286,11 +286,11 @@ TEST(slots_sharing_a_gsi_wire_or_their_intx)
 	CHECK_EQ(l.level[gsi], 1);
 	vm_pci_set_intx(&f.pci, &irq, 9, true);
 	vm_pci_set_intx(&f.pci, &irq, 1, false);
-	CHECK_EQ(l.level[gsi], 1);	/* slot 9 still holds the line */
+	CHECK_EQ(l.level[gsi], 1); /* slot 9 still holds the line */
 	vm_pci_set_intx(&f.pci, &irq, 2, true);
 	CHECK_EQ(l.level[VM_PCI_INTX_GSI(2)], 1);
 	vm_pci_set_intx(&f.pci, &irq, 9, false);
 	CHECK_EQ(l.level[gsi], 0);
-	CHECK_EQ(l.calls, 3);	/* only real changes reach the irqchip */
+	CHECK_EQ(l.calls, 3); /* only real changes reach the irqchip */
 	vm_pci_bus_destroy(&f.pci);
 }

@@ -50,7 +50,8 @@ TEST(resources_full_spec_parsed)
 		      "\"network\":{\"classID\":1048577,\"priorities\":[{\"name\":\"eth0\","
 		      "  \"priority\":5}]},"
 		      "\"unified\":{\"memory.high\":\"50000000\"}"
-		      "}", &r, &e) == 0);
+		      "}",
+		      &r, &e) == 0);
 	CHECK(r.has_devices);
 	CHECK_EQ(r.n_devices, 2);
 	CHECK(!r.devices[0].allow && r.devices[0].type == 'a' && r.devices[0].major == -1);
@@ -88,9 +89,10 @@ TEST(resources_zero_means_unset_like_runc)
 	struct vs_cgroup_resources r;
 
 	REQUIRE(parse("{\"memory\":{\"limit\":0,\"swap\":0},\"cpu\":{\"shares\":0,\"quota\":0},"
-		      "\"pids\":{\"limit\":0}}", &r, &e) == 0);
-	CHECK(!r.has_memory_limit && !r.has_memory_swap && !r.has_cpu_shares &&
-	      !r.has_cpu_quota && !r.has_pids_limit);
+		      "\"pids\":{\"limit\":0}}",
+		      &r, &e) == 0);
+	CHECK(!r.has_memory_limit && !r.has_memory_swap && !r.has_cpu_shares && !r.has_cpu_quota &&
+	      !r.has_pids_limit);
 	CHECK(!r.has_devices);
 	vs_cgroup_resources_free(&r);
 	REQUIRE(parse("{\"memory\":{\"limit\":-1},\"pids\":{\"limit\":-1}}", &r, &e) == 0);

@@ -97,10 +97,11 @@ static int map_self_to_root(int fd)
 
 /*
  * Runs fn in a child that ran pre (if any) and unshared `flags`; with
- * CLONE_NEWPID, fn runs as pid 1 of the new namespace. fn writes its report to fd. Returns the text.
+ * CLONE_NEWPID, fn runs as pid 1 of the new namespace. fn writes its report to fd. Returns the
+ * text.
  */
-static int run_isolated(int flags, int (*pre)(int fd, void *arg),
-			void (*fn)(int fd, void *arg), void *arg, char *out, size_t len)
+static int run_isolated(int flags, int (*pre)(int fd, void *arg), void (*fn)(int fd, void *arg),
+			void *arg, char *out, size_t len)
 {
 	int p[2];
 	pid_t pid;
@@ -128,8 +129,9 @@ static int run_isolated(int flags, int (*pre)(int fd, void *arg),
 				_exit(1);
 			if (c > 0) {
 				close(p[1]);
-				_exit(waitpid(c, &status, 0) == c && WIFEXITED(status) ?
-					      WEXITSTATUS(status) : 1);
+				_exit(waitpid(c, &status, 0) == c && WIFEXITED(status)
+					      ? WEXITSTATUS(status)
+					      : 1);
 			}
 		}
 		fn(p[1], arg);
@@ -160,8 +162,8 @@ TEST(open_in_root_keeps_relative_and_absolute_symlinks_inside)
 	autoclose int root = open(t, O_PATH | O_DIRECTORY);
 	REQUIRE(root >= 0);
 
-	const char *paths[] = { "up/hostname", "abs/hostname", "/../../etc/hostname",
-				"etc/loop/etc/hostname" };
+	const char *paths[] = {"up/hostname", "abs/hostname", "/../../etc/hostname",
+			       "etc/loop/etc/hostname"};
 	for (size_t i = 0; i < 4; i++) {
 		autoclose int fd = ct_rootfs_open_in(root, paths[i], O_RDONLY, &e);
 
@@ -248,19 +250,20 @@ TEST(sysctl_path_maps_dots_and_refuses_escapes)
 	CHECK(ct_sysctl_path("net.ipv4.ip_forward", b, 10) < 0);
 }
 
-static struct ct_namespace ns_ipc_net[] = { { CT_NS_IPC, NULL }, { CT_NS_NET, NULL } };
+static struct ct_namespace ns_ipc_net[] = {{CT_NS_IPC, NULL}, {CT_NS_NET, NULL}};
 
 TEST(sysctl_check_needs_the_scoping_namespace)
 {
 	struct ct_kv kv[1];
-	struct ct_spec s = { 0 };
+	struct ct_spec s = {0};
 	struct vs_err e;
 
 	s.lnx.sysctl = kv;
 	s.lnx.n_sysctl = 1;
-	kv[0] = (struct ct_kv){ "kernel.shmmax", "1" };
+	kv[0] = (struct ct_kv){"kernel.shmmax", "1"};
 	CHECK(ct_sysctl_check(&s, &e) < 0);
-	CHECK_CONTAINS(e.msg, "config.json: linux.sysctl: \"kernel.shmmax\": needs a ipc namespace");
+	CHECK_CONTAINS(e.msg,
+		       "config.json: linux.sysctl: \"kernel.shmmax\": needs a ipc namespace");
 	kv[0].key = "net.ipv4.ip_forward";
 	CHECK(ct_sysctl_check(&s, &e) < 0);
 	CHECK_CONTAINS(e.msg, "needs a network namespace");
@@ -273,8 +276,8 @@ TEST(sysctl_check_needs_the_scoping_namespace)
 
 	s.lnx.namespaces = ns_ipc_net;
 	s.lnx.n_namespaces = 2;
-	const char *ok[] = { "kernel.shmmax", "kernel.msgmnb", "kernel.sem", "fs.mqueue.msg_max",
-			     "net.ipv4.ip_forward", "net/core/somaxconn" };
+	const char *ok[] = {"kernel.shmmax",	 "kernel.msgmnb",	"kernel.sem",
+			    "fs.mqueue.msg_max", "net.ipv4.ip_forward", "net/core/somaxconn"};
 	for (size_t i = 0; i < 6; i++) {
 		kv[0].key = (char *)ok[i];
 		CHECK(ct_sysctl_check(&s, &e) == 0);
@@ -289,7 +292,7 @@ TEST(sysctl_check_needs_the_scoping_namespace)
 
 TEST(validate_names_missing_rootfs)
 {
-	struct ct_spec s = { 0 };
+	struct ct_spec s = {0};
 	struct vs_err e;
 
 	s.root_path = "rootfs";
@@ -305,38 +308,40 @@ TEST(validate_names_missing_rootfs)
 TEST(validate_refuses_bad_mounts_by_index)
 {
 	autofree char *t = make_tmp();
-	struct ct_spec s = { 0 };
-	struct ct_mount m[2] = { 0 };
-	char *bind[] = { "rbind", "ro", NULL };
-	char *idmap[] = { "bind", "idmap", NULL };
+	struct ct_spec s = {0};
+	struct ct_mount m[2] = {0};
+	char *bind[] = {"rbind", "ro", NULL};
+	char *idmap[] = {"bind", "idmap", NULL};
 	struct vs_err e;
 
 	REQUIRE(t);
 	s.root_path = t;
 	s.mounts = m;
 	s.n_mounts = 2;
-	m[0] = (struct ct_mount){ .destination = "/proc", .type = "proc", .source = "proc" };
-	m[1] = (struct ct_mount){ .destination = "/data", .source = "missing-dir", .options = bind };
+	m[0] = (struct ct_mount){.destination = "/proc", .type = "proc", .source = "proc"};
+	m[1] = (struct ct_mount){.destination = "/data", .source = "missing-dir", .options = bind};
 	CHECK(ct_rootfs_validate(&s, "/nonexistent-bundle", &e) < 0);
 	CHECK_CONTAINS(e.msg, "config.json: mounts[1].source: /nonexistent-bundle/missing-dir");
 	CHECK_EQ(e.errnum, ENOENT);
 
 	/* idmap with no mappings on the mount nor in linux */
-	m[1] = (struct ct_mount){ .destination = "/data", .source = "/tmp", .options = idmap };
+	m[1] = (struct ct_mount){.destination = "/data", .source = "/tmp", .options = idmap};
 	CHECK(ct_rootfs_validate(&s, "/b", &e) < 0);
-	CHECK_CONTAINS(e.msg, "config.json: mounts[1] (/data): idmap needs uidMappings and gidMappings");
+	CHECK_CONTAINS(e.msg,
+		       "config.json: mounts[1] (/data): idmap needs uidMappings and gidMappings");
 	/* idmap of something that is not a bind */
-	char *idmap_only[] = { "idmap", NULL };
-	m[1] = (struct ct_mount){ .destination = "/data", .type = "tmpfs", .source = "tmpfs",
-				  .options = idmap_only };
+	char *idmap_only[] = {"idmap", NULL};
+	m[1] = (struct ct_mount){
+		.destination = "/data", .type = "tmpfs", .source = "tmpfs", .options = idmap_only};
 	CHECK(ct_rootfs_validate(&s, "/b", &e) < 0);
-	CHECK_CONTAINS(e.msg, "config.json: mounts[1] (/data): idmapped mounts must be bind mounts");
+	CHECK_CONTAINS(e.msg,
+		       "config.json: mounts[1] (/data): idmapped mounts must be bind mounts");
 
-	m[1] = (struct ct_mount){ .destination = "/data", .source = "x" };
+	m[1] = (struct ct_mount){.destination = "/data", .source = "x"};
 	CHECK(ct_rootfs_validate(&s, "/b", &e) < 0);
 	CHECK_CONTAINS(e.msg, "config.json: mounts[1].type: missing");
 
-	m[1] = (struct ct_mount){ .destination = "/data", .type = "tmpfs", .source = "tmpfs" };
+	m[1] = (struct ct_mount){.destination = "/data", .type = "tmpfs", .source = "tmpfs"};
 	CHECK(ct_rootfs_validate(&s, "/b", &e) == 0);
 	struct vs_err e2;
 	CHECK(vs_rm_rf(t, &e2) == 0);
@@ -347,13 +352,12 @@ TEST(validate_refuses_bad_mounts_by_index)
 struct setup_case {
 	struct ct_spec *spec;
 	struct ct_rootfs_opts opts;
-	const char *host_dir;	/* bound read-only at /mnt/host */
-	char *console;		/* a file standing in for the pty */
+	const char *host_dir; /* bound read-only at /mnt/host */
+	char *console;	      /* a file standing in for the pty */
 	bool userns;
 };
 
-static void report(int fd, bool ok, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void report(int fd, bool ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void report(int fd, bool ok, const char *fmt, ...)
 {
 	char b[512];
@@ -436,8 +440,8 @@ static void setup_and_check(int fd, void *arg)
 	/* root.readonly */
 	report(fd, write_fails_erofs("/newfile"), "root is writable");
 	/* maskedPaths */
-	report(fd, stat("/etc/shadow", &st) == 0 && S_ISCHR(st.st_mode) &&
-			   st.st_rdev == makedev(1, 3),
+	report(fd,
+	       stat("/etc/shadow", &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3),
 	       "/etc/shadow not masked by /dev/null");
 	report(fd, (h = open("/etc/shadow", O_RDONLY)) >= 0 && read(h, buf, 1) == 0,
 	       "/etc/shadow readable");
@@ -467,23 +471,26 @@ static void setup_and_check(int fd, void *arg)
 		struct statvfs sv;
 
 		/* devices are the host's nodes, bound */
-		report(fd, stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode) &&
-				   st.st_rdev == makedev(1, 7),
+		report(fd,
+		       stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode) &&
+			       st.st_rdev == makedev(1, 7),
 		       "/dev/full from linux.devices");
 		/* the host dir's mount was nosuid,nodev,noexec before the user
 		 * namespace: locked, and the ro remount had to keep them */
-		report(fd, statvfs("/mnt/host", &sv) == 0 && (sv.f_flag & ST_NOSUID) &&
-				   (sv.f_flag & ST_NODEV) && (sv.f_flag & ST_NOEXEC) &&
-				   (sv.f_flag & ST_RDONLY),
+		report(fd,
+		       statvfs("/mnt/host", &sv) == 0 && (sv.f_flag & ST_NOSUID) &&
+			       (sv.f_flag & ST_NODEV) && (sv.f_flag & ST_NOEXEC) &&
+			       (sv.f_flag & ST_RDONLY),
 		       "/mnt/host flags %lx", (unsigned long)sv.f_flag);
 		/* no sysfs in a user namespace without a network namespace:
 		 * the host's is bound instead */
 		report(fd, access("/sys/kernel", F_OK) == 0, "/sys empty");
 		report(fd, write_fails_erofs("/sys/kernel/x"), "/sys writable");
 	} else {
-		report(fd, stat("/dev/vessel-test", &st) == 0 && S_ISCHR(st.st_mode) &&
-				   st.st_rdev == makedev(1, 7) && (st.st_mode & 07777) == 0600 &&
-				   st.st_uid == 7 && st.st_gid == 8,
+		report(fd,
+		       stat("/dev/vessel-test", &st) == 0 && S_ISCHR(st.st_mode) &&
+			       st.st_rdev == makedev(1, 7) && (st.st_mode & 07777) == 0600 &&
+			       st.st_uid == 7 && st.st_gid == 8,
 		       "/dev/vessel-test wrong: mode %o uid %d", st.st_mode, (int)st.st_uid);
 	}
 	report(fd, stat("/dev/sub/fifo", &st) == 0 && S_ISFIFO(st.st_mode), "/dev/sub/fifo");
@@ -510,23 +517,22 @@ static void setup_and_check(int fd, void *arg)
 	dprintf(fd, "done\n");
 }
 
-static char *o_proc[] = { "nosuid", "noexec", "nodev", NULL };
-static char *o_dev[] = { "nosuid", "strictatime", "mode=755", "size=65536k", NULL };
-static char *o_pts[] = { "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620",
-			 "gid=5", NULL };
-static char *o_tmp[] = { "nosuid", "nodev", "tmpcopyup", "mode=1777", NULL };
-static char *o_host[] = { "rbind", "ro", "nosuid", NULL };
-static char *o_sys[] = { "nosuid", "noexec", "nodev", "ro", NULL };
-static char *o_rro[] = { "rbind", "rro", NULL };
-static char *masked[] = { "/proc/kcore", "/etc/shadow", "/secret", "/does/not/exist", NULL };
-static char *readonly[] = { "/proc/sys", "/rw/data", "/not/there", NULL };
-static struct ct_namespace ns_all[] = { { CT_NS_MOUNT, NULL }, { CT_NS_PID, NULL },
-					 { CT_NS_IPC, NULL } };
-static struct ct_kv sysctls[] = { { "kernel.shmmni", "1234" } };
+static char *o_proc[] = {"nosuid", "noexec", "nodev", NULL};
+static char *o_dev[] = {"nosuid", "strictatime", "mode=755", "size=65536k", NULL};
+static char *o_pts[] = {"nosuid",    "noexec", "newinstance", "ptmxmode=0666",
+			"mode=0620", "gid=5",  NULL};
+static char *o_tmp[] = {"nosuid", "nodev", "tmpcopyup", "mode=1777", NULL};
+static char *o_host[] = {"rbind", "ro", "nosuid", NULL};
+static char *o_sys[] = {"nosuid", "noexec", "nodev", "ro", NULL};
+static char *o_rro[] = {"rbind", "rro", NULL};
+static char *masked[] = {"/proc/kcore", "/etc/shadow", "/secret", "/does/not/exist", NULL};
+static char *readonly[] = {"/proc/sys", "/rw/data", "/not/there", NULL};
+static struct ct_namespace ns_all[] = {{CT_NS_MOUNT, NULL}, {CT_NS_PID, NULL}, {CT_NS_IPC, NULL}};
+static struct ct_kv sysctls[] = {{"kernel.shmmni", "1234"}};
 
 /* A busybox-style rootfs with seeds for every check, and the spec using it. */
-static void build_case(const char *t, struct setup_case *c, struct ct_spec *s,
-		       struct ct_mount *m, struct ct_device *d, char **host_dir)
+static void build_case(const char *t, struct setup_case *c, struct ct_spec *s, struct ct_mount *m,
+		       struct ct_device *d, char **host_dir)
 {
 	*host_dir = vs_path_join(t, "host");
 	autofree char *root = vs_path_join(t, "rootfs");
@@ -547,31 +553,40 @@ static void build_case(const char *t, struct setup_case *c, struct ct_spec *s,
 	/* a hostile image: /mnt is a link out of the rootfs */
 	lnk(t, "rootfs/mnt", "../../../../mnt-escape");
 
-	m[0] = (struct ct_mount){ .destination = "/proc", .type = "proc", .source = "proc",
-				  .options = o_proc };
-	m[1] = (struct ct_mount){ .destination = "/dev", .type = "tmpfs", .source = "tmpfs",
-				  .options = o_dev };
-	m[2] = (struct ct_mount){ .destination = "/dev/pts", .type = "devpts", .source = "devpts",
-				  .options = o_pts };
-	m[3] = (struct ct_mount){ .destination = "/tmp", .type = "tmpfs", .source = "tmpfs",
-				  .options = o_tmp };
-	m[4] = (struct ct_mount){ .destination = "/mnt/host", .type = "bind",
-				  .source = *host_dir, .options = o_host };
-	m[5] = (struct ct_mount){ .destination = "/sys", .type = "sysfs", .source = "sysfs",
-				  .options = o_sys };
-	d[0] = (struct ct_device){ .type = 'c', .path = "/dev/vessel-test", .major = 1, .minor = 7,
-				   .file_mode_set = true, .file_mode = 0600, .uid_set = true,
-				   .uid = 7, .gid_set = true, .gid = 8 };
-	d[1] = (struct ct_device){ .type = 'p', .path = "/dev/sub/fifo" };
+	m[0] = (struct ct_mount){
+		.destination = "/proc", .type = "proc", .source = "proc", .options = o_proc};
+	m[1] = (struct ct_mount){
+		.destination = "/dev", .type = "tmpfs", .source = "tmpfs", .options = o_dev};
+	m[2] = (struct ct_mount){
+		.destination = "/dev/pts", .type = "devpts", .source = "devpts", .options = o_pts};
+	m[3] = (struct ct_mount){
+		.destination = "/tmp", .type = "tmpfs", .source = "tmpfs", .options = o_tmp};
+	m[4] = (struct ct_mount){
+		.destination = "/mnt/host", .type = "bind", .source = *host_dir, .options = o_host};
+	m[5] = (struct ct_mount){
+		.destination = "/sys", .type = "sysfs", .source = "sysfs", .options = o_sys};
+	d[0] = (struct ct_device){.type = 'c',
+				  .path = "/dev/vessel-test",
+				  .major = 1,
+				  .minor = 7,
+				  .file_mode_set = true,
+				  .file_mode = 0600,
+				  .uid_set = true,
+				  .uid = 7,
+				  .gid_set = true,
+				  .gid = 8};
+	d[1] = (struct ct_device){.type = 'p', .path = "/dev/sub/fifo"};
 
 	s->root_path = strdup(root);
 	s->root_readonly = true;
 	s->mounts = m;
-	m[6] = (struct ct_mount){ .destination = "/rec", .type = "tmpfs", .source = "tmpfs" };
-	m[7] = (struct ct_mount){ .destination = "/rec/sub", .type = "tmpfs", .source = "tmpfs" };
+	m[6] = (struct ct_mount){.destination = "/rec", .type = "tmpfs", .source = "tmpfs"};
+	m[7] = (struct ct_mount){.destination = "/rec/sub", .type = "tmpfs", .source = "tmpfs"};
 	/* the host path of /rec is the rootfs bind, where m[6] and m[7] live */
-	m[8] = (struct ct_mount){ .destination = "/recview", .type = "bind",
-				  .source = "rootfs/rec", .options = o_rro };
+	m[8] = (struct ct_mount){.destination = "/recview",
+				 .type = "bind",
+				 .source = "rootfs/rec",
+				 .options = o_rro};
 	s->n_mounts = 9;
 	s->lnx.devices = d;
 	s->lnx.n_devices = 2;
@@ -608,8 +623,8 @@ static void run_setup_case(bool no_pivot, bool userns)
 {
 	autofree char *t = make_tmp();
 	autofree char *host_dir = NULL;
-	struct setup_case c = { 0 };
-	struct ct_spec s = { 0 };
+	struct setup_case c = {0};
+	struct ct_spec s = {0};
 	struct ct_mount m[9];
 	struct ct_device d[2];
 	char out[4096];
@@ -623,11 +638,11 @@ static void run_setup_case(bool no_pivot, bool userns)
 	int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | (userns ? CLONE_NEWUSER : 0);
 	if (userns) {
 		/* m[2] keeps gid=5, which this map lacks: the fallback drops it */
-		d[0] = (struct ct_device){ .type = 'c', .path = "/dev/full", .major = 1, .minor = 7 };
+		d[0] = (struct ct_device){.type = 'c', .path = "/dev/full", .major = 1, .minor = 7};
 	}
 	CHECK(ct_rootfs_validate(&s, t, &e) == 0);
-	int rc = run_isolated(flags, userns ? lock_host_dir : NULL, setup_and_check, &c,
-			      out, sizeof(out));
+	int rc = run_isolated(flags, userns ? lock_host_dir : NULL, setup_and_check, &c, out,
+			      sizeof(out));
 	CHECK_EQ(rc, 0);
 	if (strcmp(out, "done\n"))
 		fprintf(stderr, "  child reported:\n%s", out);
@@ -679,10 +694,10 @@ static void failing_mount(int fd, void *arg)
 TEST(failing_mount_names_the_mount_and_leaves_nothing)
 {
 	autofree char *t = make_tmp();
-	struct ct_spec s = { 0 };
+	struct ct_spec s = {0};
 	struct ct_mount m[2];
-	char *none[] = { NULL };
-	struct setup_case c = { .spec = &s };
+	char *none[] = {NULL};
+	struct setup_case c = {.spec = &s};
 	char out[1024];
 	struct vs_err e;
 
@@ -693,13 +708,14 @@ TEST(failing_mount_names_the_mount_and_leaves_nothing)
 	s.root_path = "rootfs";
 	s.mounts = m;
 	s.n_mounts = 2;
-	m[0] = (struct ct_mount){ .destination = "/proc", .type = "proc", .source = "proc",
-				  .options = none };
-	m[1] = (struct ct_mount){ .destination = "/x", .type = "vesselnofs", .source = "src",
-				  .options = none };
+	m[0] = (struct ct_mount){
+		.destination = "/proc", .type = "proc", .source = "proc", .options = none};
+	m[1] = (struct ct_mount){
+		.destination = "/x", .type = "vesselnofs", .source = "src", .options = none};
 	c.opts.bundle = t;
 	run_isolated(CLONE_NEWNS | CLONE_NEWPID, NULL, failing_mount, &c, out, sizeof(out));
-	CHECK_STR(out, "config.json: mounts[1] (src -> /x, type vesselnofs): mount: No such device");
+	CHECK_STR(out,
+		  "config.json: mounts[1] (src -> /x, type vesselnofs): mount: No such device");
 	CHECK(!host_has_mount_under(t));
 	CHECK(vs_rm_rf(t, &e) == 0);
 }
@@ -717,12 +733,15 @@ static void root_propagation(int fd, void *arg)
 		dprintf(fd, "setup failed: %s\n", vs_err_str(&e, msg, sizeof(msg)));
 		return;
 	}
-	for (char *save = NULL, *l = strtok_r(mi, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	for (char *save = NULL, *l = strtok_r(mi, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
 		char mp[256];
 
 		if (sscanf(l, "%*d %*d %*s %*s %255s", mp) == 1 && !strcmp(mp, "/")) {
-			dprintf(fd, "%s", strstr(l, " shared:") ? "shared" :
-					  strstr(l, " master:") ? "slave" : "private");
+			dprintf(fd, "%s",
+				strstr(l, " shared:")	? "shared"
+				: strstr(l, " master:") ? "slave"
+							: "private");
 			return;
 		}
 	}
@@ -752,22 +771,22 @@ TEST(rootfs_propagation_applies_to_the_new_root)
 		unsigned long flags;
 		const char *want;
 	} cases[] = {
-		{ 0, "private" },	/* the default: rprivate */
-		{ MS_SHARED | MS_REC, "shared" },	/* pivot_root refuses shared: set after */
-		{ MS_SLAVE | MS_REC, "slave" },
+		{0, "private"},			/* the default: rprivate */
+		{MS_SHARED | MS_REC, "shared"}, /* pivot_root refuses shared: set after */
+		{MS_SLAVE | MS_REC, "slave"},
 	};
 	autofree char *t = make_tmp();
 	char out[256];
 	struct vs_err e;
-	struct ct_mount proc = { .destination = "/proc", .type = "proc", .source = "proc" };
+	struct ct_mount proc = {.destination = "/proc", .type = "proc", .source = "proc"};
 
 	if (geteuid() != 0)
 		SKIP("needs root");
 	REQUIRE(t);
 	mkd(t, "rootfs");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ct_spec s = { 0 };
-		struct setup_case c = { .spec = &s };
+		struct ct_spec s = {0};
+		struct setup_case c = {.spec = &s};
 
 		s.root_path = "rootfs";
 		s.mounts = &proc;
@@ -790,7 +809,7 @@ struct idmap_case {
 	struct ct_id_map map;
 	struct ct_rootfs_opts opts;
 	struct ct_idmap_mounts idmaps;
-	const char *file;	/* in the container */
+	const char *file; /* in the container */
 	uid_t want;
 };
 
@@ -831,8 +850,8 @@ static void run_idmap_case(bool userns, uint32_t container_id, uint32_t host_id,
 			   const char *want)
 {
 	autofree char *t = make_tmp();
-	struct idmap_case c = { 0 };
-	char *opts[] = { "bind", "idmap", NULL };
+	struct idmap_case c = {0};
+	char *opts[] = {"bind", "idmap", NULL};
 	char out[1024];
 	struct vs_err e;
 	struct stat st;
@@ -844,11 +863,16 @@ static void run_idmap_case(bool userns, uint32_t container_id, uint32_t host_id,
 	autofree char *f = vs_path_join(t, "src/f");
 	REQUIRE(chown(f, disk_owner, disk_owner) == 0);
 	if (userns)
-		REQUIRE(chmod(t, 0755) == 0);	/* reachable for the container's root */
-	c.map = (struct ct_id_map){ .container_id = container_id, .host_id = host_id, .size = 1 };
-	c.mount = (struct ct_mount){ .destination = "/idm", .type = "bind", .source = "src",
-				     .options = opts, .uid_mappings = &c.map, .n_uid_mappings = 1,
-				     .gid_mappings = &c.map, .n_gid_mappings = 1 };
+		REQUIRE(chmod(t, 0755) == 0); /* reachable for the container's root */
+	c.map = (struct ct_id_map){.container_id = container_id, .host_id = host_id, .size = 1};
+	c.mount = (struct ct_mount){.destination = "/idm",
+				    .type = "bind",
+				    .source = "src",
+				    .options = opts,
+				    .uid_mappings = &c.map,
+				    .n_uid_mappings = 1,
+				    .gid_mappings = &c.map,
+				    .n_gid_mappings = 1};
 	c.spec.root_path = "rootfs";
 	c.spec.mounts = &c.mount;
 	c.spec.n_mounts = 1;
@@ -887,8 +911,8 @@ TEST(idmapped_bind_prepared_outside_is_attached_inside_a_user_namespace)
 TEST(idmap_without_preparation_is_a_clear_error)
 {
 	autofree char *t = make_tmp();
-	struct idmap_case c = { 0 };
-	char *opts[] = { "rbind", "ridmap", NULL };
+	struct idmap_case c = {0};
+	char *opts[] = {"rbind", "ridmap", NULL};
 	char out[1024];
 	struct vs_err e;
 
@@ -897,17 +921,24 @@ TEST(idmap_without_preparation_is_a_clear_error)
 	REQUIRE(t);
 	mkd(t, "rootfs");
 	mkd(t, "src");
-	c.map = (struct ct_id_map){ .container_id = 0, .host_id = 1000, .size = 10 };
-	c.mount = (struct ct_mount){ .destination = "/idm", .type = "bind", .source = "src",
-				     .options = opts, .uid_mappings = &c.map, .n_uid_mappings = 1,
-				     .gid_mappings = &c.map, .n_gid_mappings = 1 };
+	c.map = (struct ct_id_map){.container_id = 0, .host_id = 1000, .size = 10};
+	c.mount = (struct ct_mount){.destination = "/idm",
+				    .type = "bind",
+				    .source = "src",
+				    .options = opts,
+				    .uid_mappings = &c.map,
+				    .n_uid_mappings = 1,
+				    .gid_mappings = &c.map,
+				    .n_gid_mappings = 1};
 	c.spec.root_path = "rootfs";
 	c.spec.mounts = &c.mount;
 	c.spec.n_mounts = 1;
 	c.opts.bundle = t;
 	c.file = "/idm";
 	run_isolated(CLONE_NEWNS | CLONE_NEWPID, NULL, idmap_check, &c, out, sizeof(out));
-	CHECK_CONTAINS(out, "config.json: mounts[0] (src -> /idm, type bind): idmapped mount not prepared");
+	CHECK_CONTAINS(
+		out,
+		"config.json: mounts[0] (src -> /idm, type bind): idmapped mount not prepared");
 	CHECK(!host_has_mount_under(t));
 	CHECK(vs_rm_rf(t, &e) == 0);
 }

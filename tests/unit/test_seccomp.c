@@ -108,7 +108,8 @@ TEST(seccomp_unknown_syscall_names_skipped)
 	CHECK(parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"architectures\":[\"SCMP_ARCH_X86_64\","
 		    "\"SCMP_ARCH_X86\",\"SCMP_ARCH_X32\"],\"flags\":[\"SECCOMP_FILTER_FLAG_LOG\"],"
 		    "\"syscalls\":[{\"names\":[\"no_such_syscall_2099\",\"mkdir\"],"
-		    "\"action\":\"SCMP_ACT_ERRNO\"}]}", &s, &e) == 0);
+		    "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+		    &s, &e) == 0);
 	CHECK(s != NULL);
 	ct_seccomp_free(s);
 }
@@ -162,7 +163,8 @@ TEST(seccomp_errno_rule_blocks_mkdir)
 	snprintf(probe_dir, sizeof(probe_dir), "/tmp/vs-seccomp-%d", (int)getpid());
 	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
 			   "[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\"}]}",
-			   probe_mkdir, true), 0);
+			   probe_mkdir, true),
+		 0);
 	CHECK(access(probe_dir, F_OK) < 0);
 }
 
@@ -181,7 +183,8 @@ TEST(seccomp_arg_comparison_and_errno_ret)
 	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
 			   "[\"kill\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":13,\"args\":"
 			   "[{\"index\":1,\"value\":0,\"op\":\"SCMP_CMP_EQ\"}]}]}",
-			   probe_kill_args, true), 0);
+			   probe_kill_args, true),
+		 0);
 }
 
 static int probe_umask(void)
@@ -194,7 +197,8 @@ TEST(seccomp_kill_process_action_kills_with_sigsys)
 {
 	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
 			   "[\"umask\"],\"action\":\"SCMP_ACT_KILL_PROCESS\"}]}",
-			   probe_umask, true), 128 + SIGSYS);
+			   probe_umask, true),
+		 128 + SIGSYS);
 }
 
 static int probe_getppid(void)
@@ -212,7 +216,8 @@ TEST(seccomp_rule_errno_ret_reaches_caller)
 {
 	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":"
 			   "[\"getppid\"],\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":38}]}",
-			   probe_getppid, true), 0);
+			   probe_getppid, true),
+		 0);
 }
 
 TEST(seccomp_default_errno_ret_used)
@@ -221,7 +226,9 @@ TEST(seccomp_default_errno_ret_used)
 	 * and exit_group calls, so only exit_group needs allowing */
 	CHECK_EQ(run_child("{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":38,"
 			   "\"syscalls\":[{\"names\":[\"exit_group\"],"
-			   "\"action\":\"SCMP_ACT_ALLOW\"}]}", probe_getppid, true), 0);
+			   "\"action\":\"SCMP_ACT_ALLOW\"}]}",
+			   probe_getppid, true),
+		 0);
 }
 
 static int probe_nothing(void)
@@ -231,13 +238,14 @@ static int probe_nothing(void)
 
 static int no_admin_child(void)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
 	struct vs_err e;
 	struct ct_seccomp *s = NULL;
 
 	if (parse("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"mkdir\"],"
-		  "\"action\":\"SCMP_ACT_ERRNO\"}]}", &s, &e) < 0)
+		  "\"action\":\"SCMP_ACT_ERRNO\"}]}",
+		  &s, &e) < 0)
 		return 90;
 	if (syscall(SYS_capget, &h, d) < 0)
 		return 91;
@@ -266,11 +274,13 @@ TEST(seccomp_without_nnp_or_sys_admin_explains)
 TEST(seccomp_notify_sends_listener_fd)
 {
 	char dir[] = "/tmp/vs-seccomp-XXXXXX";
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char buf[4096], cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { buf, sizeof(buf) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			     .msg_controllen = sizeof(cbuf) };
+	struct iovec iov = {buf, sizeof(buf) - 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
 	autofree char *profile = NULL;
 	autoclose int ls = -1, conn = -1;
 	int st, fd = -1;
@@ -280,11 +290,11 @@ TEST(seccomp_notify_sends_listener_fd)
 	REQUIRE(mkdtemp(dir));
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/l.sock", dir);
 	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	REQUIRE(ls >= 0 && bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-		listen(ls, 1) == 0);
+	REQUIRE(ls >= 0 && bind(ls, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(ls, 1) == 0);
 	profile = vs_strdup_printf("{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"listenerPath\":\"%s\","
 				   "\"listenerMetadata\":\"meta-42\",\"syscalls\":[{\"names\":"
-				   "[\"getppid\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}", sa.sun_path);
+				   "[\"getppid\"],\"action\":\"SCMP_ACT_NOTIFY\"}]}",
+				   sa.sun_path);
 	pid = fork();
 	if (pid == 0) {
 		struct vs_err e;

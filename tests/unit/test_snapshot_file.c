@@ -36,7 +36,7 @@ static char *write_sample(void)
 TEST(crc32c_matches_known_vector)
 {
 	/* RFC 3720 B.4: 32 bytes of zeros */
-	uint8_t zeros[32] = { 0 };
+	uint8_t zeros[32] = {0};
 
 	CHECK_EQ(vs_crc32c(0, "123456789", 9), 0xe3069283u);
 	CHECK_EQ(vs_crc32c(0, zeros, sizeof(zeros)), 0x8a9136aau);

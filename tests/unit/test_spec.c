@@ -31,7 +31,7 @@ static struct ct_spec *parse_ok(const char *json)
 {
 	autofree char *buf = dq(json);
 	struct ct_spec *s = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	if (ct_spec_parse("config.json", buf, strlen(buf), &s, &e) < 0) {
 		fprintf(stderr, "  unexpected error: %s\n", e.msg);
@@ -172,7 +172,7 @@ TEST(full_config_parses_process)
 	CHECK_STR(p->cwd, "/home");
 	CHECK(p->capabilities_json != NULL);
 	CHECK(p->caps.set);
-	CHECK_EQ(p->caps.bounding, 1ULL << 5);	/* CAP_KILL */
+	CHECK_EQ(p->caps.bounding, 1ULL << 5); /* CAP_KILL */
 	CHECK_EQ(p->caps.effective, 1ULL << 5);
 	CHECK_EQ(p->caps.ambient, 0);
 	REQUIRE(p->n_rlimits == 2);
@@ -301,7 +301,7 @@ TEST(minimal_config_without_process_or_linux_parses)
 TEST(load_reads_bundle_config_and_names_missing_file)
 {
 	char dir[] = "/tmp/vessel-spec-XXXXXX";
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	struct ct_spec *s = NULL;
 
 	REQUIRE(mkdtemp(dir));
@@ -310,7 +310,8 @@ TEST(load_reads_bundle_config_and_names_missing_file)
 	CHECK_CONTAINS(e.msg, cfg);
 	CHECK_EQ(e.errnum, ENOENT);
 
-	autofree char *json = dq("{" HEAD ",'hostname':'h','linux':{'namespaces':[{'type':'uts'}]}}");
+	autofree char *json =
+		dq("{" HEAD ",'hostname':'h','linux':{'namespaces':[{'type':'uts'}]}}");
 	REQUIRE(vs_write_file(cfg, json, strlen(json), 0644, &e) == 0);
 	CHECK_EQ(ct_spec_load(dir, &s, &e), 0);
 	if (s)
@@ -353,7 +354,8 @@ TEST(oci_version_must_be_present_and_1x)
 
 TEST(root_and_root_path_are_required)
 {
-	CHECK_CONTAINS(parse_err("{'ociVersion':'1.0.0'}"), "config.json: root: required field missing");
+	CHECK_CONTAINS(parse_err("{'ociVersion':'1.0.0'}"),
+		       "config.json: root: required field missing");
 	CHECK_CONTAINS(parse_err("{'ociVersion':'1.0.0','root':{}}"),
 		       "config.json: root.path: required field missing");
 	CHECK_CONTAINS(parse_err("{'ociVersion':'1.0.0','root':{'path':''}}"),
@@ -364,10 +366,12 @@ TEST(root_and_root_path_are_required)
 
 TEST(wrong_types_name_the_field)
 {
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'uid':'0'}}}"),
-		       "config.json: process.user.uid: expected integer, got string");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'uid':-1}}}"),
-		       "config.json: process.user.uid: -1 out of range");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'uid':'0'}}}"),
+		"config.json: process.user.uid: expected integer, got string");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'uid':-1}}}"),
+		"config.json: process.user.uid: -1 out of range");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh',3],'cwd':'/'}}"),
 		       "config.json: process.args[1]: expected string, got integer");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'mounts':{}}"),
@@ -378,8 +382,10 @@ TEST(wrong_types_name_the_field)
 		       "config.json: linux.namespaces[0]: expected object, got string");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':[]}"),
 		       "config.json: linux: expected object, got array");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'additionalGids':['a']}}}"),
-		       "config.json: process.user.additionalGids[0]: expected integer, got string");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD
+			  ",'process':{'args':['sh'],'cwd':'/','user':{'additionalGids':['a']}}}"),
+		"config.json: process.user.additionalGids[0]: expected integer, got string");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'annotations':{'a':1}}"),
 		       "config.json: annotations.a: expected string, got integer");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'sysctl':{'kernel.x':true}}}"),
@@ -388,37 +394,49 @@ TEST(wrong_types_name_the_field)
 
 TEST(namespace_type_errors_name_the_entry)
 {
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'pid'},{'type':'ipc'},{'type':'foo'}]}}"),
-		       "config.json: linux.namespaces[2].type: unknown namespace type \"foo\"");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'pid'},{'type':'pid'}]}}"),
-		       "config.json: linux.namespaces[1].type: namespace \"pid\" is listed twice");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'linux':{'namespaces':[{'type':'pid'},{'type':'ipc'},{'type':'foo'}]}}"),
+		"config.json: linux.namespaces[2].type: unknown namespace type \"foo\"");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'pid'},{'type':'pid'}]}}"),
+		"config.json: linux.namespaces[1].type: namespace \"pid\" is listed twice");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{}]}}"),
 		       "config.json: linux.namespaces[0].type: required field missing");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'net','path':'x'}]}}"),
 		       "unknown namespace type \"net\"");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'network','path':'x'}]}}"),
-		       "config.json: linux.namespaces[0].path: \"x\" must be an absolute path");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'network','path':'x'}]}}"),
+		"config.json: linux.namespaces[0].path: \"x\" must be an absolute path");
 }
 
 TEST(id_mappings_are_validated)
 {
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'uidMappings':[{'containerID':0,'hostID':0,'size':1}]}}"),
-		       "config.json: linux.uidMappings: set but no user namespace is requested");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'gidMappings':[{'containerID':0,'hostID':0,'size':1}]}}"),
-		       "config.json: linux.gidMappings: set but no user namespace is requested");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD
+			  ",'linux':{'uidMappings':[{'containerID':0,'hostID':0,'size':1}]}}"),
+		"config.json: linux.uidMappings: set but no user namespace is requested");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD
+			  ",'linux':{'gidMappings':[{'containerID':0,'hostID':0,'size':1}]}}"),
+		"config.json: linux.gidMappings: set but no user namespace is requested");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
 				 "'uidMappings':[{'containerID':0,'hostID':0,'size':0}]}}"),
 		       "config.json: linux.uidMappings[0].size: must be greater than 0");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
-				 "'uidMappings':[{'containerID':0,'hostID':4294967000,'size':1000}]}}"),
-		       "config.json: linux.uidMappings[0]: hostID 4294967000 + size 1000 overflows");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
-				 "'gidMappings':[{'containerID':4294967295,'hostID':0,'size':1}]}}"),
-		       "config.json: linux.gidMappings[0]: containerID 4294967295 + size 1 overflows");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
-				 "'uidMappings':[{'containerID':0,'hostID':1000,'size':10},"
-				 "{'containerID':5,'hostID':5000,'size':10}]}}"),
-		       "config.json: linux.uidMappings[1]: containerID range overlaps uidMappings[0]");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
+			  "'uidMappings':[{'containerID':0,'hostID':4294967000,'size':1000}]}}"),
+		"config.json: linux.uidMappings[0]: hostID 4294967000 + size 1000 overflows");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
+			  "'gidMappings':[{'containerID':4294967295,'hostID':0,'size':1}]}}"),
+		"config.json: linux.gidMappings[0]: containerID 4294967295 + size 1 overflows");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
+			  "'uidMappings':[{'containerID':0,'hostID':1000,'size':10},"
+			  "{'containerID':5,'hostID':5000,'size':10}]}}"),
+		"config.json: linux.uidMappings[1]: containerID range overlaps uidMappings[0]");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'user'}],"
 				 "'uidMappings':[{'containerID':0,'hostID':1000,'size':10},"
 				 "{'containerID':10,'hostID':1009,'size':10}]}}"),
@@ -452,26 +470,47 @@ TEST(process_rules_are_enforced)
 		       "config.json: process.cwd: required field missing");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'tmp'}}"),
 		       "config.json: process.cwd: \"tmp\" must be an absolute path");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','env':['A=1','NOEQ']}}"),
-		       "config.json: process.env[1]: \"NOEQ\" is not of the form KEY=value");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','commandLine':'sh'}}"),
-		       "config.json: process.commandLine: only supported on Windows");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','oomScoreAdj':1001}}"),
-		       "config.json: process.oomScoreAdj: 1001 out of range");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','consoleSize':{'height':1}}}"),
-		       "config.json: process.consoleSize.width: required field missing");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','ioPriority':{'class':'IOPRIO_CLASS_X'}}}"),
-		       "config.json: process.ioPriority.class: unknown I/O priority class");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','ioPriority':{'class':'IOPRIO_CLASS_RT','priority':8}}}"),
-		       "config.json: process.ioPriority.priority: 8 out of range");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','scheduler':{'policy':'SCHED_NOPE'}}}"),
-		       "config.json: process.scheduler.policy: unknown scheduling policy");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','scheduler':{'policy':'SCHED_FIFO','flags':['X']}}}"),
-		       "config.json: process.scheduler.flags[0]: unknown scheduler flag \"X\"");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','execCPUAffinity':{'final':'1-0'}}}"),
-		       "config.json: process.execCPUAffinity.final: \"1-0\" is not a CPU list");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'umask':512}}}"),
-		       "config.json: process.user.umask: 512 out of range");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','env':['A=1','NOEQ']}}"),
+		"config.json: process.env[1]: \"NOEQ\" is not of the form KEY=value");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','commandLine':'sh'}}"),
+		"config.json: process.commandLine: only supported on Windows");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','oomScoreAdj':1001}}"),
+		"config.json: process.oomScoreAdj: 1001 out of range");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD
+			  ",'process':{'args':['sh'],'cwd':'/','consoleSize':{'height':1}}}"),
+		"config.json: process.consoleSize.width: required field missing");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'process':{'args':['sh'],'cwd':'/','ioPriority':{'class':'IOPRIO_CLASS_X'}}}"),
+		"config.json: process.ioPriority.class: unknown I/O priority class");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'process':{'args':['sh'],'cwd':'/','ioPriority':{'class':'IOPRIO_CLASS_RT','priority':8}}}"),
+		"config.json: process.ioPriority.priority: 8 out of range");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'process':{'args':['sh'],'cwd':'/','scheduler':{'policy':'SCHED_NOPE'}}}"),
+		"config.json: process.scheduler.policy: unknown scheduling policy");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'process':{'args':['sh'],'cwd':'/','scheduler':{'policy':'SCHED_FIFO','flags':['X']}}}"),
+		"config.json: process.scheduler.flags[0]: unknown scheduler flag \"X\"");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'process':{'args':['sh'],'cwd':'/','execCPUAffinity':{'final':'1-0'}}}"),
+		"config.json: process.execCPUAffinity.final: \"1-0\" is not a CPU list");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'process':{'args':['sh'],'cwd':'/','user':{'umask':512}}}"),
+		"config.json: process.user.umask: 512 out of range");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'process':'sh'}"),
 		       "config.json: process: expected object, got string");
 }
@@ -507,24 +546,33 @@ TEST(hook_rules_are_enforced)
 		       "config.json: hooks.poststop[0].timeout: 0 must be greater than 0");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'poststop':[{'path':'/a','timeout':-3}]}}"),
 		       "config.json: hooks.poststop[0].timeout: -3 must be greater than 0");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'poststop':[{'path':'/a','timeout':9999999999}]}}"),
-		       "config.json: hooks.poststop[0].timeout: 9999999999 s is too large");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'hooks':{'poststop':[{'path':'/a','timeout':9999999999}]}}"),
+		"config.json: hooks.poststop[0].timeout: 9999999999 s is too large");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'createRuntime':[{'args':['x']}]}}"),
 		       "config.json: hooks.createRuntime[0].path: required field missing");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'startContainer':[{'path':'/a','env':['X']}]}}"),
-		       "config.json: hooks.startContainer[0].env[0]: \"X\" is not of the form KEY=value");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'hooks':{'startContainer':[{'path':'/a','env':['X']}]}}"),
+		"config.json: hooks.startContainer[0].env[0]: \"X\" is not of the form KEY=value");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'hooks':{'poststart':{}}}"),
 		       "config.json: hooks.poststart: expected array, got object");
 }
 
 TEST(linux_section_rules_are_enforced)
 {
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'devices':[{'type':'x','path':'/dev/x','major':1,'minor':1}]}}"),
-		       "config.json: linux.devices[0].type: unknown device type \"x\"");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'devices':[{'type':'c','path':'/dev/x','minor':1}]}}"),
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'linux':{'devices':[{'type':'x','path':'/dev/x','major':1,'minor':1}]}}"),
+		"config.json: linux.devices[0].type: unknown device type \"x\"");
+	CHECK_CONTAINS(parse_err("{" HEAD
+				 ",'linux':{'devices':[{'type':'c','path':'/dev/x','minor':1}]}}"),
 		       "config.json: linux.devices[0].major: required field missing");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'devices':[{'type':'c','path':'dev/x','major':1,'minor':1}]}}"),
-		       "config.json: linux.devices[0].path: \"dev/x\" must be an absolute path");
+	CHECK_CONTAINS(
+		parse_err(
+			"{" HEAD
+			",'linux':{'devices':[{'type':'c','path':'dev/x','major':1,'minor':1}]}}"),
+		"config.json: linux.devices[0].path: \"dev/x\" must be an absolute path");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'timeOffsets':{'monotonic':{'secs':1}}}}"),
 		       "config.json: linux.timeOffsets: set but no time namespace is requested");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'namespaces':[{'type':'time'}],"
@@ -532,8 +580,9 @@ TEST(linux_section_rules_are_enforced)
 		       "config.json: linux.timeOffsets.boottime.nanosecs: 1000000000 out of range");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'rootfsPropagation':'rwhatever'}}"),
 		       "config.json: linux.rootfsPropagation: unknown propagation \"rwhatever\"");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'maskedPaths':['proc/kcore']}}"),
-		       "config.json: linux.maskedPaths[0]: \"proc/kcore\" must be an absolute path");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'maskedPaths':['proc/kcore']}}"),
+		"config.json: linux.maskedPaths[0]: \"proc/kcore\" must be an absolute path");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'personality':{'domain':'BSD'}}}"),
 		       "config.json: linux.personality.domain: unknown execution domain \"BSD\"");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'intelRdt':{'enableMBM':1}}}"),
@@ -550,8 +599,9 @@ TEST(linux_section_rules_are_enforced)
 
 TEST(security_sections_are_parsed_with_field_paths)
 {
-	struct ct_spec *s = parse_ok("{" HEAD ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW',"
-				     "'syscalls':[{'names':['mkdir'],'action':'SCMP_ACT_ERRNO'}]}}}");
+	struct ct_spec *s =
+		parse_ok("{" HEAD ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_ALLOW',"
+			 "'syscalls':[{'names':['mkdir'],'action':'SCMP_ACT_ERRNO'}]}}}");
 
 	REQUIRE(s);
 	CHECK(s->lnx.seccomp != NULL);
@@ -563,8 +613,9 @@ TEST(security_sections_are_parsed_with_field_paths)
 		       "config.json: process.capabilities.bounding[0]: unknown capability");
 	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'resources':{'pids':{'limit':'x'}}}}"),
 		       "config.json: linux.resources.pids.limit: expected integer, got string");
-	CHECK_CONTAINS(parse_err("{" HEAD ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_NOPE'}}}"),
-		       "config.json: linux.seccomp.defaultAction: unknown action");
+	CHECK_CONTAINS(
+		parse_err("{" HEAD ",'linux':{'seccomp':{'defaultAction':'SCMP_ACT_NOPE'}}}"),
+		"config.json: linux.seccomp.defaultAction: unknown action");
 }
 
 TEST(unknown_fields_are_ignored)
@@ -594,7 +645,7 @@ TEST(process_parses_alone_for_exec)
 				"'user':{'uid':5,'gid':6},'terminal':false}");
 	autojson struct json_object *j = NULL;
 	struct ct_process *p = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	REQUIRE(vs_json_parse("process.json", buf, strlen(buf), &j, &e) == 0);
 	REQUIRE(ct_process_parse(j, "process.json", &p, &e) == 0);
@@ -649,7 +700,7 @@ TEST(default_spec_round_trips_through_parser)
 {
 	autofree char *json = ct_spec_default_json(false);
 	struct ct_spec *s = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	REQUIRE(ct_spec_parse("config.json", json, strlen(json), &s, &e) == 0);
 	CHECK_STR(s->root_path, "rootfs");
@@ -674,7 +725,7 @@ TEST(rootless_default_has_user_namespace_and_mappings)
 {
 	autofree char *json = ct_spec_default_json(true);
 	struct ct_spec *s = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	bool sys_bind = false;
 
 	REQUIRE(ct_spec_parse("config.json", json, strlen(json), &s, &e) == 0);
@@ -688,7 +739,8 @@ TEST(rootless_default_has_user_namespace_and_mappings)
 	CHECK(s->lnx.resources_json == NULL);
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		if (!strcmp(s->mounts[i].destination, "/sys"))
-			sys_bind = s->mounts[i].options && !strcmp(s->mounts[i].options[0], "rbind");
+			sys_bind =
+				s->mounts[i].options && !strcmp(s->mounts[i].options[0], "rbind");
 		if (!strcmp(s->mounts[i].destination, "/dev/pts"))
 			for (char **o = s->mounts[i].options; o && *o; o++)
 				CHECK(strcmp(*o, "gid=5") != 0);

@@ -29,7 +29,7 @@ TEST(balloon_target_sets_num_pages_and_config_interrupt)
 	CHECK_EQ(vm_balloon_set_target(64ull << 20), 0);
 	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF, 4), (64 << 20) / 4096);
 	CHECK(vh_cc_r(h, d, 0x15, 1) != gen);
-	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1), 2);	/* config change */
+	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1), 2); /* config change */
 	/* the driver can report actual, but not change num_pages */
 	vh_mw(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF + 4, 4, 100);
 	vh_mw(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF, 4, 5);
@@ -39,7 +39,7 @@ TEST(balloon_target_sets_num_pages_and_config_interrupt)
 	CHECK_EQ(vm_balloon_get_stats(st, 4, &actual), 0);
 	CHECK_EQ(actual, 100);
 	vm_virtio_balloon_ops.destroy();
-	CHECK_EQ(vm_balloon_set_target(1), -1);	/* no balloon any more */
+	CHECK_EQ(vm_balloon_set_target(1), -1); /* no balloon any more */
 	vh_free(h);
 }
 
@@ -53,9 +53,9 @@ TEST(balloon_inflate_returns_pages_and_ignores_pfns_outside_ram)
 	REQUIRE(d);
 	vh_bringup(h, d, 0, g, 3, 16);
 	memset(h->ram + 0x300000, 0x77, 2 * 4096);
-	uint32_t pfns[4] = { 0x300, 0x301, 0xfffffff0u, VH_RAM_SIZE / 4096 };
+	uint32_t pfns[4] = {0x300, 0x301, 0xfffffff0u, VH_RAM_SIZE / 4096};
 	memcpy(h->ram + PFNS, pfns, sizeof(pfns));
-	struct gseg s = { PFNS, sizeof(pfns), false };
+	struct gseg s = {PFNS, sizeof(pfns), false};
 	gq_add(h, &g[0], &s, 1);
 	vh_notify(h, d, 0);
 	CHECK_EQ(gq_used(h, &g[0], &id, &len), 1);
@@ -84,22 +84,22 @@ TEST(balloon_keeps_the_last_statistics)
 
 	REQUIRE(d);
 	vh_bringup(h, d, 1ull << 1, g, 3, 16);
-	tag = 4, val = 123456789;	/* VIRTIO_BALLOON_S_MEMFREE */
+	tag = 4, val = 123456789; /* VIRTIO_BALLOON_S_MEMFREE */
 	memcpy(buf, &tag, 2);
 	memcpy(buf + 2, &val, 8);
-	tag = 5, val = 987654321;	/* VIRTIO_BALLOON_S_MEMTOT */
+	tag = 5, val = 987654321; /* VIRTIO_BALLOON_S_MEMTOT */
 	memcpy(buf + 10, &tag, 2);
 	memcpy(buf + 12, &val, 8);
 	memcpy(h->ram + PFNS, buf, 20);
-	struct gseg s = { PFNS, 20, false };
+	struct gseg s = {PFNS, 20, false};
 	gq_add(h, &g[2], &s, 1);
 	vh_notify(h, d, 2);
-	CHECK_EQ(gq_used(h, &g[2], &id, &len), 0);	/* kept until we ask again */
+	CHECK_EQ(gq_used(h, &g[2], &id, &len), 0); /* kept until we ask again */
 	CHECK_EQ(vm_balloon_get_stats(st, 8, NULL), 2);
 	CHECK(st[0].tag == 4 && st[0].val == 123456789);
 	CHECK(st[1].tag == 5 && st[1].val == 987654321);
 	CHECK_EQ(vm_balloon_request_stats(), 0);
-	CHECK_EQ(gq_used(h, &g[2], &id, &len), 1);	/* driver may refill now */
+	CHECK_EQ(gq_used(h, &g[2], &id, &len), 1); /* driver may refill now */
 	vm_virtio_balloon_ops.destroy();
 	vh_free(h);
 }
@@ -141,11 +141,11 @@ TEST(balloon_stats_head_reused_while_held_sets_needs_reset)
 
 	REQUIRE(d);
 	vh_bringup(h, d, 1ull << 1, g, 3, 16);
-	struct gseg s = { PFNS, 10, false };
+	struct gseg s = {PFNS, 10, false};
 	uint16_t head = gq_add(h, &g[2], &s, 1);
 	vh_notify(h, d, 2);
 	CHECK(!(vh_status(h, d) & VIRTIO_STATUS_NEEDS_RESET));
-	gq_publish(h, &g[2], head);	/* the device still holds this head */
+	gq_publish(h, &g[2], head); /* the device still holds this head */
 	vh_notify(h, d, 2);
 	CHECK(vh_status(h, d) & VIRTIO_STATUS_NEEDS_RESET);
 	CHECK_CONTAINS(d->broken_why, "again while in use");

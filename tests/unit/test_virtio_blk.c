@@ -11,9 +11,9 @@
 #include "virtio_harness.h"
 
 #define DISK_SECTORS 2048
-#define HDR   0x200000
-#define DATA  0x210000
-#define STAT  0x220000
+#define HDR	     0x200000
+#define DATA	     0x210000
+#define STAT	     0x220000
 
 struct bt {
 	struct vh *h;
@@ -52,8 +52,8 @@ static struct bt *bt_new(bool readonly, const char *id)
 	t->h = vh_new();
 	if (make_image(t->path, DISK_SECTORS * 512) < 0)
 		abort();
-	t->h->cfg.disks[0] = (struct vm_disk_cfg){ .path = t->path, .readonly = readonly,
-						   .id = (char *)id };
+	t->h->cfg.disks[0] =
+		(struct vm_disk_cfg){.path = t->path, .readonly = readonly, .id = (char *)id};
 	t->h->cfg.nr_disks = 1;
 	if (vm_virtio_blk_ops.create(&t->h->ctx, &e) < 0) {
 		fprintf(stderr, "  create: %s\n", e.msg);
@@ -94,7 +94,7 @@ static int64_t submit(struct bt *t, const struct gseg *s, unsigned n)
 
 static int64_t rw(struct bt *t, uint32_t type, uint64_t sector, uint32_t len)
 {
-	struct gseg s[3] = { { HDR, 16, false }, { DATA, len, type == 0 || type == 8 }, { STAT, 1, true } };
+	struct gseg s[3] = {{HDR, 16, false}, {DATA, len, type == 0 || type == 8}, {STAT, 1, true}};
 
 	put_hdr(t, type, sector);
 	return submit(t, s, 3);
@@ -109,9 +109,9 @@ TEST(blk_config_reports_capacity_and_features)
 	CHECK_EQ(vh_mr(t->h, bar + 20, 4), 512);
 	CHECK_EQ(vh_mr(t->h, bar + 12, 4), 254);
 	uint64_t f = vh_dev_features(t->h, t->d);
-	CHECK(f & 1ull << 9);	/* FLUSH */
-	CHECK(f & 1ull << 13);	/* DISCARD */
-	CHECK(!(f & 1ull << 5));	/* not RO */
+	CHECK(f & 1ull << 9);	 /* FLUSH */
+	CHECK(f & 1ull << 13);	 /* DISCARD */
+	CHECK(!(f & 1ull << 5)); /* not RO */
 	bt_free(t);
 }
 
@@ -119,8 +119,8 @@ TEST(blk_read_lands_in_guest_memory)
 {
 	struct bt *t = bt_new(false, NULL);
 	/* data split over two descriptors */
-	struct gseg s[4] = { { HDR, 16, false }, { DATA, 700, true }, { DATA + 0x1000, 324, true },
-			     { STAT, 1, true } };
+	struct gseg s[4] = {
+		{HDR, 16, false}, {DATA, 700, true}, {DATA + 0x1000, 324, true}, {STAT, 1, true}};
 	bool same = true;
 
 	put_hdr(t, 0, 3);
@@ -148,9 +148,9 @@ TEST(blk_write_reaches_the_file_and_flush_succeeds)
 	CHECK_EQ(pread(fd, back, 512, 10 * 512), 512);
 	CHECK(back[0] == 0xab && back[511] == 0xab);
 	CHECK_EQ(pread(fd, back, 1, 11 * 512), 1);
-	CHECK_EQ(back[0], pattern(11 * 512));	/* neighbour untouched */
+	CHECK_EQ(back[0], pattern(11 * 512)); /* neighbour untouched */
 	close(fd);
-	struct gseg s[2] = { { HDR, 16, false }, { STAT, 1, true } };
+	struct gseg s[2] = {{HDR, 16, false}, {STAT, 1, true}};
 	put_hdr(t, 4, 0);
 	CHECK_EQ(submit(t, s, 2), 1);
 	CHECK_EQ(t->h->ram[STAT], 0);
@@ -180,7 +180,7 @@ TEST(blk_sector_beyond_capacity_is_ioerr)
 {
 	struct bt *t = bt_new(false, NULL);
 
-	CHECK_EQ(rw(t, 0, DISK_SECTORS - 1, 1024), 1);	/* only the status written */
+	CHECK_EQ(rw(t, 0, DISK_SECTORS - 1, 1024), 1); /* only the status written */
 	CHECK_EQ(t->h->ram[STAT], 1);
 	CHECK_EQ(rw(t, 1, DISK_SECTORS, 512), 1);
 	CHECK_EQ(t->h->ram[STAT], 1);
@@ -215,7 +215,7 @@ TEST(blk_read_only_disk_refuses_writes_with_ioerr)
 	CHECK_EQ(pread(fd, &back, 1, 0), 1);
 	CHECK_EQ(back, pattern(0));
 	close(fd);
-	CHECK_EQ(rw(t, 0, 0, 512), 513);	/* reads still work */
+	CHECK_EQ(rw(t, 0, 0, 512), 513); /* reads still work */
 	CHECK_EQ(t->h->ram[STAT], 0);
 	bt_free(t);
 }
@@ -229,8 +229,7 @@ TEST(blk_unknown_request_type_is_unsupp)
 	bt_free(t);
 }
 
-static int64_t range_op(struct bt *t, uint32_t type, uint64_t sector, uint32_t num,
-			uint32_t flags)
+static int64_t range_op(struct bt *t, uint32_t type, uint64_t sector, uint32_t num, uint32_t flags)
 {
 	uint8_t seg[16];
 
@@ -238,7 +237,7 @@ static int64_t range_op(struct bt *t, uint32_t type, uint64_t sector, uint32_t n
 	memcpy(seg + 8, &num, 4);
 	memcpy(seg + 12, &flags, 4);
 	memcpy(t->h->ram + DATA, seg, 16);
-	struct gseg s[3] = { { HDR, 16, false }, { DATA, 16, false }, { STAT, 1, true } };
+	struct gseg s[3] = {{HDR, 16, false}, {DATA, 16, false}, {STAT, 1, true}};
 	put_hdr(t, type, 0);
 	return submit(t, s, 3);
 }
@@ -246,7 +245,7 @@ static int64_t range_op(struct bt *t, uint32_t type, uint64_t sector, uint32_t n
 TEST(blk_write_zeroes_and_discard_clear_the_range)
 {
 	struct bt *t = bt_new(false, NULL);
-	uint8_t back[1024], zero[1024] = { 0 };
+	uint8_t back[1024], zero[1024] = {0};
 
 	CHECK_EQ(range_op(t, 13, 4, 2, 0), 1);
 	CHECK_EQ(t->h->ram[STAT], 0);
@@ -258,9 +257,9 @@ TEST(blk_write_zeroes_and_discard_clear_the_range)
 	CHECK_EQ(range_op(t, 11, 16, 8, 0), 1);
 	CHECK_EQ(t->h->ram[STAT], 0);
 	CHECK_EQ(pread(fd, back, 1024, 16 * 512), 1024);
-	CHECK(memcmp(back, zero, 1024) == 0);	/* punched hole reads zero */
+	CHECK(memcmp(back, zero, 1024) == 0); /* punched hole reads zero */
 	close(fd);
-	CHECK_EQ(range_op(t, 11, 0, 1, 1), 1);	/* unmap flag on discard */
+	CHECK_EQ(range_op(t, 11, 0, 1, 1), 1); /* unmap flag on discard */
 	CHECK_EQ(t->h->ram[STAT], 2);
 	CHECK_EQ(range_op(t, 13, DISK_SECTORS - 1, 2, 0), 1);
 	CHECK_EQ(t->h->ram[STAT], 1);
@@ -270,7 +269,7 @@ TEST(blk_write_zeroes_and_discard_clear_the_range)
 TEST(blk_status_descriptor_read_only_sets_needs_reset)
 {
 	struct bt *t = bt_new(false, NULL);
-	struct gseg s[2] = { { HDR, 16, false }, { STAT, 1, false } };
+	struct gseg s[2] = {{HDR, 16, false}, {STAT, 1, false}};
 
 	put_hdr(t, 0, 0);
 	CHECK_EQ(submit(t, s, 2), -1);
@@ -283,7 +282,7 @@ TEST(blk_status_descriptor_read_only_sets_needs_reset)
 TEST(blk_writable_data_before_header_sets_needs_reset)
 {
 	struct bt *t = bt_new(false, NULL);
-	struct gseg s[3] = { { DATA, 512, true }, { HDR, 16, false }, { STAT, 1, true } };
+	struct gseg s[3] = {{DATA, 512, true}, {HDR, 16, false}, {STAT, 1, true}};
 
 	put_hdr(t, 0, 0);
 	CHECK_EQ(submit(t, s, 3), -1);
@@ -294,7 +293,7 @@ TEST(blk_writable_data_before_header_sets_needs_reset)
 TEST(blk_short_header_is_ioerr)
 {
 	struct bt *t = bt_new(false, NULL);
-	struct gseg s[2] = { { HDR, 8, false }, { STAT, 1, true } };
+	struct gseg s[2] = {{HDR, 8, false}, {STAT, 1, true}};
 
 	put_hdr(t, 0, 0);
 	CHECK_EQ(submit(t, s, 2), 1);
@@ -309,14 +308,14 @@ TEST(blk_missing_image_is_named_and_nothing_is_left)
 	char good[64];
 
 	REQUIRE(make_image(good, 4096) == 0);
-	h->cfg.disks[0] = (struct vm_disk_cfg){ .path = good };
-	h->cfg.disks[1] = (struct vm_disk_cfg){ .path = "/nonexistent/disk.img" };
+	h->cfg.disks[0] = (struct vm_disk_cfg){.path = good};
+	h->cfg.disks[1] = (struct vm_disk_cfg){.path = "/nonexistent/disk.img"};
 	h->cfg.nr_disks = 2;
 	CHECK(vm_virtio_blk_ops.create(&h->ctx, &e) < 0);
 	CHECK_CONTAINS(e.msg, "/nonexistent/disk.img");
 	CHECK_EQ(e.errnum, ENOENT);
 	CHECK_EQ(vm_virtio_blk_ops.count(), 0);
-	CHECK(h->pci.devs[1] == NULL);	/* the good disk was taken down too */
+	CHECK(h->pci.devs[1] == NULL); /* the good disk was taken down too */
 	CHECK(vm_virtio_lookup(VIRTIO_ID_BLOCK, 0) == NULL);
 	unlink(good);
 	vh_free(h);
@@ -328,7 +327,7 @@ TEST(blk_directory_or_tiny_file_is_refused)
 	struct vs_err e;
 	char tiny[64];
 
-	h->cfg.disks[0] = (struct vm_disk_cfg){ .path = "/tmp" };
+	h->cfg.disks[0] = (struct vm_disk_cfg){.path = "/tmp"};
 	h->cfg.nr_disks = 1;
 	CHECK(vm_virtio_blk_ops.create(&h->ctx, &e) < 0);
 	CHECK_CONTAINS(e.msg, "not a regular file");
@@ -359,7 +358,7 @@ TEST(blk_read_only_file_without_readonly_flag_says_so)
 		vh_free(h);
 		SKIP("cannot remount read-only: %s", strerror(errno));
 	}
-	h->cfg.disks[0] = (struct vm_disk_cfg){ .path = img };
+	h->cfg.disks[0] = (struct vm_disk_cfg){.path = img};
 	h->cfg.nr_disks = 1;
 	CHECK(vm_virtio_blk_ops.create(&h->ctx, &e) < 0);
 	CHECK_CONTAINS(e.msg, img);
@@ -464,14 +463,14 @@ static void h_revisit(struct bt *t)
 
 static void h_order(struct bt *t)
 {
-	struct gseg s[3] = { { HDR, 16, false }, { STAT, 1, true }, { DATA, 512, false } };
+	struct gseg s[3] = {{HDR, 16, false}, {STAT, 1, true}, {DATA, 512, false}};
 
 	gq_add(t->h, &t->g, s, 3);
 }
 
 static void h_status_ro(struct bt *t)
 {
-	struct gseg s[3] = { { HDR, 16, false }, { DATA, 512, false }, { STAT, 1, false } };
+	struct gseg s[3] = {{HDR, 16, false}, {DATA, 512, false}, {STAT, 1, false}};
 
 	put_hdr(t, 1, 0);
 	gq_add(t->h, &t->g, s, 3);
@@ -486,17 +485,17 @@ static void h_next_oob(struct bt *t)
 TEST(blk_hostile_chains_set_needs_reset_and_vmm_survives)
 {
 	static const struct hostile cases[] = {
-		{ "descriptor loop", h_loop, "loop" },
-		{ "buffer outside RAM", h_outside, "outside guest memory" },
-		{ "address+len wraps", h_wrap, "wraps" },
-		{ "buffer crosses end of RAM", h_cross_end, "outside guest memory" },
-		{ "indirect length", h_ind_len, "multiple of 16" },
-		{ "nested indirect", h_ind_nested, "nested indirect" },
-		{ "avail idx jump", h_avail_jump, "ahead" },
-		{ "chain revisits head", h_revisit, "loop" },
-		{ "readable after writable", h_order, "readable descriptor after a writable" },
-		{ "status read-only", h_status_ro, "status" },
-		{ "next out of range", h_next_oob, "next 999" },
+		{"descriptor loop", h_loop, "loop"},
+		{"buffer outside RAM", h_outside, "outside guest memory"},
+		{"address+len wraps", h_wrap, "wraps"},
+		{"buffer crosses end of RAM", h_cross_end, "outside guest memory"},
+		{"indirect length", h_ind_len, "multiple of 16"},
+		{"nested indirect", h_ind_nested, "nested indirect"},
+		{"avail idx jump", h_avail_jump, "ahead"},
+		{"chain revisits head", h_revisit, "loop"},
+		{"readable after writable", h_order, "readable descriptor after a writable"},
+		{"status read-only", h_status_ro, "status"},
+		{"next out of range", h_next_oob, "next 999"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -507,11 +506,11 @@ TEST(blk_hostile_chains_set_needs_reset_and_vmm_survives)
 		vh_notify(t->h, t->d, 0);
 		uint8_t st = vh_status(t->h, t->d);
 		if (!(st & VIRTIO_STATUS_NEEDS_RESET) || !strstr(t->d->broken_why, cases[i].why)) {
-			fprintf(stderr, "  case \"%s\": status %#x, why \"%s\"\n", cases[i].name, st,
-				t->d->broken_why);
+			fprintf(stderr, "  case \"%s\": status %#x, why \"%s\"\n", cases[i].name,
+				st, t->d->broken_why);
 			CHECK(0);
 		}
-		CHECK(t->h->line[VM_PCI_INTX_GSI(t->d->pci.slot)]);	/* config interrupt */
+		CHECK(t->h->line[VM_PCI_INTX_GSI(t->d->pci.slot)]); /* config interrupt */
 		/* a reset brings the device back */
 		vh_bringup(t->h, t->d, 1ull << VIRTIO_F_INDIRECT_DESC, &t->g, 1, 128);
 		CHECK_EQ(rw(t, 0, 0, 512), 513);

@@ -58,20 +58,20 @@ TEST(virtio_pci_function_has_modern_ids_and_capabilities)
 		c = find_vcap(d, t);
 		CHECK(c > 0);
 		if (c > 0)
-			CHECK_EQ(d->pci.config[c + 4], 0);	/* BAR 0 */
+			CHECK_EQ(d->pci.config[c + 4], 0); /* BAR 0 */
 	}
 	c = find_vcap(d, 2);
 	REQUIRE(c > 0);
 	CHECK_EQ(d->pci.config[c + 2], 20);
 	CHECK_EQ(vm_pci_config_read(&h->pci, d->pci.slot, (uint32_t)c + 16, 4), 4);
-	CHECK_EQ(find_vcap(d, 4), -1);	/* rng has no device config */
+	CHECK_EQ(find_vcap(d, 4), -1); /* rng has no device config */
 	CHECK_EQ(d->pci.config[d->msix_cap], 0x11);
 	CHECK_EQ(vm_pci_config_read(&h->pci, d->pci.slot, d->msix_cap + 2u, 2) & 0x7ff, 1);
 	uint64_t f = vh_dev_features(h, d);
 	CHECK(f & VERSION_1);
 	CHECK(!(f & (1ull << VIRTIO_F_ACCESS_PLATFORM)));
 	CHECK(!(f & (1ull << VIRTIO_F_RING_PACKED)));
-	CHECK_EQ(vh_cc_r(h, d, 0x12, 2), 1);	/* num_queues */
+	CHECK_EQ(vh_cc_r(h, d, 0x12, 2), 1); /* num_queues */
 	drop(h, &vm_virtio_rng_ops);
 }
 
@@ -103,12 +103,12 @@ TEST(rng_fills_buffer_and_raises_intx_until_isr_read)
 	struct vm_virtio_dev *d = make_rng(h);
 	struct gq g;
 	uint32_t id, len;
-	uint8_t zero[64] = { 0 }, first[64];
+	uint8_t zero[64] = {0}, first[64];
 
 	REQUIRE(d);
 	vh_bringup(h, d, 0, &g, 1, 16);
 	REQUIRE(vh_status(h, d) & VIRTIO_STATUS_DRIVER_OK);
-	struct gseg s = { 0x200000, 64, true };
+	struct gseg s = {0x200000, 64, true};
 	gq_add(h, &g, &s, 1);
 	vh_notify(h, d, 0);
 	REQUIRE(gq_used(h, &g, &id, &len) == 1);
@@ -119,11 +119,11 @@ TEST(rng_fills_buffer_and_raises_intx_until_isr_read)
 	CHECK_EQ(h->line[gsi], 1);
 	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1), 1);
 	CHECK_EQ(h->line[gsi], 0);
-	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1), 0);	/* read clears */
+	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1), 0); /* read clears */
 	gq_add(h, &g, &s, 1);
 	vh_notify(h, d, 0);
 	CHECK_EQ(gq_used(h, &g, &id, &len), 1);
-	CHECK(memcmp(h->ram + 0x200000, first, 64) != 0);	/* two reads differ */
+	CHECK(memcmp(h->ram + 0x200000, first, 64) != 0); /* two reads differ */
 	drop(h, &vm_virtio_rng_ops);
 }
 
@@ -138,7 +138,7 @@ TEST(notify_before_driver_ok_consumes_nothing)
 	vh_negotiate(h, d, VERSION_1);
 	gq_init(&g, 0x10000, 16);
 	vh_setup_queue(h, d, 0, &g);
-	struct gseg s = { 0x200000, 64, true };
+	struct gseg s = {0x200000, 64, true};
 	gq_add(h, &g, &s, 1);
 	vh_notify(h, d, 0);
 	CHECK_EQ(gq_used(h, &g, &id, &len), 0);
@@ -181,18 +181,18 @@ TEST(msix_vector_delivers_and_masking_leaves_it_pending)
 	vh_cc_w(h, d, 0x16, 2, 0);
 	vh_cc_w(h, d, 0x1a, 2, 1);
 	CHECK_EQ(vh_cc_r(h, d, 0x1a, 2), 1);
-	vh_cc_w(h, d, 0x10, 2, 7);	/* beyond the table: NO_VECTOR */
+	vh_cc_w(h, d, 0x10, 2, 7); /* beyond the table: NO_VECTOR */
 	CHECK_EQ(vh_cc_r(h, d, 0x10, 2), VIRTIO_MSI_NO_VECTOR);
 	vh_setup_queue(h, d, 0, &g);
 	vh_driver_ok(h, d);
-	struct gseg s = { 0x200000, 8, true };
+	struct gseg s = {0x200000, 8, true};
 	gq_add(h, &g, &s, 1);
 	vh_notify(h, d, 0);
 	CHECK_EQ(gq_used(h, &g, &id, &len), 1);
 	CHECK_EQ(h->msi_count, 1);
 	CHECK_EQ(h->msi_data, 0x4041);
 	CHECK_EQ(h->msi_addr, 0xfee00000);
-	CHECK_EQ(h->line_raises, 0);	/* no INTx with MSI-X on */
+	CHECK_EQ(h->line_raises, 0); /* no INTx with MSI-X on */
 	/* masked entry: the interrupt waits in the PBA */
 	vh_mw(h, vh_bar(d) + VM_VIRTIO_MSIX_OFF + 16 + 12, 4, 1);
 	gq_add(h, &g, &s, 1);
@@ -226,7 +226,7 @@ TEST(writing_status_zero_resets_device_and_queues)
 	vh_cc_w(h, d, 0x14, 1, 0);
 	CHECK_EQ(vh_status(h, d), 0);
 	CHECK_EQ(vh_cc_r(h, d, 0x1c, 2), 0);
-	CHECK_EQ(vh_cc_r(h, d, 0x18, 2), 256);	/* back to the maximum */
+	CHECK_EQ(vh_cc_r(h, d, 0x18, 2), 256); /* back to the maximum */
 	CHECK_EQ(vh_cc_r(h, d, 0x20, 8), 0);
 	vh_cc_w(h, d, 0x08, 4, 1);
 	CHECK_EQ(vh_cc_r(h, d, 0x0c, 4), 0);
@@ -246,7 +246,7 @@ TEST(queue_fields_are_frozen_while_enabled)
 	vh_cc_w(h, d, 0x18, 2, 64);
 	CHECK_EQ(vh_cc_r(h, d, 0x20, 8), g.desc);
 	CHECK_EQ(vh_cc_r(h, d, 0x18, 2), 16);
-	vh_cc_w(h, d, 0x16, 2, 5);		/* no such queue */
+	vh_cc_w(h, d, 0x16, 2, 5); /* no such queue */
 	CHECK_EQ(vh_cc_r(h, d, 0x18, 2), 0);
 	drop(h, &vm_virtio_rng_ops);
 }
@@ -265,9 +265,9 @@ TEST(hostile_descriptor_sets_needs_reset_and_device_stops)
 	vh_notify(h, d, 0);
 	CHECK(vh_status(h, d) & VIRTIO_STATUS_NEEDS_RESET);
 	CHECK_CONTAINS(d->broken_why, "loop");
-	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1) & 2, 2);	/* config change */
+	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_ISR_OFF, 1) & 2, 2); /* config change */
 	/* a good buffer now is not processed */
-	struct gseg s = { 0x200000, 8, true };
+	struct gseg s = {0x200000, 8, true};
 	g.next_desc = 1;
 	gq_add(h, &g, &s, 1);
 	vh_notify(h, d, 0);
@@ -303,8 +303,8 @@ TEST(driver_ok_without_features_ok_sets_needs_reset)
 	struct vm_virtio_dev *d = make_rng(h);
 
 	REQUIRE(d);
-	vh_cc_w(h, d, 0x14, 1, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-				       VIRTIO_STATUS_DRIVER_OK);
+	vh_cc_w(h, d, 0x14, 1,
+		VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_DRIVER_OK);
 	CHECK(vh_status(h, d) & VIRTIO_STATUS_NEEDS_RESET);
 	drop(h, &vm_virtio_rng_ops);
 }
@@ -321,7 +321,7 @@ TEST(transport_state_survives_save_and_restore)
 
 	REQUIRE(d);
 	vh_bringup(h, d, 1ull << VIRTIO_F_EVENT_IDX, &g, 1, 16);
-	struct gseg s = { 0x200000, 8, true };
+	struct gseg s = {0x200000, 8, true};
 	for (int i = 0; i < 3; i++) {
 		gq_add(h, &g, &s, 1);
 		vh_notify(h, d, 0);
@@ -387,7 +387,7 @@ TEST(notify_through_eventfd_runs_queue_on_loop_thread)
 	CHECK(d->kick_fd[0] >= 0);
 	vh_bringup(h, d, 0, &g, 1, 16);
 	REQUIRE(pthread_create(&lt.t, NULL, run_loop, &lt) == 0);
-	struct gseg s = { 0x200000, 32, true };
+	struct gseg s = {0x200000, 32, true};
 	gq_add(h, &g, &s, 1);
 	vh_notify(h, d, 0);
 	/* wait for the loop thread (bounded only to not hang forever) */
@@ -403,13 +403,12 @@ TEST(notify_through_eventfd_runs_queue_on_loop_thread)
 	CHECK_EQ(got, 1);
 	CHECK_EQ(len, 32);
 	vm_virtio_rng_ops.destroy();
-	vh_free(h);	/* frees the loop too */
+	vh_free(h); /* frees the loop too */
 }
 
 /* ---- virtio-console ---- */
 
-static struct vm_virtio_dev *make_console(struct vh *h, enum vm_console_kind kind,
-					  const char *path)
+static struct vm_virtio_dev *make_console(struct vh *h, enum vm_console_kind kind, const char *path)
 {
 	struct vs_err e;
 
@@ -445,11 +444,11 @@ TEST(console_output_is_appended_to_the_file)
 	close(fd);
 	struct vm_virtio_dev *d = make_console(h, VM_CONSOLE_FILE, path);
 	REQUIRE(d);
-	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF + 4, 4), 1);	/* max_nr_ports */
+	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF + 4, 4), 1); /* max_nr_ports */
 	vh_bringup(h, d, 0, g, 2, 32);
 	memcpy(h->ram + 0x200000, "hello ", 6);
 	memcpy(h->ram + 0x200100, "console\n", 8);
-	struct gseg s[2] = { { 0x200000, 6, false }, { 0x200100, 8, false } };
+	struct gseg s[2] = {{0x200000, 6, false}, {0x200100, 8, false}};
 	gq_add(h, &g[1], s, 2);
 	vh_notify(h, d, 1);
 	CHECK_EQ(gq_used(h, &g[1], &id, &len), 1);
@@ -484,7 +483,7 @@ TEST(console_pty_carries_output_and_input)
 	struct vh *h = vh_new();
 	struct gq g[2];
 	uint32_t id, len;
-	char buf[32] = { 0 };
+	char buf[32] = {0};
 
 	struct vm_virtio_dev *d = make_console(h, VM_CONSOLE_PTY, NULL);
 	REQUIRE(d);
@@ -494,13 +493,13 @@ TEST(console_pty_carries_output_and_input)
 	REQUIRE(s >= 0);
 	vh_bringup(h, d, 0, g, 2, 32);
 	memcpy(h->ram + 0x200000, "out!", 4);
-	struct gseg tx = { 0x200000, 4, false };
+	struct gseg tx = {0x200000, 4, false};
 	gq_add(h, &g[1], &tx, 1);
 	vh_notify(h, d, 1);
 	CHECK_EQ(read(s, buf, sizeof(buf)), 4);
 	CHECK(memcmp(buf, "out!", 4) == 0);
 	CHECK_EQ(write(s, "ping", 4), 4);
-	struct gseg rx = { 0x300000, 64, true };
+	struct gseg rx = {0x300000, 64, true};
 	gq_add(h, &g[0], &rx, 1);
 	/* the pty hands data over asynchronously: kick until it arrives
 	 * (bounded, only so a bug cannot hang the test) */
@@ -580,7 +579,7 @@ TEST(console_pty_input_reaches_guest_through_the_event_loop)
 	/* input before any buffer: the device pauses the pty, then resumes
 	 * when the driver's rx notify arrives through the queue eventfd */
 	CHECK_EQ(write(s, "early", 5), 5);
-	struct gseg rx = { 0x300000, 64, true };
+	struct gseg rx = {0x300000, 64, true};
 	gq_add(h, &g[0], &rx, 1);
 	vh_notify(h, d, 0);
 	CHECK(vh_wait_used(h, &g[0]));
@@ -588,7 +587,7 @@ TEST(console_pty_input_reaches_guest_through_the_event_loop)
 	CHECK_EQ(len, 5);
 	CHECK(memcmp(h->ram + 0x300000, "early", 5) == 0);
 	/* with a buffer waiting, the pty event alone delivers */
-	struct gseg rx2 = { 0x301000, 64, true };
+	struct gseg rx2 = {0x301000, 64, true};
 	gq_add(h, &g[0], &rx2, 1);
 	vh_notify(h, d, 0);
 	CHECK_EQ(write(s, "late", 4), 4);

@@ -18,23 +18,23 @@
 #include "virtio_harness.h"
 
 /* Like REQUIRE, but falls through to the test's cleanup so the tap goes away. */
-#define NREQ(c)                      \
-	do {                         \
-		if (!(c)) {          \
-			CHECK(c);    \
-			goto out;    \
-		}                    \
+#define NREQ(c)                                                                                    \
+	do {                                                                                       \
+		if (!(c)) {                                                                        \
+			CHECK(c);                                                                  \
+			goto out;                                                                  \
+		}                                                                                  \
 	} while (0)
 
-#define ETHERTYPE_TEST 0x88b5	/* IEEE local experimental */
-#define MRG (1ull << 15)
+#define ETHERTYPE_TEST 0x88b5 /* IEEE local experimental */
+#define MRG	       (1ull << 15)
 
 struct nt {
 	struct vh *h;
 	struct vm_virtio_dev *d;
 	struct gq g[2];
 	char ifname[IFNAMSIZ];
-	int pkt;	/* AF_PACKET socket on the host side */
+	int pkt; /* AF_PACKET socket on the host side */
 	int ifindex;
 };
 
@@ -50,7 +50,7 @@ static void nt_free(struct nt *t)
 static int if_up(const char *name)
 {
 	char path[128];
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ok;
 
 	/* no IPv6 autoconfiguration chatter on the link */
@@ -76,7 +76,7 @@ static struct nt *nt_new(uint64_t feats, const char **skip)
 {
 	struct nt *t = calloc(1, sizeof(*t));
 	struct vs_err e;
-	struct timeval tv = { .tv_sec = 5 };
+	struct timeval tv = {.tv_sec = 5};
 
 	t->pkt = -1;
 	t->h = vh_new();
@@ -86,7 +86,7 @@ static struct nt *nt_new(uint64_t feats, const char **skip)
 		nt_free(t);
 		return NULL;
 	}
-	t->h->cfg.nets[0] = (struct vm_net_cfg){ .tap = t->ifname };
+	t->h->cfg.nets[0] = (struct vm_net_cfg){.tap = t->ifname};
 	t->h->cfg.nr_nets = 1;
 	if (vm_virtio_net_ops.create(&t->h->ctx, &e) < 0) {
 		fprintf(stderr, "  create: %s\n", e.msg);
@@ -97,8 +97,9 @@ static struct nt *nt_new(uint64_t feats, const char **skip)
 	t->d = vm_virtio_lookup(VIRTIO_ID_NET, 0);
 	t->ifindex = (int)if_nametoindex(t->ifname);
 	t->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE_TEST));
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETHERTYPE_TEST),
-				   .sll_ifindex = t->ifindex };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETHERTYPE_TEST),
+				  .sll_ifindex = t->ifindex};
 	/* up before bind: a packet socket bound to a down link reports
 	 * ENETDOWN on its first recv */
 	if (!t->ifindex || t->pkt < 0 || if_up(t->ifname) < 0 ||
@@ -130,8 +131,8 @@ TEST(net_config_has_mac_and_link_up)
 	if (!t)
 		SKIP("%s", skip);
 	uint64_t cfg = vh_bar(t->d) + VM_VIRTIO_DEVICE_OFF;
-	CHECK_EQ(vh_mr(t->h, cfg, 1) & 0x03, 0x02);	/* locally administered unicast */
-	CHECK_EQ(vh_mr(t->h, cfg + 6, 2), 1);		/* VIRTIO_NET_S_LINK_UP */
+	CHECK_EQ(vh_mr(t->h, cfg, 1) & 0x03, 0x02); /* locally administered unicast */
+	CHECK_EQ(vh_mr(t->h, cfg + 6, 2), 1);	    /* VIRTIO_NET_S_LINK_UP */
 	uint64_t f = vh_dev_features(t->h, t->d);
 	CHECK(f & 1ull << 5 && f & 1ull << 16 && f & MRG);
 	nt_free(t);
@@ -146,9 +147,9 @@ TEST(net_guest_frame_comes_out_of_the_tap)
 
 	if (!t)
 		SKIP("%s", skip);
-	memset(t->h->ram + 0x200000, 0, 12);	/* virtio_net_hdr: no offloads */
+	memset(t->h->ram + 0x200000, 0, 12); /* virtio_net_hdr: no offloads */
 	make_frame(t->h->ram + 0x200100, 100, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 0x5c);
-	struct gseg s[2] = { { 0x200000, 12, false }, { 0x200100, 100, false } };
+	struct gseg s[2] = {{0x200000, 12, false}, {0x200100, 100, false}};
 	gq_add(t->h, &t->g[1], s, 2);
 	vh_notify(t->h, t->d, 1);
 	CHECK_EQ(gq_used(t->h, &t->g[1], &id, &len), 1);
@@ -163,8 +164,8 @@ TEST(net_guest_frame_comes_out_of_the_tap)
 static int host_send_and_wait(struct nt *t, size_t flen, int nbufs)
 {
 	uint8_t frame[2048];
-	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = t->ifindex,
-				  .sll_halen = 6 };
+	struct sockaddr_ll to = {
+		.sll_family = AF_PACKET, .sll_ifindex = t->ifindex, .sll_halen = 6};
 	uint64_t cfg = vh_bar(t->d) + VM_VIRTIO_DEVICE_OFF;
 	uint8_t mac[6];
 
@@ -178,7 +179,7 @@ static int host_send_and_wait(struct nt *t, size_t flen, int nbufs)
 		if (vh_r16(t->h, t->g[0].used + 2) != t->g[0].used_seen)
 			return 0;
 		if (nbufs == 0)
-			return 0;	/* the caller waits for its own condition */
+			return 0; /* the caller waits for its own condition */
 		usleep(500);
 	}
 	return -1;
@@ -192,12 +193,12 @@ TEST(net_host_frame_reaches_the_guest_buffer)
 
 	if (!t)
 		SKIP("%s", skip);
-	struct gseg rx = { 0x300000, 2048, true };
+	struct gseg rx = {0x300000, 2048, true};
 	gq_add(t->h, &t->g[0], &rx, 1);
 	NREQ(host_send_and_wait(t, 80, 1) == 0);
 	NREQ(gq_used(t->h, &t->g[0], &id, &len) == 1);
 	CHECK_EQ(len, 12 + 80);
-	CHECK_EQ(vh_r16(t->h, 0x300000 + 10), 1);	/* num_buffers */
+	CHECK_EQ(vh_r16(t->h, 0x300000 + 10), 1); /* num_buffers */
 	CHECK_EQ(t->h->ram[0x300000 + 12 + 12], ETHERTYPE_TEST >> 8);
 	CHECK_EQ(t->h->ram[0x300000 + 12 + 79], 0x3c);
 out:
@@ -213,7 +214,7 @@ TEST(net_mergeable_buffers_split_a_frame_and_count_them)
 	if (!t)
 		SKIP("%s", skip);
 	for (int i = 0; i < 3; i++) {
-		struct gseg rx = { 0x300000 + 0x1000ull * i, 64, true };
+		struct gseg rx = {0x300000 + 0x1000ull * i, 64, true};
 		gq_add(t->h, &t->g[0], &rx, 1);
 	}
 	NREQ(host_send_and_wait(t, 150, 3) == 0);
@@ -221,7 +222,7 @@ TEST(net_mergeable_buffers_split_a_frame_and_count_them)
 		CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len[i]), 1);
 	CHECK(len[0] == 64 && len[1] == 64 && len[2] == 162 - 128);
 	CHECK_EQ(vh_r16(t->h, 0x300000 + 10), 3);
-	CHECK_EQ(t->h->ram[0x302000 + 33], 0x3c);	/* last byte of the frame */
+	CHECK_EQ(t->h->ram[0x302000 + 33], 0x3c); /* last byte of the frame */
 out:
 	nt_free(t);
 }
@@ -234,11 +235,11 @@ TEST(net_frame_too_big_for_a_single_buffer_is_dropped)
 
 	if (!t)
 		SKIP("%s", skip);
-	struct gseg rx = { 0x300000, 64, true };
+	struct gseg rx = {0x300000, 64, true};
 	gq_add(t->h, &t->g[0], &rx, 1);
 	NREQ(host_send_and_wait(t, 200, 1) == 0);
 	NREQ(gq_used(t->h, &t->g[0], &id, &len) == 1);
-	CHECK_EQ(len, 0);	/* buffer back empty, frame dropped */
+	CHECK_EQ(len, 0); /* buffer back empty, frame dropped */
 	CHECK(!(vh_status(t->h, t->d) & VIRTIO_STATUS_NEEDS_RESET));
 out:
 	nt_free(t);
@@ -251,7 +252,7 @@ TEST(net_rx_chain_outside_memory_sets_needs_reset)
 
 	if (!t)
 		SKIP("%s", skip);
-	struct gseg rx = { VH_RAM_SIZE - 16, 2048, true };
+	struct gseg rx = {VH_RAM_SIZE - 16, 2048, true};
 	gq_add(t->h, &t->g[0], &rx, 1);
 	host_send_and_wait(t, 80, 0);
 	/* the frame may still be on its way: kick until the device has seen
@@ -270,7 +271,7 @@ TEST(net_bad_tap_name_is_named_in_the_error)
 	struct vh *h = vh_new();
 	struct vs_err e;
 
-	h->cfg.nets[0] = (struct vm_net_cfg){ .tap = "this-name-is-far-too-long" };
+	h->cfg.nets[0] = (struct vm_net_cfg){.tap = "this-name-is-far-too-long"};
 	h->cfg.nr_nets = 1;
 	CHECK(vm_virtio_net_ops.create(&h->ctx, &e) < 0);
 	CHECK_CONTAINS(e.msg, "this-name-is-far-too-long");
@@ -289,8 +290,8 @@ TEST(net_configured_mac_is_reported)
 	char name[IFNAMSIZ];
 
 	snprintf(name, sizeof(name), "vs-test-%04x", (unsigned)(getpid() + 1) & 0xffff);
-	h->cfg.nets[0] = (struct vm_net_cfg){ .tap = name, .has_mac = true,
-					      .mac = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 } };
+	h->cfg.nets[0] = (struct vm_net_cfg){
+		.tap = name, .has_mac = true, .mac = {0x52, 0x54, 0, 0x12, 0x34, 0x56}};
 	h->cfg.nr_nets = 1;
 	if (vm_virtio_net_ops.create(&h->ctx, &e) < 0) {
 		vh_free(h);
@@ -300,7 +301,7 @@ TEST(net_configured_mac_is_reported)
 	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF, 4), 0x12005452);
 	CHECK_EQ(vh_mr(h, vh_bar(d) + VM_VIRTIO_DEVICE_OFF + 4, 2), 0x5634);
 	vm_virtio_net_ops.destroy();
-	CHECK_EQ(if_nametoindex(name), 0);	/* the tap went away with the device */
+	CHECK_EQ(if_nametoindex(name), 0); /* the tap went away with the device */
 	vh_free(h);
 }
 
@@ -319,7 +320,7 @@ TEST(net_event_loop_delivers_and_resumes_after_rx_notify)
 	t->h = vh_new();
 	vh_loop_new(t->h);
 	snprintf(t->ifname, sizeof(t->ifname), "vs-test-%04x", (unsigned)(getpid() + 2) & 0xffff);
-	t->h->cfg.nets[0] = (struct vm_net_cfg){ .tap = t->ifname };
+	t->h->cfg.nets[0] = (struct vm_net_cfg){.tap = t->ifname};
 	t->h->cfg.nr_nets = 1;
 	if (vm_virtio_net_ops.create(&t->h->ctx, &e) < 0) {
 		nt_free(t);
@@ -328,8 +329,9 @@ TEST(net_event_loop_delivers_and_resumes_after_rx_notify)
 	t->d = vm_virtio_lookup(VIRTIO_ID_NET, 0);
 	t->ifindex = (int)if_nametoindex(t->ifname);
 	t->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETHERTYPE_TEST));
-	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETHERTYPE_TEST),
-				   .sll_ifindex = t->ifindex };
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETHERTYPE_TEST),
+				  .sll_ifindex = t->ifindex};
 	if (t->pkt < 0 || if_up(t->ifname) < 0 ||
 	    bind(t->pkt, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
 		skip = "cannot bring the tap up";
@@ -338,14 +340,14 @@ TEST(net_event_loop_delivers_and_resumes_after_rx_notify)
 	}
 	vh_bringup(t->h, t->d, 0, t->g, 2, 64);
 	vh_loop_start(t->h);
-	struct sockaddr_ll to = { .sll_family = AF_PACKET, .sll_ifindex = t->ifindex,
-				  .sll_halen = 6 };
+	struct sockaddr_ll to = {
+		.sll_family = AF_PACKET, .sll_ifindex = t->ifindex, .sll_halen = 6};
 	make_frame(frame, 90, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 0x42);
 	/* no receive buffers yet: the frame waits in the tap */
 	NREQ(sendto(t->pkt, frame, 90, 0, (struct sockaddr *)&to, sizeof(to)) == 90);
-	struct gseg rx = { 0x300000, 2048, true };
+	struct gseg rx = {0x300000, 2048, true};
 	gq_add(t->h, &t->g[0], &rx, 1);
-	vh_notify(t->h, t->d, 0);	/* eventfd -> loop thread -> resume */
+	vh_notify(t->h, t->d, 0); /* eventfd -> loop thread -> resume */
 	NREQ(vh_wait_used(t->h, &t->g[0]));
 	NREQ(gq_used(t->h, &t->g[0], &id, &len) == 1);
 	CHECK_EQ(len, 12 + 90);
@@ -362,8 +364,8 @@ out:
 
 static int tap_tso(const char *ifname)
 {
-	struct ethtool_value ev = { .cmd = ETHTOOL_GTSO };
-	struct ifreq ifr = { 0 };
+	struct ethtool_value ev = {.cmd = ETHTOOL_GTSO};
+	struct ifreq ifr = {0};
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r;
 
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
@@ -381,9 +383,9 @@ TEST(net_guest_offloads_follow_negotiation_and_reset)
 
 	if (!t)
 		SKIP("%s", skip);
-	CHECK(vh_dev_features(t->h, t->d) & 1ull << 0);	/* CSUM offered */
-	CHECK_EQ(tap_tso(t->ifname), 1);	/* GUEST_TSO4 -> tap may send TSO */
-	vh_cc_w(t->h, t->d, 0x14, 1, 0);	/* reset */
+	CHECK(vh_dev_features(t->h, t->d) & 1ull << 0); /* CSUM offered */
+	CHECK_EQ(tap_tso(t->ifname), 1);		/* GUEST_TSO4 -> tap may send TSO */
+	vh_cc_w(t->h, t->d, 0x14, 1, 0);		/* reset */
 	CHECK_EQ(tap_tso(t->ifname), 0);
 	/* TSO without GUEST_CSUM is not enabled (spec dependency) */
 	vh_bringup(t->h, t->d, 1ull << 7, t->g, 2, 64);
@@ -401,20 +403,22 @@ TEST(net_needs_csum_header_from_guest_reaches_the_host_stack)
 	if (!t)
 		SKIP("%s", skip);
 	setsockopt(t->pkt, SOL_PACKET, PACKET_AUXDATA, &one, sizeof(one));
-	uint8_t hdr[12] = { 1 /* NEEDS_CSUM */ };
+	uint8_t hdr[12] = {1 /* NEEDS_CSUM */};
 	uint16_t start = 20, off = 6;
 	memcpy(hdr + 6, &start, 2);
 	memcpy(hdr + 8, &off, 2);
 	memcpy(t->h->ram + 0x200000, hdr, 12);
 	make_frame(t->h->ram + 0x200100, 100, (const uint8_t *)"\xff\xff\xff\xff\xff\xff", 0x11);
-	struct gseg s[2] = { { 0x200000, 12, false }, { 0x200100, 100, false } };
+	struct gseg s[2] = {{0x200000, 12, false}, {0x200100, 100, false}};
 	gq_add(t->h, &t->g[1], s, 2);
 	vh_notify(t->h, t->d, 1);
 	CHECK_EQ(gq_used(t->h, &t->g[1], &id, &len), 1);
 	uint8_t buf[256], cbuf[256];
-	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = cbuf,
+			   .msg_controllen = sizeof(cbuf)};
 	ssize_t n = recvmsg(t->pkt, &m, 0);
 	CHECK_EQ(n, 100);
 	bool partial = false;
@@ -422,6 +426,6 @@ TEST(net_needs_csum_header_from_guest_reaches_the_host_stack)
 		if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA)
 			partial = ((struct tpacket_auxdata *)(void *)CMSG_DATA(c))->tp_status &
 				  TP_STATUS_CSUMNOTREADY;
-	CHECK(partial);	/* the kernel got our header: checksum left to it */
+	CHECK(partial); /* the kernel got our header: checksum left to it */
 	nt_free(t);
 }

@@ -11,8 +11,8 @@
 #include "virtio_harness.h"
 
 #define GUEST_CID 42
-#define TXBUF 0x200000
-#define RXBUF 0x300000
+#define TXBUF	  0x200000
+#define RXBUF	  0x300000
 
 struct vt {
 	struct vh *h;
@@ -40,8 +40,8 @@ static struct vt *vt_new(void)
 	if (!mkdtemp(t->dir))
 		abort();
 	snprintf(t->uds, sizeof(t->uds), "%s/v.sock", t->dir);
-	t->h->cfg.vsock = (struct vm_vsock_cfg){ .enabled = true, .cid = GUEST_CID,
-						 .uds_path = t->uds };
+	t->h->cfg.vsock =
+		(struct vm_vsock_cfg){.enabled = true, .cid = GUEST_CID, .uds_path = t->uds};
 	if (vm_virtio_vsock_ops.create(&t->h->ctx, &e) < 0) {
 		fprintf(stderr, "  create: %s\n", e.msg);
 		abort();
@@ -60,8 +60,8 @@ static void vt_free(struct vt *t)
 }
 
 /* Guest sends one packet on the tx queue. */
-static void guest_send(struct vt *t, uint16_t op, uint32_t sport, uint32_t dport,
-		       const void *data, uint32_t len, uint32_t buf_alloc, uint32_t fwd_cnt)
+static void guest_send(struct vt *t, uint16_t op, uint32_t sport, uint32_t dport, const void *data,
+		       uint32_t len, uint32_t buf_alloc, uint32_t fwd_cnt)
 {
 	uint8_t *p = t->h->ram + TXBUF;
 	uint64_t cid = GUEST_CID, host = 2;
@@ -80,7 +80,7 @@ static void guest_send(struct vt *t, uint16_t op, uint32_t sport, uint32_t dport
 	memcpy(p + 40, &fwd_cnt, 4);
 	if (len)
 		memcpy(p + 44, data, len);
-	struct gseg s = { TXBUF, 44 + len, false };
+	struct gseg s = {TXBUF, 44 + len, false};
 	gq_add(t->h, &t->g[1], &s, 1);
 	vh_notify(t->h, t->d, 1);
 	uint32_t id, l;
@@ -94,7 +94,7 @@ static int guest_recv(struct vt *t, struct pkt *pk)
 	uint32_t id, len;
 
 	if (t->rx_posted == 0) {
-		struct gseg s = { RXBUF + 0x1000ull * (t->g[0].next_desc % 64), 44 + 256, true };
+		struct gseg s = {RXBUF + 0x1000ull * (t->g[0].next_desc % 64), 44 + 256, true};
 		gq_add(t->h, &t->g[0], &s, 1);
 		t->rx_posted = 1;
 	}
@@ -143,14 +143,14 @@ static void guest_send_async(struct vt *t, uint16_t op, uint32_t sport, uint32_t
 	memcpy(p + 40, &zero, 4);
 	if (len)
 		memcpy(p + 44, data, len);
-	struct gseg s = { TXBUF + 0x800, 44 + len, false };
+	struct gseg s = {TXBUF + 0x800, 44 + len, false};
 	gq_add(t->h, &t->g[1], &s, 1);
 	vh_notify(t->h, t->d, 1);
 }
 
 static int host_listen(struct vt *t, uint32_t port)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", t->uds, port);
@@ -180,13 +180,13 @@ TEST(vsock_guest_connects_to_host_port_and_data_flows_both_ways)
 {
 	struct vt *t = vt_new();
 	struct pkt pk;
-	char buf[64] = { 0 };
+	char buf[64] = {0};
 	int l = host_listen(t, 1234), a = -1;
 
 	REQUIRE(l >= 0);
 	guest_send(t, 1 /* REQUEST */, 5000, 1234, NULL, 0, 65536, 0);
 	CHECK(guest_recv(t, &pk));
-	CHECK_EQ(pk.op, 2);	/* RESPONSE */
+	CHECK_EQ(pk.op, 2); /* RESPONSE */
 	CHECK_EQ(pk.src_port, 1234);
 	CHECK_EQ(pk.dst_port, 5000);
 	CHECK_EQ(pk.dst_cid, GUEST_CID);
@@ -201,10 +201,10 @@ TEST(vsock_guest_connects_to_host_port_and_data_flows_both_ways)
 	CHECK_EQ(pk.op, 5);
 	CHECK_EQ(pk.len, 6);
 	CHECK(memcmp(pk.data, "world!", 6) == 0);
-	CHECK_EQ(pk.fwd_cnt, 5);	/* our counter of guest bytes passed on */
+	CHECK_EQ(pk.fwd_cnt, 5); /* our counter of guest bytes passed on */
 	close(a);
 	CHECK(guest_recv(t, &pk));
-	CHECK_EQ(pk.op, 4);	/* SHUTDOWN after the host closed */
+	CHECK_EQ(pk.op, 4); /* SHUTDOWN after the host closed */
 	CHECK_EQ(pk.flags, 3);
 	guest_send(t, 3 /* RST */, 5000, 1234, NULL, 0, 65536, 6);
 	host_unlisten(t, l, 1234);
@@ -237,16 +237,16 @@ TEST(vsock_data_for_unknown_connection_gets_rst)
 TEST(vsock_host_initiated_connect_reaches_guest_port)
 {
 	struct vt *t = vt_new();
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct pkt pk;
-	char buf[64] = { 0 };
+	char buf[64] = {0};
 	int c = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->uds);
 	REQUIRE(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	CHECK_EQ(write(c, "CONNECT 52\n", 11), 11);
 	CHECK(guest_recv(t, &pk));
-	CHECK_EQ(pk.op, 1);	/* REQUEST to the guest */
+	CHECK_EQ(pk.op, 1); /* REQUEST to the guest */
 	CHECK_EQ(pk.dst_port, 52);
 	uint32_t hport = pk.src_port;
 	guest_send(t, 2 /* RESPONSE */, 52, hport, NULL, 0, 65536, 0);
@@ -266,21 +266,21 @@ TEST(vsock_host_initiated_connect_reaches_guest_port)
 TEST(vsock_garbage_connect_line_is_dropped)
 {
 	struct vt *t = vt_new();
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char buf[8];
 	int c = socket(AF_UNIX, SOCK_STREAM, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->uds);
 	REQUIRE(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	CHECK_EQ(write(c, "HELLO 1\n", 8), 8);
-	struct pollfd p = { .fd = c, .events = POLLIN };
+	struct pollfd p = {.fd = c, .events = POLLIN};
 	ssize_t n = -1;
 	for (int i = 0; i < 2000 && n < 0; i++) {
-		vh_notify(t->h, t->d, 0);	/* the device accepts and reads */
+		vh_notify(t->h, t->d, 0); /* the device accepts and reads */
 		if (poll(&p, 1, 1) == 1)
 			n = read(c, buf, sizeof(buf));
 	}
-	CHECK_EQ(n, 0);	/* closed on us */
+	CHECK_EQ(n, 0); /* closed on us */
 	close(c);
 	vt_free(t);
 }
@@ -301,7 +301,7 @@ TEST(vsock_respects_the_guest_credit)
 	CHECK_EQ(pk.len, 4);
 	CHECK(memcmp(pk.data, "0123", 4) == 0);
 	/* no credit left: nothing more arrives until the guest consumed */
-	struct gseg s = { RXBUF + 0x30000, 300, true };
+	struct gseg s = {RXBUF + 0x30000, 300, true};
 	gq_add(t->h, &t->g[0], &s, 1);
 	vh_notify(t->h, t->d, 0);
 	uint32_t id, len;
@@ -323,18 +323,18 @@ TEST(vsock_restore_sends_transport_reset_event)
 	struct vs_err e;
 	uint32_t id, len;
 
-	struct gseg ev = { 0x380000, 4, true };
+	struct gseg ev = {0x380000, 4, true};
 	memset(t->h->ram + 0x380000, 0xff, 4);
 	gq_add(t->h, &t->g[2], &ev, 1);
 	vh_notify(t->h, t->d, 2);
-	CHECK_EQ(gq_used(t->h, &t->g[2], &id, &len), 0);	/* no event yet */
+	CHECK_EQ(gq_used(t->h, &t->g[2], &id, &len), 0); /* no event yet */
 	vm_sw_init(&w);
 	REQUIRE(vm_virtio_vsock_ops.save(0, &w) == 0);
 	vm_sr_init(&r, "virtio-vsock", w.buf, w.len);
 	CHECK_EQ(vm_virtio_vsock_ops.restore(0, &r, &e), 0);
 	CHECK_EQ(gq_used(t->h, &t->g[2], &id, &len), 1);
 	CHECK_EQ(len, 4);
-	CHECK_EQ(vh_r32(t->h, 0x380000), 0);	/* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET */
+	CHECK_EQ(vh_r32(t->h, 0x380000), 0); /* VIRTIO_VSOCK_EVENT_TRANSPORT_RESET */
 	vm_sw_free(&w);
 	vt_free(t);
 }
@@ -344,7 +344,7 @@ TEST(vsock_reserved_cid_is_refused)
 	struct vh *h = vh_new();
 	struct vs_err e;
 
-	h->cfg.vsock = (struct vm_vsock_cfg){ .enabled = true, .cid = 2, .uds_path = "/tmp/x" };
+	h->cfg.vsock = (struct vm_vsock_cfg){.enabled = true, .cid = 2, .uds_path = "/tmp/x"};
 	CHECK(vm_virtio_vsock_ops.create(&h->ctx, &e) < 0);
 	CHECK_CONTAINS(e.msg, "cid 2");
 	h->cfg.vsock.cid = 3;
@@ -368,8 +368,8 @@ TEST(vsock_event_loop_moves_host_data_and_accepts)
 	strcpy(t->dir, "/tmp/vs-vsock-XXXXXX");
 	REQUIRE(mkdtemp(t->dir));
 	snprintf(t->uds, sizeof(t->uds), "%s/v.sock", t->dir);
-	t->h->cfg.vsock = (struct vm_vsock_cfg){ .enabled = true, .cid = GUEST_CID,
-						 .uds_path = t->uds };
+	t->h->cfg.vsock =
+		(struct vm_vsock_cfg){.enabled = true, .cid = GUEST_CID, .uds_path = t->uds};
 	REQUIRE(vm_virtio_vsock_ops.create(&t->h->ctx, &e) == 0);
 	t->d = vm_virtio_lookup(VIRTIO_ID_VSOCK, 0);
 	vh_bringup(t->h, t->d, 0, t->g, 3, 64);
@@ -378,27 +378,27 @@ TEST(vsock_event_loop_moves_host_data_and_accepts)
 	vh_loop_start(t->h);
 
 	for (int i = 0; i < 4; i++) {
-		struct gseg s = { RXBUF + 0x1000ull * i, 44 + 256, true };
+		struct gseg s = {RXBUF + 0x1000ull * i, 44 + 256, true};
 		gq_add(t->h, &t->g[0], &s, 1);
 	}
 	vh_notify(t->h, t->d, 0);
 	guest_send_async(t, 1, 7000, 1400, NULL, 0);
-	CHECK(vh_wait_used(t->h, &t->g[0]));	/* RESPONSE */
+	CHECK(vh_wait_used(t->h, &t->g[0])); /* RESPONSE */
 	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
 	a = accept(l, NULL, NULL);
 	CHECK(a >= 0);
 	CHECK_EQ(write(a, "abc", 3), 3);
-	CHECK(vh_wait_used(t->h, &t->g[0]));	/* data, no kick from us */
+	CHECK(vh_wait_used(t->h, &t->g[0])); /* data, no kick from us */
 	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
 	CHECK_EQ(len, 44 + 3);
 	CHECK(memcmp(t->h->ram + RXBUF + 0x1000ull * id + 44, "abc", 3) == 0);
 
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", t->uds);
 	c = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK(connect(c, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	CHECK_EQ(write(c, "CONNECT 9\n", 10), 10);
-	CHECK(vh_wait_used(t->h, &t->g[0]));	/* REQUEST to guest port 9 */
+	CHECK(vh_wait_used(t->h, &t->g[0])); /* REQUEST to guest port 9 */
 	CHECK_EQ(gq_used(t->h, &t->g[0], &id, &len), 1);
 	uint16_t op;
 	memcpy(&op, t->h->ram + RXBUF + 0x1000ull * id + 30, 2);

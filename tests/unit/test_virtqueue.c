@@ -43,7 +43,7 @@ static void qt_free(struct qt *t)
 TEST(pop_returns_readable_then_writable_segments)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s[3] = { { BUF, 16, false }, { BUF + 0x1000, 512, true }, { BUF + 0x2000, 1, true } };
+	struct gseg s[3] = {{BUF, 16, false}, {BUF + 0x1000, 512, true}, {BUF + 0x2000, 1, true}};
 
 	memcpy(t->h->ram + BUF, "header-bytes-16!", 16);
 	uint16_t head = gq_add(t->h, &t->g, s, 3);
@@ -120,7 +120,7 @@ TEST(avail_head_beyond_queue_size_is_refused)
 TEST(buffer_outside_guest_memory_is_refused)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s = { 0x40000000, 64, false };
+	struct gseg s = {0x40000000, 64, false};
 
 	gq_add(t->h, &t->g, &s, 1);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), -1);
@@ -131,7 +131,7 @@ TEST(buffer_outside_guest_memory_is_refused)
 TEST(buffer_address_plus_length_overflowing_is_refused)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s = { 0xfffffffffffff000ull, 0x2000, true };
+	struct gseg s = {0xfffffffffffff000ull, 0x2000, true};
 
 	gq_add(t->h, &t->g, &s, 1);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), -1);
@@ -142,7 +142,7 @@ TEST(buffer_address_plus_length_overflowing_is_refused)
 TEST(buffer_crossing_the_end_of_ram_is_refused)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s = { VH_RAM_SIZE - 8, 16, true };
+	struct gseg s = {VH_RAM_SIZE - 8, 16, true};
 
 	gq_add(t->h, &t->g, &s, 1);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), -1);
@@ -153,7 +153,7 @@ TEST(buffer_crossing_the_end_of_ram_is_refused)
 TEST(readable_descriptor_after_writable_is_refused)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s[2] = { { BUF, 8, true }, { BUF + 8, 8, false } };
+	struct gseg s[2] = {{BUF, 8, true}, {BUF + 8, 8, false}};
 
 	gq_add(t->h, &t->g, s, 2);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), -1);
@@ -174,11 +174,11 @@ TEST(avail_idx_jumping_more_than_queue_size_is_refused)
 TEST(head_reused_while_in_flight_is_refused)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s = { BUF, 8, false };
+	struct gseg s = {BUF, 8, false};
 
 	uint16_t head = gq_add(t->h, &t->g, &s, 1);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), 1);
-	gq_publish(t->h, &t->g, head);	/* same head again, not yet used */
+	gq_publish(t->h, &t->g, head); /* same head again, not yet used */
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), -1);
 	CHECK_CONTAINS(t->e.msg, "again while in use");
 	qt_free(t);
@@ -187,14 +187,14 @@ TEST(head_reused_while_in_flight_is_refused)
 TEST(head_may_return_after_it_was_used)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s = { BUF, 8, false };
+	struct gseg s = {BUF, 8, false};
 
 	uint16_t head = gq_add(t->h, &t->g, &s, 1);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), 1);
 	CHECK_EQ(vm_vq_push(&t->q, head, 0, &t->e), 0);
 	gq_publish(t->h, &t->g, head);
 	CHECK_EQ(vm_vq_pop(&t->q, &t->el, &t->e), 1);
-	CHECK(vm_vq_push(&t->q, 5, 0, &t->e) < 0);	/* never popped */
+	CHECK(vm_vq_push(&t->q, 5, 0, &t->e) < 0); /* never popped */
 	qt_free(t);
 }
 
@@ -306,7 +306,7 @@ TEST(enable_refuses_rings_outside_memory_bad_size_or_alignment)
 
 	vm_vq_reset(&q, 1, 256);
 	q.size = 256;
-	q.desc_gpa = VH_RAM_SIZE - 0x800;	/* 4 KiB table does not fit */
+	q.desc_gpa = VH_RAM_SIZE - 0x800; /* 4 KiB table does not fit */
 	q.avail_gpa = 0x1000;
 	q.used_gpa = 0x2000;
 	CHECK(vm_vq_enable(&q, &h->mem, &e) < 0);
@@ -329,7 +329,7 @@ TEST(enable_refuses_rings_outside_memory_bad_size_or_alignment)
 TEST(no_interrupt_flag_suppresses_notification)
 {
 	struct qt *t = qt_new(8, false, false);
-	struct gseg s = { BUF, 8, true };
+	struct gseg s = {BUF, 8, true};
 
 	uint16_t head = gq_add(t->h, &t->g, &s, 1);
 	REQUIRE(vm_vq_pop(&t->q, &t->el, &t->e) == 1);
@@ -346,12 +346,12 @@ TEST(no_interrupt_flag_suppresses_notification)
 TEST(event_idx_notifies_only_when_used_event_is_crossed)
 {
 	struct qt *t = qt_new(8, false, true);
-	struct gseg s = { BUF, 8, true };
+	struct gseg s = {BUF, 8, true};
 	uint64_t used_event = t->g.avail + 4 + 2 * 8, avail_event = t->g.used + 4 + 8 * 8;
 
 	for (int i = 0; i < 4; i++)
 		gq_add(t->h, &t->g, &s, 1);
-	vh_w16(t->h, used_event, 2);	/* interrupt me once used idx passes 2 */
+	vh_w16(t->h, used_event, 2); /* interrupt me once used idx passes 2 */
 	for (int i = 0; i < 4; i++) {
 		REQUIRE(vm_vq_pop(&t->q, &t->el, &t->e) == 1);
 		vm_vq_push(&t->q, t->el.head, 8, &t->e);
@@ -359,14 +359,14 @@ TEST(event_idx_notifies_only_when_used_event_is_crossed)
 		/* first call always signals; then only the step 2 -> 3 */
 		CHECK_EQ(n, i == 0 || i == 2);
 	}
-	CHECK_EQ(vh_r16(t->h, avail_event), 4);	/* we asked for the next kick */
+	CHECK_EQ(vh_r16(t->h, avail_event), 4); /* we asked for the next kick */
 	qt_free(t);
 }
 
 TEST(iov_helpers_gather_scatter_and_slice)
 {
-	uint8_t a[3] = { 1, 2, 3 }, b[5] = { 4, 5, 6, 7, 8 }, out[8] = { 0 };
-	struct iovec iov[2] = { { a, 3 }, { b, 5 } }, sl[2];
+	uint8_t a[3] = {1, 2, 3}, b[5] = {4, 5, 6, 7, 8}, out[8] = {0};
+	struct iovec iov[2] = {{a, 3}, {b, 5}}, sl[2];
 
 	CHECK_EQ(vm_iov_to_buf(iov, 2, 2, out, 4), 4);
 	CHECK(out[0] == 3 && out[1] == 4 && out[3] == 6);

@@ -34,7 +34,7 @@ struct vh {
 	uint32_t msi_data;
 	int line[32];
 	int line_raises;
-	pthread_t loop_thread;	/* vh_loop_start: devices run as in the VMM */
+	pthread_t loop_thread; /* vh_loop_start: devices run as in the VMM */
 };
 
 static inline void vh_set_line(void *opaque, uint32_t gsi, int level)
@@ -65,17 +65,23 @@ static inline struct vh *vh_new(void)
 	if (!h)
 		return NULL;
 	/* mmap'ed like real guest RAM: page aligned, so madvise works */
-	h->ram = mmap(NULL, VH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (h->ram == MAP_FAILED || vm_mem_add_region(&h->mem, 0, VH_RAM_SIZE, h->ram, -1, 0, &e) < 0)
+	h->ram =
+		mmap(NULL, VH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (h->ram == MAP_FAILED ||
+	    vm_mem_add_region(&h->mem, 0, VH_RAM_SIZE, h->ram, -1, 0, &e) < 0)
 		abort();
 	vm_bus_init(&h->pio, "pio");
 	vm_bus_init(&h->mmio, "mmio");
 	if (vm_pci_bus_init(&h->pci, &h->pio, &h->mmio, &e) < 0)
 		abort();
-	h->irq = (struct vm_irq){ .opaque = h, .set_line = vh_set_line, .send_msi = vh_send_msi };
+	h->irq = (struct vm_irq){.opaque = h, .set_line = vh_set_line, .send_msi = vh_send_msi};
 	h->cfg.console.kind = VM_CONSOLE_NONE;
-	h->ctx = (struct vm_ctx){ .cfg = &h->cfg, .mem = &h->mem, .pio = &h->pio,
-				  .mmio = &h->mmio, .pci = &h->pci, .irq = &h->irq };
+	h->ctx = (struct vm_ctx){.cfg = &h->cfg,
+				 .mem = &h->mem,
+				 .pio = &h->pio,
+				 .mmio = &h->mmio,
+				 .pci = &h->pci,
+				 .irq = &h->irq};
 	return h;
 }
 
@@ -125,9 +131,9 @@ static inline void vh_free(struct vh *h)
 struct gq {
 	uint64_t desc, avail, used;
 	uint16_t size;
-	uint16_t avail_idx;	/* next avail idx to publish */
-	uint16_t used_seen;	/* used entries consumed */
-	uint16_t next_desc;	/* next free descriptor (simple bump allocator) */
+	uint16_t avail_idx; /* next avail idx to publish */
+	uint16_t used_seen; /* used entries consumed */
+	uint16_t next_desc; /* next free descriptor (simple bump allocator) */
 };
 
 struct gseg {
@@ -197,7 +203,8 @@ static inline uint16_t gq_add(struct vh *h, struct gq *g, const struct gseg *s, 
 		uint16_t flags = (uint16_t)((s[i].write ? VIRTQ_DESC_F_WRITE : 0) |
 					    (i + 1 < n ? VIRTQ_DESC_F_NEXT : 0));
 
-		gq_desc(h, g->desc, idx, s[i].addr, s[i].len, flags, (uint16_t)((idx + 1) % g->size));
+		gq_desc(h, g->desc, idx, s[i].addr, s[i].len, flags,
+			(uint16_t)((idx + 1) % g->size));
 	}
 	g->next_desc = (uint16_t)(g->next_desc + n);
 	gq_publish(h, g, head);
@@ -234,7 +241,7 @@ static inline void vh_mw(struct vh *h, uint64_t addr, uint32_t len, uint64_t v)
 
 static inline uint64_t vh_mr(struct vh *h, uint64_t addr, uint32_t len)
 {
-	uint8_t b[8] = { 0 };
+	uint8_t b[8] = {0};
 	uint64_t v;
 
 	vm_bus_dispatch(&h->mmio, addr, b, len, false);
@@ -277,8 +284,7 @@ static inline uint8_t vh_negotiate(struct vh *h, struct vm_virtio_dev *d, uint64
 	return (uint8_t)vh_cc_r(h, d, 0x14, 1);
 }
 
-static inline void vh_setup_queue(struct vh *h, struct vm_virtio_dev *d, uint16_t q,
-				  struct gq *g)
+static inline void vh_setup_queue(struct vh *h, struct vm_virtio_dev *d, uint16_t q, struct gq *g)
 {
 	vh_cc_w(h, d, 0x16, 2, q);
 	vh_cc_w(h, d, 0x18, 2, g->size);
@@ -298,8 +304,8 @@ static inline void vh_driver_ok(struct vh *h, struct vm_virtio_dev *d)
 
 /* Whole bring-up: features (VERSION_1 plus extra), nq queues at 64 KiB
  * steps from 0x10000 with size qsize, DRIVER_OK. */
-static inline void vh_bringup(struct vh *h, struct vm_virtio_dev *d, uint64_t extra,
-			      struct gq *g, unsigned nq, uint16_t qsize)
+static inline void vh_bringup(struct vh *h, struct vm_virtio_dev *d, uint64_t extra, struct gq *g,
+			      unsigned nq, uint16_t qsize)
 {
 	vh_negotiate(h, d, 1ull << VIRTIO_F_VERSION_1 | extra);
 	for (unsigned q = 0; q < nq; q++) {

@@ -26,8 +26,8 @@ enum {
 };
 
 /* bit per tag that must be present in a vCPU section */
-#define VCPU_REQUIRED                                                                        \
-	((1u << T_REGS) | (1u << T_SREGS) | (1u << T_FPU) | (1u << T_MSRS) | (1u << T_LAPIC) | \
+#define VCPU_REQUIRED                                                                              \
+	((1u << T_REGS) | (1u << T_SREGS) | (1u << T_FPU) | (1u << T_MSRS) | (1u << T_LAPIC) |     \
 	 (1u << T_EVENTS) | (1u << T_MPSTATE) | (1u << T_DEBUGREGS) | (1u << T_TSC_KHZ))
 
 enum { I_PIC_MASTER = 1, I_PIC_SLAVE, I_IOAPIC, I_PIT, I_CLOCK, I_MAX };
@@ -79,9 +79,9 @@ void vm_vcpu_state_encode(const struct vm_vcpu_state *s, struct vm_state_writer 
 static const char *vcpu_tag_name(unsigned t)
 {
 	static const char *const n[T_MAX] = {
-		[T_REGS] = "regs",   [T_SREGS] = "sregs",     [T_FPU] = "fpu",
-		[T_XSAVE] = "xsave", [T_XCRS] = "xcrs",	      [T_MSRS] = "msrs",
-		[T_LAPIC] = "lapic", [T_EVENTS] = "events",   [T_MPSTATE] = "mp_state",
+		[T_REGS] = "regs",	     [T_SREGS] = "sregs",     [T_FPU] = "fpu",
+		[T_XSAVE] = "xsave",	     [T_XCRS] = "xcrs",	      [T_MSRS] = "msrs",
+		[T_LAPIC] = "lapic",	     [T_EVENTS] = "events",   [T_MPSTATE] = "mp_state",
 		[T_DEBUGREGS] = "debugregs", [T_TSC_KHZ] = "tsc_khz",
 	};
 	return t < T_MAX && n[t] ? n[t] : "?";
@@ -119,12 +119,13 @@ static int check_version(struct vm_state_reader *r, struct vs_err *e)
 static int exact(const char *what, const char *name, uint32_t got, size_t want, struct vs_err *e)
 {
 	if (got != want)
-		return vs_fail(e, EINVAL, "%s: %s is %u bytes, expected %zu", what, name, got, want);
+		return vs_fail(e, EINVAL, "%s: %s is %u bytes, expected %zu", what, name, got,
+			       want);
 	return 0;
 }
 
-static int decode_msrs(const char *what, const uint8_t *b, uint32_t flen,
-		       struct vm_vcpu_state *s, struct vs_err *e)
+static int decode_msrs(const char *what, const uint8_t *b, uint32_t flen, struct vm_vcpu_state *s,
+		       struct vs_err *e)
 {
 	struct vm_state_reader r;
 	uint32_t n;
@@ -196,8 +197,7 @@ static int decode_vcpu_field(const char *what, uint16_t tag, const uint8_t *b, u
 				       s->xcrs.nr_xcrs, KVM_MAX_XCRS);
 		s->has_xcrs = true;
 		return 0;
-	case T_MSRS:
-		return decode_msrs(what, b, flen, s, e);
+	case T_MSRS: return decode_msrs(what, b, flen, s, e);
 	case T_LAPIC:
 		if (exact(what, n, flen, sizeof(s->lapic), e) < 0)
 			return -1;
@@ -285,8 +285,8 @@ void vm_irqchip_state_encode(const struct vm_irqchip_state *s, struct vm_state_w
 int vm_irqchip_state_decode(const char *what, const void *buf, size_t len,
 			    struct vm_irqchip_state *s, struct vs_err *e)
 {
-	static const char *const names[I_MAX] = {"?", "pic-master", "pic-slave", "ioapic", "pit",
-						 "clock"};
+	static const char *const names[I_MAX] = {"?",	   "pic-master", "pic-slave",
+						 "ioapic", "pit",	 "clock"};
 	struct vm_state_reader r;
 	uint32_t seen = 0;
 	int rc;

@@ -20,15 +20,15 @@
 /* Refused above these: a hostile file must not make the decoder allocate
  * without bound. KVM's own MSR list is a few hundred; XSAVE with AMX is
  * about 11 KiB. */
-#define VM_VCPU_MAX_MSRS      1024u
-#define VM_VCPU_MAX_XSAVE     (64u * 1024u)
+#define VM_VCPU_MAX_MSRS  1024u
+#define VM_VCPU_MAX_XSAVE (64u * 1024u)
 
 struct vm_vcpu_state {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
 	struct kvm_fpu fpu;
-	uint8_t *xsave;		/* NULL: the host had no XSAVE (fpu is used) */
-	uint32_t xsave_len;	/* bytes, a multiple of 4, >= sizeof(struct kvm_xsave) */
+	uint8_t *xsave;	    /* NULL: the host had no XSAVE (fpu is used) */
+	uint32_t xsave_len; /* bytes, a multiple of 4, >= sizeof(struct kvm_xsave) */
 	bool has_xcrs;
 	struct kvm_xcrs xcrs;
 	struct kvm_msr_entry *msrs;
@@ -37,7 +37,7 @@ struct vm_vcpu_state {
 	struct kvm_vcpu_events events;
 	struct kvm_mp_state mp;
 	struct kvm_debugregs dregs;
-	uint32_t tsc_khz;	/* 0: unknown */
+	uint32_t tsc_khz; /* 0: unknown */
 };
 
 void vm_vcpu_state_free(struct vm_vcpu_state *s);
@@ -51,7 +51,7 @@ int vm_vcpu_state_decode(const char *what, const void *buf, size_t len, struct v
 
 /* VM-wide in-kernel state: PIC master and slave, IOAPIC, PIT, kvmclock. */
 struct vm_irqchip_state {
-	struct kvm_irqchip chip[3];	/* KVM_IRQCHIP_PIC_MASTER, _SLAVE, _IOAPIC */
+	struct kvm_irqchip chip[3]; /* KVM_IRQCHIP_PIC_MASTER, _SLAVE, _IOAPIC */
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
 };

@@ -18,7 +18,7 @@
 
 #define BALLOON_F_STATS_VQ	 1
 #define BALLOON_F_DEFLATE_ON_OOM 2
-#define PAGE_SHIFT		 12	/* §5.5.6: balloon pages are 4 KiB */
+#define PAGE_SHIFT		 12 /* §5.5.6: balloon pages are 4 KiB */
 #define INFLATEQ		 0
 #define DEFLATEQ		 1
 #define STATSQ			 2
@@ -31,10 +31,10 @@ struct balloon {
 	struct vm_virtio_dev vdev;
 	struct vm_balloon_stat stats[MAX_STATS];
 	int nr_stats;
-	bool stats_held;	/* a stats buffer is kept until we want fresh ones */
+	bool stats_held; /* a stats buffer is kept until we want fresh ones */
 	uint16_t stats_head;
-	uint64_t bad_pfns;	/* PFNs outside guest RAM the driver sent */
-	uint32_t num_pages;	/* the target we set (config num_pages) */
+	uint64_t bad_pfns;  /* PFNs outside guest RAM the driver sent */
+	uint32_t num_pages; /* the target we set (config num_pages) */
 	struct vm_vq_elem el;
 };
 
@@ -59,7 +59,7 @@ static void release_page(struct balloon *b, uint64_t pfn)
 	void *host;
 
 	if (pfn >> (64 - PAGE_SHIFT) || !(host = vm_mem_ptr(m, gpa, 1u << PAGE_SHIFT))) {
-		b->bad_pfns++;	/* not RAM: nothing of ours to touch */
+		b->bad_pfns++; /* not RAM: nothing of ours to touch */
 		return;
 	}
 	for (unsigned i = 0; i < m->nr; i++) {
@@ -127,7 +127,7 @@ static void stats_queue(struct balloon *b)
 			n++;
 		}
 		b->nr_stats = n;
-		if (b->stats_held)	/* a second buffer: give the older one back */
+		if (b->stats_held) /* a second buffer: give the older one back */
 			vm_vq_push(q, b->stats_head, 0, &e);
 		b->stats_head = b->el.head;
 		b->stats_held = true;
@@ -161,7 +161,7 @@ static void balloon_reset(struct vm_virtio_dev *d)
 	struct balloon *b = d->priv;
 
 	if (b)
-		b->stats_held = false;	/* the queues are gone */
+		b->stats_held = false; /* the queues are gone */
 }
 
 static const struct vm_virtio_ops balloon_vops = {
@@ -233,7 +233,8 @@ static int balloon_create(struct vm_ctx *ctx, struct vs_err *e)
 	if (!b)
 		return vs_fail(e, ENOMEM, "virtio-balloon");
 	if (vm_virtio_init(&b->vdev, ctx, &balloon_vops,
-			   1ull << BALLOON_F_STATS_VQ | 1ull << BALLOON_F_DEFLATE_ON_OOM, b, e) < 0) {
+			   1ull << BALLOON_F_STATS_VQ | 1ull << BALLOON_F_DEFLATE_ON_OOM, b,
+			   e) < 0) {
 		free(b);
 		return -1;
 	}
@@ -273,14 +274,16 @@ static int balloon_restore(unsigned idx, struct vm_state_reader *r, struct vs_er
 	    vm_sr_u32(r, &n, e) < 0)
 		return -1;
 	if (ver != BALLOON_STATE_VERSION || n > MAX_STATS)
-		return vs_fail(e, EINVAL, "virtio-balloon: bad state (version %u, %u stats)", ver, n);
+		return vs_fail(e, EINVAL, "virtio-balloon: bad state (version %u, %u stats)", ver,
+			       n);
 	for (uint32_t i = 0; i < n; i++)
-		if (vm_sr_u16(r, &bal->stats[i].tag, e) < 0 || vm_sr_u64(r, &bal->stats[i].val, e) < 0)
+		if (vm_sr_u16(r, &bal->stats[i].tag, e) < 0 ||
+		    vm_sr_u64(r, &bal->stats[i].val, e) < 0)
 			return -1;
 	bal->nr_stats = (int)n;
 	bal->num_pages = get32(&bal->vdev.config[CFG_NUM_PAGES]);
 	bal->stats_held = held && q->enabled && bal->stats_head < q->size;
-	if (bal->stats_held)	/* the kept buffer is still the driver's in-flight one */
+	if (bal->stats_held) /* the kept buffer is still the driver's in-flight one */
 		q->inflight[bal->stats_head / 8] |= (uint8_t)(1u << (bal->stats_head % 8));
 	return vm_sr_end(r, e);
 }

@@ -36,30 +36,30 @@
 #define BLK_S_IOERR	   1
 #define BLK_S_UNSUPP	   2
 
-#define BLK_ID_BYTES	   20
-#define SECTOR		   512ull
-#define QUEUE_SIZE	   256
-#define MAX_DISCARD_SECT   0x400000u	/* 2 GiB per segment */
-#define MAX_DISCARD_SEG	   16
+#define BLK_ID_BYTES	 20
+#define SECTOR		 512ull
+#define QUEUE_SIZE	 256
+#define MAX_DISCARD_SECT 0x400000u /* 2 GiB per segment */
+#define MAX_DISCARD_SEG	 16
 
 /* Config layout offsets (§5.2.4). */
-#define CFG_CAPACITY	     0
-#define CFG_SEG_MAX	     12
-#define CFG_BLK_SIZE	     20
-#define CFG_NUM_QUEUES	     34
-#define CFG_MAX_DISCARD	     36
-#define CFG_MAX_DISCARD_SEG  40
-#define CFG_DISCARD_ALIGN    44
-#define CFG_MAX_WZ	     48
-#define CFG_MAX_WZ_SEG	     52
-#define CFG_WZ_MAY_UNMAP     56
-#define CFG_SIZE	     60
+#define CFG_CAPACITY	    0
+#define CFG_SEG_MAX	    12
+#define CFG_BLK_SIZE	    20
+#define CFG_NUM_QUEUES	    34
+#define CFG_MAX_DISCARD	    36
+#define CFG_MAX_DISCARD_SEG 40
+#define CFG_DISCARD_ALIGN   44
+#define CFG_MAX_WZ	    48
+#define CFG_MAX_WZ_SEG	    52
+#define CFG_WZ_MAY_UNMAP    56
+#define CFG_SIZE	    60
 
 struct blk {
 	struct vm_virtio_dev vdev;
 	int fd;
 	bool readonly;
-	uint64_t capacity;	/* in 512-byte sectors */
+	uint64_t capacity; /* in 512-byte sectors */
 	char id[BLK_ID_BYTES];
 	char *path;
 	struct vm_vq_elem el;
@@ -93,13 +93,13 @@ static bool in_range(const struct blk *b, uint64_t sector, uint64_t n)
 static int rw_full(struct blk *b, struct iovec *iov, unsigned n, uint64_t off, bool write)
 {
 	while (n) {
-		ssize_t r = write ? pwritev(b->fd, iov, (int)n, (off_t)off) :
-				    preadv(b->fd, iov, (int)n, (off_t)off);
+		ssize_t r = write ? pwritev(b->fd, iov, (int)n, (off_t)off)
+				  : preadv(b->fd, iov, (int)n, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return -1;	/* error, or the file shrank under us */
+			return -1; /* error, or the file shrank under us */
 		off += (uint64_t)r;
 		while (n && (size_t)r >= iov->iov_len) {
 			r -= (ssize_t)iov->iov_len;
@@ -145,7 +145,7 @@ static uint8_t do_ranges(struct blk *b, const struct vm_vq_elem *el, uint32_t ty
 			continue;
 		if (fallocate(b->fd, mode, (off_t)(sector * SECTOR), (off_t)(num * SECTOR)) < 0) {
 			if (type == BLK_T_DISCARD && errno == EOPNOTSUPP)
-				continue;	/* discard is a hint */
+				continue; /* discard is a hint */
 			return BLK_S_IOERR;
 		}
 	}
@@ -215,11 +215,8 @@ static int64_t do_request(struct blk *b, struct vm_vq_elem *el)
 		break;
 	}
 	case BLK_T_DISCARD:
-	case BLK_T_WRITE_ZEROES:
-		status = do_ranges(b, el, type);
-		break;
-	default:
-		status = BLK_S_UNSUPP;
+	case BLK_T_WRITE_ZEROES: status = do_ranges(b, el, type); break;
+	default: status = BLK_S_UNSUPP;
 	}
 out:
 	vm_buf_to_iov(el->iov + el->n_out, el->n_in, el->in_len - 1, &status, 1);
@@ -237,8 +234,9 @@ static void blk_queue(struct vm_virtio_dev *d, unsigned qi)
 		int64_t used = do_request(b, &b->el);
 
 		if (used < 0) {
-			vm_virtio_set_broken(d, "queue 0: head %u: request without a writable status byte",
-					     b->el.head);
+			vm_virtio_set_broken(
+				d, "queue 0: head %u: request without a writable status byte",
+				b->el.head);
 			break;
 		}
 		if (vm_vq_push(q, b->el.head, (uint32_t)used, &e) < 0) {
@@ -254,7 +252,7 @@ static void blk_queue(struct vm_virtio_dev *d, unsigned qi)
 static const struct vm_virtio_ops blk_vops = {
 	.name = "virtio-blk",
 	.type = VIRTIO_ID_BLOCK,
-	.pci_class = 0x018000,	/* mass storage, other */
+	.pci_class = 0x018000, /* mass storage, other */
 	.nr_queues = 1,
 	.queue_size = QUEUE_SIZE,
 	.config_size = CFG_SIZE,
@@ -270,12 +268,15 @@ static int open_disk(struct blk *b, const struct vm_disk_cfg *dc, unsigned i, st
 	b->fd = open(dc->path, (dc->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (b->fd < 0) {
 		if (errno == EISDIR)
-			return vs_fail(e, EISDIR, "disk %u (%s): not a regular file or block device",
-				       i, dc->path);
+			return vs_fail(e, EISDIR,
+				       "disk %u (%s): not a regular file or block device", i,
+				       dc->path);
 		if (!dc->readonly && (errno == EACCES || errno == EROFS || errno == EPERM) &&
 		    access(dc->path, R_OK) == 0)
-			return vs_fail_errno(e, "disk %u (%s): cannot open for writing; add readonly to use it read-only",
-					     i, dc->path);
+			return vs_fail_errno(
+				e,
+				"disk %u (%s): cannot open for writing; add readonly to use it read-only",
+				i, dc->path);
 		return vs_fail_errno(e, "disk %u (%s): cannot open", i, dc->path);
 	}
 	if (fstat(b->fd, &st) < 0)
@@ -297,8 +298,8 @@ static int open_disk(struct blk *b, const struct vm_disk_cfg *dc, unsigned i, st
 	 * id, or one derived from the file's identity so it is stable. */
 	if (dc->id && dc->id[0]) {
 		if (strlen(dc->id) > BLK_ID_BYTES)
-			return vs_fail(e, EINVAL, "disk %u (%s): id \"%s\" is longer than %d bytes", i,
-				       dc->path, dc->id, BLK_ID_BYTES);
+			return vs_fail(e, EINVAL, "disk %u (%s): id \"%s\" is longer than %d bytes",
+				       i, dc->path, dc->id, BLK_ID_BYTES);
 		strncpy(b->id, dc->id, BLK_ID_BYTES);
 	} else {
 		char tmp[64];
@@ -316,7 +317,7 @@ static void fill_config(struct blk *b)
 
 	for (int i = 0; i < 8; i++)
 		c[CFG_CAPACITY + i] = (uint8_t)(b->capacity >> (8 * i));
-	put32(c + CFG_SEG_MAX, QUEUE_SIZE - 2);	/* header and status take two */
+	put32(c + CFG_SEG_MAX, QUEUE_SIZE - 2); /* header and status take two */
 	put32(c + CFG_BLK_SIZE, SECTOR);
 	c[CFG_NUM_QUEUES] = 1;
 	put32(c + CFG_MAX_DISCARD, MAX_DISCARD_SECT);
@@ -383,7 +384,7 @@ static int blk_create(struct vm_ctx *ctx, struct vs_err *e)
 	}
 	return 0;
 fail:
-	blk_destroy();	/* nothing half-created stays behind */
+	blk_destroy(); /* nothing half-created stays behind */
 	return -1;
 }
 
@@ -417,7 +418,8 @@ static int blk_restore(unsigned idx, struct vm_state_reader *r, struct vs_err *e
 		return vs_fail(e, EINVAL, "virtio-blk %s: unknown state version %u", b->path, ver);
 	/* The guest's view of the disk must not change under it. */
 	if (cap != b->capacity)
-		return vs_fail(e, EINVAL, "virtio-blk %s: disk has %llu sectors, snapshot expects %llu",
+		return vs_fail(e, EINVAL,
+			       "virtio-blk %s: disk has %llu sectors, snapshot expects %llu",
 			       b->path, (unsigned long long)b->capacity, (unsigned long long)cap);
 	fill_config(b);
 	return vm_sr_end(r, e);

@@ -17,7 +17,7 @@
 #include "vessel/log.h"
 #include "vmm/devices/virtio/virtio.h"
 
-#define CONSOLE_F_EMERG_WRITE 2	/* §5.3.3 */
+#define CONSOLE_F_EMERG_WRITE 2 /* §5.3.3 */
 #define CFG_COLS	      0
 #define CFG_ROWS	      2
 #define CFG_MAX_PORTS	      4
@@ -29,11 +29,11 @@
 struct console {
 	struct vm_virtio_dev vdev;
 	int out_fd, in_fd;
-	bool own_out;		/* out_fd is ours to close */
-	int pty_slave;		/* kept open so the master never sees HUP */
+	bool own_out;  /* out_fd is ours to close */
+	int pty_slave; /* kept open so the master never sees HUP */
 	char pty_path[64];
-	bool in_polled;		/* in_fd is registered in the loop */
-	bool in_paused;		/* no guest buffers: input left in the fd */
+	bool in_polled; /* in_fd is registered in the loop */
+	bool in_paused; /* no guest buffers: input left in the fd */
 	struct vm_vq_elem el;
 };
 
@@ -79,7 +79,7 @@ static void console_tx(struct vm_virtio_dev *d)
 
 static bool input_ready(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP));
 }
@@ -111,11 +111,12 @@ static void console_rx(struct vm_virtio_dev *d)
 			return;
 		}
 		if (got == 0) {
-			set_polling(c, false);	/* resumed by the next rx notify */
+			set_polling(c, false); /* resumed by the next rx notify */
 			break;
 		}
 		do {
-			n = c->el.n_in ? readv(c->in_fd, c->el.iov + c->el.n_out, (int)c->el.n_in) : 0;
+			n = c->el.n_in ? readv(c->in_fd, c->el.iov + c->el.n_out, (int)c->el.n_in)
+				       : 0;
 		} while (n < 0 && errno == EINTR);
 		if (n <= 0 && c->el.n_in) {
 			/* EOF or error: stop listening, give the buffer back */
@@ -155,7 +156,7 @@ static void input_event(void *opaque, uint32_t events)
 	if (vm_virtio_running(&c->vdev))
 		console_rx(&c->vdev);
 	else
-		set_polling(c, false);	/* DRIVER_OK's first rx notify resumes */
+		set_polling(c, false); /* DRIVER_OK's first rx notify resumes */
 	pthread_mutex_unlock(&c->vdev.lock);
 }
 
@@ -165,8 +166,7 @@ static void console_config_write(struct vm_virtio_dev *d, uint32_t off, uint32_t
 {
 	struct console *c = d->priv;
 
-	if (off == CFG_EMERG_WR && len == 4 &&
-	    vm_virtio_has_feature(d, CONSOLE_F_EMERG_WRITE))
+	if (off == CFG_EMERG_WR && len == 4 && vm_virtio_has_feature(d, CONSOLE_F_EMERG_WRITE))
 		out_write(c, &d->config[CFG_EMERG_WR], 1);
 	memset(&d->config[CFG_EMERG_WR], 0, 4);
 }
@@ -174,7 +174,7 @@ static void console_config_write(struct vm_virtio_dev *d, uint32_t off, uint32_t
 static const struct vm_virtio_ops console_vops = {
 	.name = "virtio-console",
 	.type = VIRTIO_ID_CONSOLE,
-	.pci_class = 0x078000,	/* simple communication controller, other */
+	.pci_class = 0x078000, /* simple communication controller, other */
 	.nr_queues = 2,
 	.queue_size = 256,
 	.config_size = CFG_SIZE,
@@ -268,9 +268,7 @@ static int console_create(struct vm_ctx *ctx, struct vs_err *e)
 			return -1;
 		}
 		break;
-	default:
-		free(c);
-		return 0;
+	default: free(c); return 0;
 	}
 	if (vm_virtio_init(&c->vdev, ctx, &console_vops, 1ull << CONSOLE_F_EMERG_WRITE, c, e) < 0) {
 		c->vdev.ctx = ctx;
@@ -284,7 +282,7 @@ static int console_create(struct vm_ctx *ctx, struct vs_err *e)
 	    vm_event_add(ctx->loop, c->in_fd, EPOLLIN, input_event, c, NULL) == 0)
 		c->in_polled = true;
 	else if (!ctx->loop && c->in_fd >= 0 && cc->kind == VM_CONSOLE_STDOUT)
-		c->in_fd = -1;	/* no loop (tests): do not read the test's stdin */
+		c->in_fd = -1; /* no loop (tests): do not read the test's stdin */
 	con = c;
 	return 0;
 }

@@ -33,19 +33,19 @@
  * completes checksums and segments what the guest sends (CSUM, HOST_TSO*),
  * and with TUNSETOFFLOAD hands the guest partial-checksum and GSO frames
  * (GUEST_CSUM, GUEST_TSO*). */
-#define NET_OFFLOADS                                                                 \
-	(1ull << NET_F_CSUM | 1ull << NET_F_GUEST_CSUM | 1ull << NET_F_GUEST_TSO4 |   \
+#define NET_OFFLOADS                                                                               \
+	(1ull << NET_F_CSUM | 1ull << NET_F_GUEST_CSUM | 1ull << NET_F_GUEST_TSO4 |                \
 	 1ull << NET_F_GUEST_TSO6 | 1ull << NET_F_HOST_TSO4 | 1ull << NET_F_HOST_TSO6)
-#define NET_S_LINK_UP	 1
+#define NET_S_LINK_UP 1
 
-#define NET_HDR_LEN	 12	/* struct virtio_net_hdr incl. num_buffers */
-#define NET_MAX_FRAME	 (65535 + 14 + 4)
-#define RXQ		 0
-#define TXQ		 1
-#define CFG_MAC		 0
-#define CFG_STATUS	 6
-#define CFG_MAX_PAIRS	 8
-#define CFG_SIZE	 10
+#define NET_HDR_LEN   12 /* struct virtio_net_hdr incl. num_buffers */
+#define NET_MAX_FRAME (65535 + 14 + 4)
+#define RXQ	      0
+#define TXQ	      1
+#define CFG_MAC	      0
+#define CFG_STATUS    6
+#define CFG_MAX_PAIRS 8
+#define CFG_SIZE      10
 
 struct net {
 	struct vm_virtio_dev vdev;
@@ -54,7 +54,7 @@ struct net {
 	char ifname[IFNAMSIZ];
 	uint8_t mac[6];
 	bool polled, paused;
-	size_t pending;		/* bytes of a packet read but not delivered */
+	size_t pending; /* bytes of a packet read but not delivered */
 	uint8_t rxbuf[NET_HDR_LEN + NET_MAX_FRAME];
 	uint16_t heads[VM_VQ_MAX_SIZE];
 	uint32_t lens[VM_VQ_MAX_SIZE];
@@ -96,7 +96,7 @@ static int deliver(struct net *n, struct vs_err *e)
 		size_t c;
 
 		if (cnt >= q->size)
-			goto drop;	/* a whole ring of tiny buffers is not enough */
+			goto drop; /* a whole ring of tiny buffers is not enough */
 		got = vm_vq_pop(q, el, e);
 		if (got < 0)
 			return -1;
@@ -146,7 +146,7 @@ static void net_rx(struct net *n)
 			if (r < 0 && errno == EINTR)
 				continue;
 			if (r <= NET_HDR_LEN)
-				break;	/* EAGAIN: drained (a runt is dropped too) */
+				break; /* EAGAIN: drained (a runt is dropped too) */
 			n->pending = (size_t)r;
 		}
 		int ret = deliver(n, &e);
@@ -156,7 +156,7 @@ static void net_rx(struct net *n)
 			return;
 		}
 		if (ret == 0) {
-			set_polling(n, false);	/* the next rx notify resumes */
+			set_polling(n, false); /* the next rx notify resumes */
 			break;
 		}
 		n->pending = 0;
@@ -213,7 +213,7 @@ static void tap_event(void *opaque, uint32_t events)
 	if (vm_virtio_running(&n->vdev) && n->vdev.vq[RXQ].enabled)
 		net_rx(n);
 	else
-		set_polling(n, false);	/* no receive buffers yet */
+		set_polling(n, false); /* no receive buffers yet */
 	pthread_mutex_unlock(&n->vdev.lock);
 }
 
@@ -248,15 +248,15 @@ static void net_reset(struct vm_virtio_dev *d)
 
 	if (!n)
 		return;
-	n->pending = 0;	/* an undelivered packet dies with the rings */
+	n->pending = 0; /* an undelivered packet dies with the rings */
 	if (n->tap >= 0)
-		ioctl(n->tap, TUNSETOFFLOAD, 0);	/* the next driver may want none */
+		ioctl(n->tap, TUNSETOFFLOAD, 0); /* the next driver may want none */
 }
 
 static const struct vm_virtio_ops net_vops = {
 	.name = "virtio-net",
 	.type = VIRTIO_ID_NET,
-	.pci_class = 0x020000,	/* ethernet */
+	.pci_class = 0x020000, /* ethernet */
 	.nr_queues = 2,
 	.queue_size = 256,
 	.config_size = CFG_SIZE,
@@ -267,7 +267,7 @@ static const struct vm_virtio_ops net_vops = {
 
 static int open_tap(struct net *n, const char *name, struct vs_err *e)
 {
-	struct ifreq ifr = { 0 };
+	struct ifreq ifr = {0};
 	int hdr = NET_HDR_LEN;
 
 	if (!name || !name[0] || strlen(name) >= IFNAMSIZ)
@@ -345,8 +345,8 @@ static int net_create(struct vm_ctx *ctx, struct vs_err *e)
 		else
 			derive_mac(n->mac, n->ifname);
 		if (vm_virtio_init(&n->vdev, ctx, &net_vops,
-				   1ull << NET_F_MAC | 1ull << NET_F_STATUS | 1ull << NET_F_MRG_RXBUF |
-					   NET_OFFLOADS,
+				   1ull << NET_F_MAC | 1ull << NET_F_STATUS |
+					   1ull << NET_F_MRG_RXBUF | NET_OFFLOADS,
 				   n, e) < 0) {
 			n->vdev.ctx = ctx;
 			vs_err_prefix(e, "tap %s", n->ifname);
@@ -398,7 +398,8 @@ static int net_restore(unsigned idx, struct vm_state_reader *r, struct vs_err *e
 	    vm_sr_bytes(r, n->mac, 6, e) < 0)
 		return -1;
 	if (ver != NET_STATE_VERSION)
-		return vs_fail(e, EINVAL, "virtio-net %s: unknown state version %u", n->ifname, ver);
+		return vs_fail(e, EINVAL, "virtio-net %s: unknown state version %u", n->ifname,
+			       ver);
 	/* The guest keeps the MAC it had; the link is up on the new tap. */
 	memcpy(&n->vdev.config[CFG_MAC], n->mac, 6);
 	n->vdev.config[CFG_STATUS] = NET_S_LINK_UP;

@@ -18,10 +18,10 @@
 #include "vmm/devices/virtio/virtio.h"
 
 /* virtio_pci_cap cfg_type values (§4.1.4). */
-#define CAP_COMMON 1
-#define CAP_NOTIFY 2
-#define CAP_ISR	   3
-#define CAP_DEVICE 4
+#define CAP_COMMON  1
+#define CAP_NOTIFY  2
+#define CAP_ISR	    3
+#define CAP_DEVICE  4
 #define CAP_PCI_CFG 5
 
 #define PCI_CAP_ID_VNDR	 0x09
@@ -31,23 +31,23 @@
 #define PCI_CMD_INTX_DIS 0x0400
 
 /* Common configuration layout (§4.1.4.3). */
-#define CC_DFSELECT	0x00
-#define CC_DF		0x04
-#define CC_GFSELECT	0x08
-#define CC_GF		0x0c
-#define CC_MSIX_CONFIG	0x10
-#define CC_NUM_QUEUES	0x12
-#define CC_STATUS	0x14
-#define CC_CFG_GEN	0x15
-#define CC_Q_SELECT	0x16
-#define CC_Q_SIZE	0x18
-#define CC_Q_MSIX	0x1a
-#define CC_Q_ENABLE	0x1c
-#define CC_Q_NOFF	0x1e
-#define CC_Q_DESC	0x20
-#define CC_Q_DRIVER	0x28
-#define CC_Q_DEVICE	0x30
-#define CC_SIZE		0x38
+#define CC_DFSELECT    0x00
+#define CC_DF	       0x04
+#define CC_GFSELECT    0x08
+#define CC_GF	       0x0c
+#define CC_MSIX_CONFIG 0x10
+#define CC_NUM_QUEUES  0x12
+#define CC_STATUS      0x14
+#define CC_CFG_GEN     0x15
+#define CC_Q_SELECT    0x16
+#define CC_Q_SIZE      0x18
+#define CC_Q_MSIX      0x1a
+#define CC_Q_ENABLE    0x1c
+#define CC_Q_NOFF      0x1e
+#define CC_Q_DESC      0x20
+#define CC_Q_DRIVER    0x28
+#define CC_Q_DEVICE    0x30
+#define CC_SIZE	       0x38
 
 static uint64_t le_get(const uint8_t *p, uint32_t len)
 {
@@ -263,7 +263,7 @@ static void write_status(struct vm_virtio_dev *d, uint8_t val)
 	neu = (uint8_t)(val | (old & VIRTIO_STATUS_NEEDS_RESET));
 	if ((neu & VIRTIO_STATUS_FEATURES_OK) && !(old & VIRTIO_STATUS_FEATURES_OK) &&
 	    !features_ok(d))
-		neu &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK;	/* driver re-reads and gives up */
+		neu &= (uint8_t)~VIRTIO_STATUS_FEATURES_OK; /* driver re-reads and gives up */
 	d->status = neu;
 	if ((neu & VIRTIO_STATUS_DRIVER_OK) && !(old & VIRTIO_STATUS_DRIVER_OK) && !d->broken) {
 		if (!(neu & VIRTIO_STATUS_FEATURES_OK)) {
@@ -286,7 +286,7 @@ static struct vm_vq *sel_queue(struct vm_virtio_dev *d)
 static uint64_t common_read(struct vm_virtio_dev *d, uint32_t off, uint32_t len)
 {
 	struct vm_vq *q = sel_queue(d);
-	uint8_t buf[CC_SIZE] = { 0 };
+	uint8_t buf[CC_SIZE] = {0};
 
 	le_put(buf + CC_DFSELECT, 4, d->dfselect);
 	if (d->dfselect < 2)
@@ -330,12 +330,8 @@ static void common_write(struct vm_virtio_dev *d, uint32_t off, uint32_t len, ui
 	struct vs_err e;
 
 	switch (off) {
-	case CC_DFSELECT:
-		d->dfselect = (uint32_t)v;
-		return;
-	case CC_GFSELECT:
-		d->gfselect = (uint32_t)v;
-		return;
+	case CC_DFSELECT: d->dfselect = (uint32_t)v; return;
+	case CC_GFSELECT: d->gfselect = (uint32_t)v; return;
 	case CC_GF:
 		/* Features are frozen once FEATURES_OK is set (§3.1.1). */
 		if (d->gfselect < 2 && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
@@ -348,12 +344,8 @@ static void common_write(struct vm_virtio_dev *d, uint32_t off, uint32_t len, ui
 	case CC_MSIX_CONFIG:
 		d->msix_config = v < nvec(d) ? (uint16_t)v : VIRTIO_MSI_NO_VECTOR;
 		return;
-	case CC_STATUS:
-		write_status(d, (uint8_t)v);
-		return;
-	case CC_Q_SELECT:
-		d->queue_sel = (uint16_t)v;
-		return;
+	case CC_STATUS: write_status(d, (uint8_t)v); return;
+	case CC_Q_SELECT: d->queue_sel = (uint16_t)v; return;
 	}
 	if (!q)
 		return;
@@ -371,8 +363,9 @@ static void common_write(struct vm_virtio_dev *d, uint32_t off, uint32_t len, ui
 			vm_virtio_set_broken(d, "%s", e.msg);
 	} else if (off >= CC_Q_DESC && off + len <= CC_SIZE && (len == 4 || len == 8)) {
 		uint32_t at = (off - CC_Q_DESC) % 8;
-		uint64_t *f = off < CC_Q_DRIVER ? &q->desc_gpa :
-			      off < CC_Q_DEVICE ? &q->avail_gpa : &q->used_gpa;
+		uint64_t *f = off < CC_Q_DRIVER	  ? &q->desc_gpa
+			      : off < CC_Q_DEVICE ? &q->avail_gpa
+						  : &q->used_gpa;
 
 		if (at + len <= 8)
 			set_part(f, at, len, v);
@@ -409,7 +402,7 @@ static void msix_table_access(struct vm_virtio_dev *d, uint64_t off, uint8_t *da
 		return;
 	}
 	memcpy(&d->msix_table[off], data, len);
-	d->msix_table[(off & ~15ull) + 12] &= 1;	/* only the mask bit is defined */
+	d->msix_table[(off & ~15ull) + 12] &= 1; /* only the mask bit is defined */
 	msix_deliver_pending(d);
 }
 
@@ -489,7 +482,7 @@ static void config_read(struct vm_pci_dev *p, uint32_t off, uint32_t len)
 {
 	struct vm_virtio_dev *d = (struct vm_virtio_dev *)p;
 	uint32_t boff, blen;
-	uint8_t buf[4] = { 0 };
+	uint8_t buf[4] = {0};
 
 	if (!pcicfg_access(d, off, len, &boff, &blen))
 		return;
@@ -511,12 +504,11 @@ static void config_written(struct vm_pci_dev *p, uint32_t off, uint32_t len)
 	pthread_mutex_unlock(&d->lock);
 }
 
-static int add_vcap(struct vm_virtio_dev *d, uint8_t type, uint32_t off, uint32_t len,
-		    bool notify)
+static int add_vcap(struct vm_virtio_dev *d, uint8_t type, uint32_t off, uint32_t len, bool notify)
 {
 	/* notify and PCI_CFG caps carry 4 more bytes after virtio_pci_cap */
-	uint8_t cap[20] = { PCI_CAP_ID_VNDR, 0, notify || type == CAP_PCI_CFG ? 20 : 16, type,
-			    0 /* BAR 0 */ };
+	uint8_t cap[20] = {PCI_CAP_ID_VNDR, 0, notify || type == CAP_PCI_CFG ? 20 : 16, type,
+			   0 /* BAR 0 */};
 
 	le_put(cap + 8, 4, off);
 	le_put(cap + 12, 4, len);
@@ -529,17 +521,17 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 {
 	struct vm_pci_dev *p = &d->pci;
 	const struct vm_virtio_ops *o = d->ops;
-	uint8_t msix[12] = { PCI_CAP_ID_MSIX };
+	uint8_t msix[12] = {PCI_CAP_ID_MSIX};
 	int at;
 
 	p->name = o->name;
 	le_put(&p->config[0], 2, 0x1af4);
 	le_put(&p->config[2], 2, 0x1040 + o->type);
-	p->config[8] = 1;	/* revision 1: modern-only device (§4.1.2.1) */
+	p->config[8] = 1; /* revision 1: modern-only device (§4.1.2.1) */
 	le_put(&p->config[9], 3, o->pci_class);
 	le_put(&p->config[0x2c], 2, 0x1af4);
 	le_put(&p->config[0x2e], 2, 0x1100);
-	p->bar[0] = (struct vm_pci_bar){ .size = VM_VIRTIO_BAR_SIZE, .fn = bar_io, .opaque = d };
+	p->bar[0] = (struct vm_pci_bar){.size = VM_VIRTIO_BAR_SIZE, .fn = bar_io, .opaque = d};
 	p->config_written = config_written;
 	p->config_read = config_read;
 	p->opaque = d;
@@ -548,8 +540,8 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 	    add_vcap(d, CAP_ISR, VM_VIRTIO_ISR_OFF, 1, false) < 0 ||
 	    add_vcap(d, CAP_NOTIFY, VM_VIRTIO_NOTIFY_OFF,
 		     (uint32_t)o->nr_queues * VM_VIRTIO_NOTIFY_MULT, true) < 0 ||
-	    (o->config_size && add_vcap(d, CAP_DEVICE, VM_VIRTIO_DEVICE_OFF, o->config_size,
-					false) < 0))
+	    (o->config_size &&
+	     add_vcap(d, CAP_DEVICE, VM_VIRTIO_DEVICE_OFF, o->config_size, false) < 0))
 		return vs_fail(e, ENOSPC, "PCI capabilities do not fit");
 	/* MSI-X (PCI 3.0 §6.8.2): table and PBA in BAR 0. */
 	le_put(msix + 2, 2, (uint16_t)(nvec(d) - 1));
@@ -568,7 +560,7 @@ static int build_pci(struct vm_virtio_dev *d, struct vs_err *e)
 	memset(&p->wmask[at + 8], 0xff, 12);
 	p->wmask[d->msix_cap + 3] = (MSIX_CTRL_ENABLE | MSIX_CTRL_MASK) >> 8;
 	for (uint16_t v = 0; v < nvec(d); v++)
-		d->msix_table[16 * v + 12] = 1;	/* masked at reset */
+		d->msix_table[16 * v + 12] = 1; /* masked at reset */
 	return 0;
 }
 
@@ -609,8 +601,8 @@ int vm_virtio_init(struct vm_virtio_dev *d, struct vm_ctx *ctx, const struct vm_
 	pthread_mutex_init(&d->lock, NULL);
 	/* ACCESS_PLATFORM and RING_PACKED are never offered: buffers are
 	 * guest-physical addresses and only split rings are implemented. */
-	d->host_features = features | 1ull << VIRTIO_F_VERSION_1 |
-			   1ull << VIRTIO_F_INDIRECT_DESC | 1ull << VIRTIO_F_EVENT_IDX;
+	d->host_features = features | 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_F_INDIRECT_DESC |
+			   1ull << VIRTIO_F_EVENT_IDX;
 	d->host_features &= ~(1ull << VIRTIO_F_ACCESS_PLATFORM | 1ull << VIRTIO_F_RING_PACKED);
 	device_reset(d);
 	if (build_pci(d, e) < 0)

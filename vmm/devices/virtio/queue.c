@@ -78,7 +78,8 @@ int vm_vq_enable(struct vm_vq *q, const struct vm_memory *mem, struct vs_err *e)
 			       n, q->max_size);
 	/* §2.7 alignment: descriptor table 16, avail 2, used 4. */
 	if (q->desc_gpa & 15 || q->avail_gpa & 1 || q->used_gpa & 3)
-		return vs_fail(e, EINVAL, "queue %u: misaligned rings (desc %#llx avail %#llx used %#llx)",
+		return vs_fail(e, EINVAL,
+			       "queue %u: misaligned rings (desc %#llx avail %#llx used %#llx)",
 			       q->index, (unsigned long long)q->desc_gpa,
 			       (unsigned long long)q->avail_gpa, (unsigned long long)q->used_gpa);
 	q->desc = vm_mem_ptr(mem, q->desc_gpa, desc_bytes(n));
@@ -86,9 +87,11 @@ int vm_vq_enable(struct vm_vq *q, const struct vm_memory *mem, struct vs_err *e)
 	q->used = vm_mem_ptr(mem, q->used_gpa, used_bytes(n));
 	if (!q->desc || !q->avail || !q->used) {
 		q->desc = q->avail = q->used = NULL;
-		return vs_fail(e, EFAULT, "queue %u: rings outside guest memory (desc %#llx avail %#llx used %#llx, size %u)",
-			       q->index, (unsigned long long)q->desc_gpa,
-			       (unsigned long long)q->avail_gpa, (unsigned long long)q->used_gpa, n);
+		return vs_fail(
+			e, EFAULT,
+			"queue %u: rings outside guest memory (desc %#llx avail %#llx used %#llx, size %u)",
+			q->index, (unsigned long long)q->desc_gpa, (unsigned long long)q->avail_gpa,
+			(unsigned long long)q->used_gpa, n);
 	}
 	q->mem = mem;
 	q->enabled = true;
@@ -105,7 +108,7 @@ static void inflight_set(struct vm_vq *q, uint16_t i, bool on)
 	if (on)
 		q->inflight[i / 8] |= (uint8_t)(1u << (i % 8));
 	else
-		q->inflight[i / 8] &= (uint8_t)~(1u << (i % 8));
+		q->inflight[i / 8] &= (uint8_t) ~(1u << (i % 8));
 }
 
 static void read_desc(const uint8_t *table, uint16_t i, struct vring_desc *d)
@@ -128,21 +131,24 @@ static int add_segment(struct vm_vq *q, struct vm_vq_elem *el, const struct vrin
 	void *p;
 
 	if (!w && el->n_in)
-		return vs_fail(e, EINVAL, "queue %u: head %u: device-readable descriptor after a writable one",
+		return vs_fail(e, EINVAL,
+			       "queue %u: head %u: device-readable descriptor after a writable one",
 			       q->index, el->head);
 	if (d->len && d->addr + d->len - 1 < d->addr)
-		return vs_fail(e, EFAULT, "queue %u: head %u: buffer %#llx+%#x wraps the address space",
+		return vs_fail(e, EFAULT,
+			       "queue %u: head %u: buffer %#llx+%#x wraps the address space",
 			       q->index, el->head, (unsigned long long)d->addr, d->len);
 	if (!d->len)
-		return 0;	/* nothing to transfer; still counted in the chain */
+		return 0; /* nothing to transfer; still counted in the chain */
 	p = vm_mem_ptr(q->mem, d->addr, d->len);
 	if (!p)
-		return vs_fail(e, EFAULT, "queue %u: head %u: buffer %#llx+%#x outside guest memory",
-			       q->index, el->head, (unsigned long long)d->addr, d->len);
+		return vs_fail(e, EFAULT,
+			       "queue %u: head %u: buffer %#llx+%#x outside guest memory", q->index,
+			       el->head, (unsigned long long)d->addr, d->len);
 	if (el->n_out + el->n_in >= VM_VQ_MAX_SIZE)
 		return vs_fail(e, E2BIG, "queue %u: head %u: too many segments", q->index,
 			       el->head);
-	el->iov[el->n_out + el->n_in] = (struct iovec){ .iov_base = p, .iov_len = d->len };
+	el->iov[el->n_out + el->n_in] = (struct iovec){.iov_base = p, .iov_len = d->len};
 	if (w) {
 		el->n_in++;
 		el->in_len += d->len;
@@ -163,28 +169,37 @@ static int walk_indirect(struct vm_vq *q, struct vm_vq_elem *el, const struct vr
 	uint16_t i = 0;
 
 	if (!q->indirect)
-		return vs_fail(e, EINVAL, "queue %u: head %u: indirect descriptor without VIRTIO_F_INDIRECT_DESC",
-			       q->index, el->head);
+		return vs_fail(
+			e, EINVAL,
+			"queue %u: head %u: indirect descriptor without VIRTIO_F_INDIRECT_DESC",
+			q->index, el->head);
 	if (ind->flags & VIRTQ_DESC_F_NEXT)
-		return vs_fail(e, EINVAL, "queue %u: head %u: INDIRECT together with NEXT", q->index,
-			       el->head);
+		return vs_fail(e, EINVAL, "queue %u: head %u: INDIRECT together with NEXT",
+			       q->index, el->head);
 	if (ind->len == 0 || ind->len % 16)
-		return vs_fail(e, EINVAL, "queue %u: head %u: indirect table length %u is not a non-zero multiple of 16",
-			       q->index, el->head, ind->len);
+		return vs_fail(
+			e, EINVAL,
+			"queue %u: head %u: indirect table length %u is not a non-zero multiple of 16",
+			q->index, el->head, ind->len);
 	n = ind->len / 16;
 	if (n > q->size)
-		return vs_fail(e, E2BIG, "queue %u: head %u: indirect table of %u entries exceeds queue size %u",
-			       q->index, el->head, n, q->size);
+		return vs_fail(
+			e, E2BIG,
+			"queue %u: head %u: indirect table of %u entries exceeds queue size %u",
+			q->index, el->head, n, q->size);
 	table = vm_mem_ptr(q->mem, ind->addr, ind->len);
 	if (!table)
-		return vs_fail(e, EFAULT, "queue %u: head %u: indirect table %#llx+%#x outside guest memory",
+		return vs_fail(e, EFAULT,
+			       "queue %u: head %u: indirect table %#llx+%#x outside guest memory",
 			       q->index, el->head, (unsigned long long)ind->addr, ind->len);
 	for (;;) {
 		/* A chain longer than the queue size can only be a loop
 		 * (§2.7.5.3.1 bounds the whole chain by the queue size). */
 		if (++*count > q->size)
-			return vs_fail(e, ELOOP, "queue %u: head %u: indirect chain longer than queue size %u (loop)",
-				       q->index, el->head, q->size);
+			return vs_fail(
+				e, ELOOP,
+				"queue %u: head %u: indirect chain longer than queue size %u (loop)",
+				q->index, el->head, q->size);
 		read_desc(table, i, &d);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT)
 			return vs_fail(e, EINVAL, "queue %u: head %u: nested indirect descriptor",
@@ -194,7 +209,8 @@ static int walk_indirect(struct vm_vq *q, struct vm_vq_elem *el, const struct vr
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			return 0;
 		if (d.next >= n)
-			return vs_fail(e, EINVAL, "queue %u: head %u: indirect next %u >= table size %u",
+			return vs_fail(e, EINVAL,
+				       "queue %u: head %u: indirect next %u >= table size %u",
 				       q->index, el->head, d.next, n);
 		i = d.next;
 	}
@@ -230,8 +246,8 @@ int vm_vq_pop(struct vm_vq *q, struct vm_vq_elem *el, struct vs_err *e)
 			       q->index, avail_idx, q->size, q->last_avail);
 	head = load16(q->avail + 4 + 2u * (q->last_avail % q->size));
 	if (head >= q->size)
-		return vs_fail(e, EINVAL, "queue %u: avail head %u >= queue size %u", q->index, head,
-			       q->size);
+		return vs_fail(e, EINVAL, "queue %u: avail head %u >= queue size %u", q->index,
+			       head, q->size);
 	if (inflight_test(q, head))
 		return vs_fail(e, EINVAL, "queue %u: head %u made available again while in use",
 			       q->index, head);
@@ -242,15 +258,18 @@ int vm_vq_pop(struct vm_vq *q, struct vm_vq_elem *el, struct vs_err *e)
 	i = head;
 	for (;;) {
 		if (++count > q->size)
-			return vs_fail(e, ELOOP, "queue %u: head %u: chain longer than queue size %u (loop)",
+			return vs_fail(e, ELOOP,
+				       "queue %u: head %u: chain longer than queue size %u (loop)",
 				       q->index, head, q->size);
 		read_desc(q->desc, i, &d);
 		if (d.flags & VIRTQ_DESC_F_INDIRECT) {
 			/* Only a chain's head may point to a table: that is
 			 * how drivers use it and keeps the bound simple. */
 			if (i != head)
-				return vs_fail(e, EINVAL, "queue %u: head %u: indirect descriptor inside a chain",
-					       q->index, head);
+				return vs_fail(
+					e, EINVAL,
+					"queue %u: head %u: indirect descriptor inside a chain",
+					q->index, head);
 			if (walk_indirect(q, el, &d, &count, e) < 0)
 				return -1;
 			break;
@@ -260,8 +279,8 @@ int vm_vq_pop(struct vm_vq *q, struct vm_vq_elem *el, struct vs_err *e)
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			break;
 		if (d.next >= q->size)
-			return vs_fail(e, EINVAL, "queue %u: head %u: next %u >= queue size %u", q->index,
-				       head, d.next, q->size);
+			return vs_fail(e, EINVAL, "queue %u: head %u: next %u >= queue size %u",
+				       q->index, head, d.next, q->size);
 		i = d.next;
 	}
 	q->last_avail++;
@@ -276,12 +295,13 @@ int vm_vq_push(struct vm_vq *q, uint16_t head, uint32_t len, struct vs_err *e)
 	uint8_t *ent;
 
 	if (!q->enabled || head >= q->size || !inflight_test(q, head))
-		return vs_fail(e, EINVAL, "queue %u: head %u returned but not in use", q->index, head);
+		return vs_fail(e, EINVAL, "queue %u: head %u returned but not in use", q->index,
+			       head);
 	ent = q->used + 4 + 8u * (q->used_idx % q->size);
 	store32(ent, head);
 	store32(ent + 4, len);
 	q->used_idx++;
-	store16(q->used + 2, q->used_idx);	/* release: entry before index */
+	store16(q->used + 2, q->used_idx); /* release: entry before index */
 	inflight_set(q, head, false);
 	return 0;
 }
@@ -291,7 +311,8 @@ int vm_vq_fill(struct vm_vq *q, unsigned i, uint16_t head, uint32_t len, struct 
 	uint8_t *ent;
 
 	if (!q->enabled || head >= q->size || !inflight_test(q, head) || i >= q->size)
-		return vs_fail(e, EINVAL, "queue %u: head %u returned but not in use", q->index, head);
+		return vs_fail(e, EINVAL, "queue %u: head %u returned but not in use", q->index,
+			       head);
 	ent = q->used + 4 + 8u * ((uint16_t)(q->used_idx + i) % q->size);
 	store32(ent, head);
 	store32(ent + 4, len);
@@ -354,8 +375,7 @@ size_t vm_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf
 	return done;
 }
 
-size_t vm_buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf,
-		     size_t len)
+size_t vm_buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len)
 {
 	size_t done = 0;
 
@@ -395,8 +415,8 @@ unsigned vm_iov_slice(const struct iovec *iov, unsigned n, size_t skip, size_t d
 		}
 		size_t c = l - skip < keep ? l - skip : keep;
 
-		out[k++] = (struct iovec){ .iov_base = (uint8_t *)iov[i].iov_base + skip,
-					   .iov_len = c };
+		out[k++] =
+			(struct iovec){.iov_base = (uint8_t *)iov[i].iov_base + skip, .iov_len = c};
 		keep -= c;
 		skip = 0;
 	}

@@ -33,14 +33,14 @@ static void rng_queue(struct vm_virtio_dev *d, unsigned qi)
 				if (n < 0) {
 					if (errno == EINTR)
 						continue;
-					goto done;	/* report what we filled */
+					goto done; /* report what we filled */
 				}
 				p += n;
 				left -= (size_t)n;
 				filled += (uint32_t)n;
 			}
 		}
-done:
+	done:
 		if (vm_vq_push(q, r->el.head, filled, &e) < 0)
 			break;
 	}

@@ -26,11 +26,11 @@
 #define VIRTIO_STATUS_FAILED	  0x80
 
 /* Reserved feature bits (§6). */
-#define VIRTIO_F_INDIRECT_DESC	  28
-#define VIRTIO_F_EVENT_IDX	  29
-#define VIRTIO_F_VERSION_1	  32
-#define VIRTIO_F_ACCESS_PLATFORM  33
-#define VIRTIO_F_RING_PACKED	  34
+#define VIRTIO_F_INDIRECT_DESC	 28
+#define VIRTIO_F_EVENT_IDX	 29
+#define VIRTIO_F_VERSION_1	 32
+#define VIRTIO_F_ACCESS_PLATFORM 33
+#define VIRTIO_F_RING_PACKED	 34
 
 /* Device types (§5): PCI device id is 0x1040 + type (§4.1.2). */
 #define VIRTIO_ID_NET	  1
@@ -44,11 +44,11 @@
 
 /* ---- split virtqueue (queue.c, §2.7) ---------------------------------- */
 
-#define VM_VQ_MAX_SIZE 256	/* largest queue size any device offers */
+#define VM_VQ_MAX_SIZE 256 /* largest queue size any device offers */
 
-#define VIRTQ_DESC_F_NEXT     1
-#define VIRTQ_DESC_F_WRITE    2
-#define VIRTQ_DESC_F_INDIRECT 4
+#define VIRTQ_DESC_F_NEXT	   1
+#define VIRTQ_DESC_F_WRITE	   2
+#define VIRTQ_DESC_F_INDIRECT	   4
 #define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 
 /* One descriptor chain the driver made available: the device-readable
@@ -76,8 +76,8 @@ struct vm_vq {
 	/* set by vm_vq_enable once the rings are known to be in guest RAM */
 	const struct vm_memory *mem;
 	uint8_t *desc, *avail, *used;
-	uint8_t inflight[VM_VQ_MAX_SIZE / 8];	/* heads popped, not yet used */
-	unsigned index;				/* for messages */
+	uint8_t inflight[VM_VQ_MAX_SIZE / 8]; /* heads popped, not yet used */
+	unsigned index;			      /* for messages */
 };
 
 /* Back to the state after reset (size = max_size, nothing programmed). */
@@ -106,8 +106,7 @@ bool vm_vq_has_avail(struct vm_vq *q);
 /* Gather/scatter between an element's segments and a flat buffer, starting
  * skip bytes in; return bytes copied. */
 size_t vm_iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len);
-size_t vm_buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf,
-		     size_t len);
+size_t vm_buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len);
 /* Copies up to max segments of iov, leaving out skip bytes at the front and
  * drop bytes at the end; returns the number of segments written to out. */
 unsigned vm_iov_slice(const struct iovec *iov, unsigned n, size_t skip, size_t drop,
@@ -123,12 +122,12 @@ struct vm_virtio_dev;
 
 /* What a device type tells the transport. Callbacks run with d->lock held. */
 struct vm_virtio_ops {
-	const char *name;	/* "virtio-blk": used in messages and for the PCI dev */
-	uint16_t type;		/* VIRTIO_ID_* */
-	uint32_t pci_class;	/* class code (base << 16 | sub << 8 | prog-if) */
+	const char *name;   /* "virtio-blk": used in messages and for the PCI dev */
+	uint16_t type;	    /* VIRTIO_ID_* */
+	uint32_t pci_class; /* class code (base << 16 | sub << 8 | prog-if) */
 	uint16_t nr_queues;
-	uint16_t queue_size;	/* maximum size of each queue */
-	uint32_t config_size;	/* bytes of device config (<= VM_VIRTIO_MAX_CONFIG) */
+	uint16_t queue_size;  /* maximum size of each queue */
+	uint32_t config_size; /* bytes of device config (<= VM_VIRTIO_MAX_CONFIG) */
 	/* The driver wrote device config bytes [off, off + len) of d->config
 	 * (already stored). NULL: the config space is read-only. */
 	void (*config_write)(struct vm_virtio_dev *d, uint32_t off, uint32_t len);
@@ -141,29 +140,29 @@ struct vm_virtio_ops {
 };
 
 struct vm_virtio_dev {
-	struct vm_pci_dev pci;	/* first: the PCI layer hands us this pointer */
+	struct vm_pci_dev pci; /* first: the PCI layer hands us this pointer */
 	const struct vm_virtio_ops *ops;
 	struct vm_ctx *ctx;
 	void *priv;
-	pthread_mutex_t lock;	/* vCPU MMIO vs. the device loop */
+	pthread_mutex_t lock; /* vCPU MMIO vs. the device loop */
 
 	uint64_t host_features, guest_features;
 	uint32_t dfselect, gfselect;
 	uint16_t queue_sel, msix_config;
 	uint8_t status, config_gen, isr;
-	bool intx_level;	/* INTx line currently raised */
-	bool broken;		/* NEEDS_RESET set: queues are not processed */
-	char broken_why[256];	/* first violation, for logs and tests */
+	bool intx_level;      /* INTx line currently raised */
+	bool broken;	      /* NEEDS_RESET set: queues are not processed */
+	char broken_why[256]; /* first violation, for logs and tests */
 	uint8_t config[VM_VIRTIO_MAX_CONFIG];
 
 	struct vm_vq vq[VM_VIRTIO_MAX_QUEUES];
-	int kick_fd[VM_VIRTIO_MAX_QUEUES];	/* eventfd per queue, -1 without a loop */
+	int kick_fd[VM_VIRTIO_MAX_QUEUES]; /* eventfd per queue, -1 without a loop */
 	bool ioeventfd_done;
 
 	uint8_t msix_table[VM_VIRTIO_NVEC * 16];
-	uint32_t msix_pending;			/* PBA bits */
-	uint16_t msix_cap;			/* config offset of the MSI-X capability */
-	uint16_t pcicfg_cap;			/* config offset of VIRTIO_PCI_CAP_PCI_CFG */
+	uint32_t msix_pending; /* PBA bits */
+	uint16_t msix_cap;     /* config offset of the MSI-X capability */
+	uint16_t pcicfg_cap;   /* config offset of VIRTIO_PCI_CAP_PCI_CFG */
 };
 
 /* Builds the PCI function (ids, capabilities, BAR 0 layout), registers it on
@@ -194,14 +193,14 @@ void vm_virtio_save(struct vm_virtio_dev *d, struct vm_state_writer *w);
 int vm_virtio_restore(struct vm_virtio_dev *d, struct vm_state_reader *r, struct vs_err *e);
 
 /* BAR 0 layout (offsets inside the BAR). */
-#define VM_VIRTIO_BAR_SIZE	0x8000
-#define VM_VIRTIO_COMMON_OFF	0x0000
-#define VM_VIRTIO_ISR_OFF	0x1000
-#define VM_VIRTIO_DEVICE_OFF	0x2000
-#define VM_VIRTIO_NOTIFY_OFF	0x3000
-#define VM_VIRTIO_NOTIFY_MULT	4
-#define VM_VIRTIO_MSIX_OFF	0x4000
-#define VM_VIRTIO_PBA_OFF	0x5000
+#define VM_VIRTIO_BAR_SIZE    0x8000
+#define VM_VIRTIO_COMMON_OFF  0x0000
+#define VM_VIRTIO_ISR_OFF     0x1000
+#define VM_VIRTIO_DEVICE_OFF  0x2000
+#define VM_VIRTIO_NOTIFY_OFF  0x3000
+#define VM_VIRTIO_NOTIFY_MULT 4
+#define VM_VIRTIO_MSIX_OFF    0x4000
+#define VM_VIRTIO_PBA_OFF     0x5000
 
 /* Instances by type, in creation order (tests, control socket). */
 struct vm_virtio_dev *vm_virtio_lookup(uint16_t type, unsigned nth);

@@ -27,23 +27,23 @@
 #define TXQ 1
 #define EVQ 2
 
-#define HOST_CID     2
-#define HDR_LEN	     44
-#define TYPE_STREAM  1
-#define OP_REQUEST   1
-#define OP_RESPONSE  2
-#define OP_RST	     3
-#define OP_SHUTDOWN  4
-#define OP_RW	     5
-#define OP_CREDIT_UPDATE  6
-#define OP_CREDIT_REQUEST 7
-#define SHUT_RCV_F   1
-#define SHUT_SEND_F  2
+#define HOST_CID	      2
+#define HDR_LEN		      44
+#define TYPE_STREAM	      1
+#define OP_REQUEST	      1
+#define OP_RESPONSE	      2
+#define OP_RST		      3
+#define OP_SHUTDOWN	      4
+#define OP_RW		      5
+#define OP_CREDIT_UPDATE      6
+#define OP_CREDIT_REQUEST     7
+#define SHUT_RCV_F	      1
+#define SHUT_SEND_F	      2
 #define EVENT_TRANSPORT_RESET 0
 
-#define BUF_ALLOC    (64 * 1024)	/* what each connection buffers for the guest */
-#define MAX_CONNS    64
-#define EPHEMERAL    0x40000000u	/* first host-side port we hand out */
+#define BUF_ALLOC (64 * 1024) /* what each connection buffers for the guest */
+#define MAX_CONNS 64
+#define EPHEMERAL 0x40000000u /* first host-side port we hand out */
 
 enum conn_state { C_FREE, C_HANDSHAKE, C_CONNECTING, C_OPEN, C_CLOSING };
 
@@ -55,14 +55,14 @@ struct conn {
 	uint32_t peer_buf_alloc, peer_fwd_cnt, tx_cnt;
 	/* our side: guest bytes received / written on to the host socket */
 	uint32_t rx_cnt, fwd_cnt, fwd_cnt_sent;
-	uint8_t *backlog;	/* guest data the socket could not take yet */
+	uint8_t *backlog; /* guest data the socket could not take yet */
 	uint32_t backlog_len;
 	/* control packets owed to the guest */
 	bool need_response, need_rst, need_credit, need_request, need_shutdown;
-	bool eof;		/* host side closed: SHUTDOWN sent */
-	char line[32];		/* "CONNECT P\n" being read */
+	bool eof;      /* host side closed: SHUTDOWN sent */
+	char line[32]; /* "CONNECT P\n" being read */
 	unsigned line_len;
-	uint32_t events;	/* what the loop polls for */
+	uint32_t events; /* what the loop polls for */
 	bool polled;
 };
 
@@ -278,7 +278,7 @@ static int send_data(struct vsock *v, struct conn *c)
 	cnt = vm_iov_slice(v->el.iov + v->el.n_out, v->el.n_in, HDR_LEN, space - want, iov,
 			   VM_VQ_MAX_SIZE);
 	do {
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = cnt };
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = cnt};
 
 		n = recvmsg(c->fd, &m, MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
@@ -313,7 +313,8 @@ static void update_polling(struct vsock *v, struct conn *c)
 
 	if (c->fd < 0 || !l)
 		return;
-	if ((c->state == C_OPEN && !c->eof && peer_credit(c) && vm_vq_has_avail(&v->vdev.vq[RXQ])) ||
+	if ((c->state == C_OPEN && !c->eof && peer_credit(c) &&
+	     vm_vq_has_avail(&v->vdev.vq[RXQ])) ||
 	    c->state == C_HANDSHAKE)
 		want |= EPOLLIN;
 	if (c->backlog_len)
@@ -353,9 +354,9 @@ static void handshake_read(struct vsock *v, struct conn *c)
 
 			c->line[c->line_len] = '\0';
 			if (strncmp(c->line, "CONNECT ", 8) ||
-			    (port = strtoul(c->line + 8, &end, 10), *end != '\n') || end == c->line + 8 ||
-			    port > 0xffffffffu) {
-				conn_close(v, c);	/* not our protocol */
+			    (port = strtoul(c->line + 8, &end, 10), *end != '\n') ||
+			    end == c->line + 8 || port > 0xffffffffu) {
+				conn_close(v, c); /* not our protocol */
 				return;
 			}
 			c->guest_port = (uint32_t)port;
@@ -366,7 +367,7 @@ static void handshake_read(struct vsock *v, struct conn *c)
 			return;
 		}
 	}
-	conn_close(v, c);	/* line too long */
+	conn_close(v, c); /* line too long */
 }
 
 static void accept_all(struct vsock *v)
@@ -379,7 +380,7 @@ static void accept_all(struct vsock *v)
 			return;
 		c = new_conn(v, fd);
 		if (!c) {
-			close(fd);	/* table full: the host program sees EOF */
+			close(fd); /* table full: the host program sees EOF */
 			continue;
 		}
 		c->state = C_HANDSHAKE;
@@ -402,7 +403,8 @@ static void pump(struct vsock *v)
 		if (c->state == C_HANDSHAKE)
 			handshake_read(v, c);
 		if (c->backlog_len && c->fd >= 0) {
-			ssize_t n = send(c->fd, c->backlog, c->backlog_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			ssize_t n = send(c->fd, c->backlog, c->backlog_len,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
 
 			if (n > 0) {
 				memmove(c->backlog, c->backlog + n, c->backlog_len - (size_t)n);
@@ -467,7 +469,7 @@ static void pump(struct vsock *v)
 
 static int uds_connect(struct vsock *v, uint32_t port)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", v->uds_path, port) >=
@@ -509,9 +511,9 @@ static void deliver_rw(struct vsock *v, struct conn *c, const struct vm_vq_elem 
 	c->rx_cnt += len;
 	if (!c->backlog_len) {
 		struct iovec iov[VM_VQ_MAX_SIZE];
-		unsigned cnt = vm_iov_slice(el->iov, el->n_out, HDR_LEN, el->out_len - HDR_LEN - len,
-					    iov, VM_VQ_MAX_SIZE);
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = cnt };
+		unsigned cnt = vm_iov_slice(el->iov, el->n_out, HDR_LEN,
+					    el->out_len - HDR_LEN - len, iov, VM_VQ_MAX_SIZE);
+		struct msghdr m = {.msg_iov = iov, .msg_iovlen = cnt};
 		ssize_t n = len ? sendmsg(c->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL) : 0;
 
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
@@ -533,7 +535,7 @@ static void deliver_rw(struct vsock *v, struct conn *c, const struct vm_vq_elem 
 			return;
 		}
 		if (len > room) {
-			conn_reset(v, c, true);	/* guest ignored our credit */
+			conn_reset(v, c, true); /* guest ignored our credit */
 			return;
 		}
 		vm_iov_to_buf(el->iov, el->n_out, HDR_LEN + skip, c->backlog, len);
@@ -556,7 +558,7 @@ static void handle_tx(struct vsock *v, const struct vm_vq_elem *el)
 	struct conn *c;
 
 	if (el->out_len < HDR_LEN)
-		return;	/* not even a header: nothing to answer to */
+		return; /* not even a header: nothing to answer to */
 	vm_iov_to_buf(el->iov, el->n_out, 0, b, HDR_LEN);
 	hdr_decode(b, &h);
 	if (h.src_cid != v->cid || h.dst_cid != HOST_CID || h.type != TYPE_STREAM ||
@@ -575,7 +577,7 @@ static void handle_tx(struct vsock *v, const struct vm_vq_elem *el)
 		int fd;
 
 		if (c) {
-			conn_reset(v, c, true);	/* duplicate: reset both */
+			conn_reset(v, c, true); /* duplicate: reset both */
 			return;
 		}
 		fd = uds_connect(v, h.dst_port);
@@ -619,7 +621,7 @@ static void handle_tx(struct vsock *v, const struct vm_vq_elem *el)
 		if (!c)
 			return;
 		if ((h.flags & (SHUT_RCV_F | SHUT_SEND_F)) == (SHUT_RCV_F | SHUT_SEND_F)) {
-			conn_reset(v, c, true);	/* we confirm with RST */
+			conn_reset(v, c, true); /* we confirm with RST */
 		} else if (h.flags & SHUT_SEND_F && c->fd >= 0) {
 			shutdown(c->fd, SHUT_WR);
 		}
@@ -654,7 +656,7 @@ static void send_reset_event(struct vsock *v)
 {
 	struct vm_vq *q = &v->vdev.vq[EVQ];
 	struct vs_err e;
-	uint8_t ev[4] = { EVENT_TRANSPORT_RESET };
+	uint8_t ev[4] = {EVENT_TRANSPORT_RESET};
 	int got;
 
 	if (!v->reset_event_pending || !vm_virtio_running(&v->vdev))
@@ -665,7 +667,7 @@ static void send_reset_event(struct vsock *v)
 		return;
 	}
 	if (got == 0)
-		return;	/* sent when the driver adds an event buffer */
+		return; /* sent when the driver adds an event buffer */
 	size_t n = vm_buf_to_iov(v->el.iov + v->el.n_out, v->el.n_in, 0, ev, 4);
 	vm_vq_push(q, v->el.head, (uint32_t)n, &e);
 	v->reset_event_pending = false;
@@ -720,7 +722,7 @@ static void vsock_reset(struct vm_virtio_dev *d)
 	struct vsock *v = d->priv;
 
 	if (v)
-		close_all(v);	/* the guest forgot every connection */
+		close_all(v); /* the guest forgot every connection */
 }
 
 static const struct vm_virtio_ops vsock_vops = {
@@ -736,15 +738,15 @@ static const struct vm_virtio_ops vsock_vops = {
 
 static int open_listener(struct vsock *v, struct vs_err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", v->uds_path) >=
-	    (int)sizeof(sa.sun_path) - 11)	/* room for "_<port>" */
+	    (int)sizeof(sa.sun_path) - 11) /* room for "_<port>" */
 		return vs_fail(e, ENAMETOOLONG, "vsock: uds path %s is too long", v->uds_path);
 	v->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (v->listen_fd < 0)
 		return vs_fail_errno(e, "vsock: socket");
-	unlink(v->uds_path);	/* a stale socket from an earlier run */
+	unlink(v->uds_path); /* a stale socket from an earlier run */
 	if (bind(v->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return vs_fail_errno(e, "vsock: bind %s", v->uds_path);
 	if (listen(v->listen_fd, 16) < 0)
