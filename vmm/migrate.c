@@ -1046,7 +1046,7 @@ static int split_hostport(const char *s, char *host, size_t hlen, const char **p
 static int resolve(const char *s, bool passive, struct addrinfo **out, struct vs_err *e)
 {
 	char host[256];
-	const char *port;
+	const char *port = NULL;
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = passive ? AI_PASSIVE : 0};
 
 	if (split_hostport(s, host, sizeof(host), &port, e) < 0)
