@@ -85,7 +85,7 @@ deps:
 	@./scripts/install-deps.sh
 
 check: deps
-	$(MAKE) asan fuzz $(CHECK_EXTRA)
+	$(MAKE) asan fuzz release $(CHECK_EXTRA)
 	@BUILD=$(CURDIR)/$(BUILD)/asan tests/run.sh
 
 demo: deps
