@@ -126,8 +126,7 @@ void vs_cgroup_resources_free(struct vs_cgroup_resources *r)
 void vs_cgroup_resources_add_device(struct vs_cgroup_resources *r,
 				    const struct vs_cgroup_device_rule *rule)
 {
-	struct vs_cgroup_device_rule *d =
-		realloc(r->devices, (r->n_devices + 1) * sizeof(*d));
+	struct vs_cgroup_device_rule *d = realloc(r->devices, (r->n_devices + 1) * sizeof(*d));
 
 	if (!d)
 		abort();
@@ -171,8 +170,8 @@ int vs_cgroup_detect(enum vs_cgroup_layout *out, struct vs_err *e)
 }
 
 static const char *const v1_controllers[] = {
-	"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls",
-	"net_prio", "blkio", "perf_event", "hugetlb", "pids", "rdma", "misc", NULL,
+	"cpu",	 "cpuacct",    "cpuset",  "memory", "devices", "freezer", "net_cls", "net_prio",
+	"blkio", "perf_event", "hugetlb", "pids",   "rdma",    "misc",	  NULL,
 };
 
 static bool is_v1_controller(const char *s)
@@ -218,7 +217,7 @@ static void cg_add(struct vs_cgroup *cg, struct vs_cgroup_hier *h)
 
 static void add_v2(struct vs_cgroup *cg, const char *mnt, const char *name)
 {
-	struct vs_cgroup_hier h = { 0 };
+	struct vs_cgroup_hier h = {0};
 	autofree char *ctl = NULL, *sub = NULL;
 
 	h.v2 = true;
@@ -253,7 +252,7 @@ static int add_v1(struct vs_cgroup *cg, struct vs_err *e)
 	while (getline(&line, &cap, f) > 0) {
 		char mnt[4096], fstype[64], super[1024];
 		char *dash = strstr(line, " - ");
-		struct vs_cgroup_hier h = { 0 };
+		struct vs_cgroup_hier h = {0};
 		bool dup = false;
 
 		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1 ||
@@ -287,8 +286,8 @@ static int add_v1(struct vs_cgroup *cg, struct vs_err *e)
 		}
 		h.mnt = strdup(mnt);
 		h.name = strdup(mnt + rootlen + 1);
-		h.options = strncmp(o, "name=", 5) ? vs_steal_ptr(o)
-						   : vs_strdup_printf("none,%s", o);
+		h.options =
+			strncmp(o, "name=", 5) ? vs_steal_ptr(o) : vs_strdup_printf("none,%s", o);
 		cg_add(cg, &h);
 	}
 	return 0;
@@ -302,14 +301,15 @@ static int normalise(const char *path, char **out, struct vs_err *e)
 	if (path[0] != '/' && strchr(path, ':'))
 		return vs_fail(e, EINVAL,
 			       "cgroup path \"%s\": systemd cgroup paths (slice:prefix:name) "
-			       "are not supported (no systemd cgroup driver)", path);
+			       "are not supported (no systemd cgroup driver)",
+			       path);
 	autostrv char **parts = split(path, "/");
 	autofree char *res = strdup("");
 
 	for (char **p = parts; *p; p++) {
 		if (!strcmp(*p, ".") || !strcmp(*p, ".."))
-			return vs_fail(e, EINVAL, "cgroup path \"%s\": \"%s\" not allowed",
-				       path, *p);
+			return vs_fail(e, EINVAL, "cgroup path \"%s\": \"%s\" not allowed", path,
+				       *p);
 		char *n = vs_strdup_printf("%s/%s", res, *p);
 		free(res);
 		res = n;
@@ -407,8 +407,8 @@ int vs_cgroup_create(const char *path, struct vs_cgroup **out, struct vs_err *e)
 	return 0;
 }
 
-int vs_cgroup_open_v2_at(const char *mnt, const char *path, bool create,
-			 struct vs_cgroup **out, struct vs_err *e)
+int vs_cgroup_open_v2_at(const char *mnt, const char *path, bool create, struct vs_cgroup **out,
+			 struct vs_err *e)
 {
 	struct vs_cgroup *cg = calloc(1, sizeof(*cg));
 
@@ -421,9 +421,8 @@ int vs_cgroup_open_v2_at(const char *mnt, const char *path, bool create,
 	}
 	add_v2(cg, mnt, "");
 	cg->h[0].dir = vs_path_join(mnt, cg->path);
-	if ((create && make_dirs(cg, e) < 0) ||
-	    (!create && access(cg->h[0].dir, F_OK) < 0 &&
-	     vs_fail_errno(e, "cgroup %s", cg->h[0].dir) < 0)) {
+	if ((create && make_dirs(cg, e) < 0) || (!create && access(cg->h[0].dir, F_OK) < 0 &&
+						 vs_fail_errno(e, "cgroup %s", cg->h[0].dir) < 0)) {
 		vs_cgroup_free(cg);
 		return -1;
 	}
@@ -541,7 +540,7 @@ static int cmp_pid(const void *a, const void *b)
 int vs_cgroup_pids(struct vs_cgroup *cg, pid_t **out, size_t *n, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h = procs_hier(cg);
-	struct pidv pv = { 0 };
+	struct pidv pv = {0};
 	size_t u = 0;
 
 	if (!h)
@@ -636,14 +635,12 @@ int vs_cgroup_is_frozen(struct vs_cgroup *cg, bool *out, struct vs_err *e)
 
 /* ---- resources and removal ---------------------------------------------- */
 
-int vs_cgroup_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		    struct vs_err *e)
+int vs_cgroup_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h2 = vs_cg_v2_hier(cg);
 
 	switch (cg->layout) {
-	case VS_CGROUP_V2:
-		return vs_cg_v2_apply(&cg->h[0], r, false, e);
+	case VS_CGROUP_V2: return vs_cg_v2_apply(&cg->h[0], r, false, e);
 	case VS_CGROUP_HYBRID:
 		if (vs_cg_v1_apply(cg, r, e) < 0)
 			return -1;
@@ -651,8 +648,10 @@ int vs_cgroup_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 		return h2 ? vs_cg_v2_apply(h2, r, true, e) : 0;
 	case VS_CGROUP_V1:
 		if (r->n_unified)
-			return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.unified needs "
-				       "cgroup v2, this host has only v1", cg->path);
+			return vs_fail(e, ENOTSUP,
+				       "cgroup %s: linux.resources.unified needs "
+				       "cgroup v2, this host has only v1",
+				       cg->path);
 		return vs_cg_v1_apply(cg, r, e);
 	}
 	return 0;
@@ -660,7 +659,7 @@ int vs_cgroup_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -745,8 +744,8 @@ const char *vs_cgroup_dir(const struct vs_cgroup *cg, const char *controller)
 	return h ? h->dir : NULL;
 }
 
-int vs_cgroup_mount_info(const struct vs_cgroup *cg, struct vs_cgroup_mount **out,
-			 size_t *n, struct vs_err *e)
+int vs_cgroup_mount_info(const struct vs_cgroup *cg, struct vs_cgroup_mount **out, size_t *n,
+			 struct vs_err *e)
 {
 	struct vs_cgroup_mount *m = calloc(cg->n + 1, sizeof(*m));
 

@@ -11,17 +11,18 @@
 
 /* One mounted hierarchy and this cgroup's directory in it. */
 struct vs_cgroup_hier {
-	char *name;		/* "memory", "cpu,cpuacct", "systemd", "unified", "" (pure v2) */
-	char *options;		/* v1 superblock options naming it ("none,name=systemd") */
-	char *mnt;		/* mount point, the hierarchy root */
-	char *dir;		/* mnt + cgroup path */
-	char **controllers;	/* NULL-terminated: v1 controllers, or v2 cgroup.controllers of the root */
+	char *name;	    /* "memory", "cpu,cpuacct", "systemd", "unified", "" (pure v2) */
+	char *options;	    /* v1 superblock options naming it ("none,name=systemd") */
+	char *mnt;	    /* mount point, the hierarchy root */
+	char *dir;	    /* mnt + cgroup path */
+	char **controllers; /* NULL-terminated: v1 controllers, or v2 cgroup.controllers of the root
+			     */
 	bool v2;
 };
 
 struct vs_cgroup {
 	enum vs_cgroup_layout layout;
-	char *path;		/* normalised: "/a/b" */
+	char *path; /* normalised: "/a/b" */
 	struct vs_cgroup_hier *h;
 	size_t n;
 };
@@ -42,12 +43,11 @@ struct vs_cgroup_hier *vs_cg_v2_hier(const struct vs_cgroup *cg);
 
 /* Opens or creates path on the single cgroup2 hierarchy mounted at mnt, as
  * a VS_CGROUP_V2 cgroup (used by tests on /sys/fs/cgroup/unified). */
-int vs_cgroup_open_v2_at(const char *mnt, const char *path, bool create,
-			 struct vs_cgroup **out, struct vs_err *e);
+int vs_cgroup_open_v2_at(const char *mnt, const char *path, bool create, struct vs_cgroup **out,
+			 struct vs_err *e);
 
 /* cgroup_v1.c */
-int vs_cg_v1_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		   struct vs_err *e);
+int vs_cg_v1_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e);
 int vs_cg_v1_cpuset_inherit(const char *dir, struct vs_err *e);
 int vs_cg_v1_freeze(const char *dir, bool frozen, struct vs_err *e);
 int vs_cg_v1_is_frozen(const char *dir, bool *out, struct vs_err *e);
@@ -58,13 +58,13 @@ int vs_cg_v2_apply(struct vs_cgroup_hier *h, const struct vs_cgroup_resources *r
 int vs_cg_v2_enable_controllers(const char *dir, struct vs_err *e);
 int vs_cg_v2_freeze(const char *dir, bool frozen, struct vs_err *e);
 int vs_cg_v2_is_frozen(const char *dir, bool *out, struct vs_err *e);
-int vs_cg_v2_kill(const char *dir, struct vs_err *e);	/* cgroup.kill; ENOTSUP if absent */
+int vs_cg_v2_kill(const char *dir, struct vs_err *e); /* cgroup.kill; ENOTSUP if absent */
 /* Replaces the cgroup's device eBPF program with one for these rules. */
-int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *rules,
-			 size_t n, struct vs_err *e);
+int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *rules, size_t n,
+			 struct vs_err *e);
 /* The program for these rules (malloc'ed instructions); exposed for tests. */
 struct bpf_insn;
-int vs_cg_v2_device_prog(const struct vs_cgroup_device_rule *rules, size_t n,
-			 struct bpf_insn **out, size_t *count);
+int vs_cg_v2_device_prog(const struct vs_cgroup_device_rule *rules, size_t n, struct bpf_insn **out,
+			 size_t *count);
 
 #endif

@@ -20,7 +20,8 @@ static int need(struct vs_cgroup *cg, const char *ctl, const char *field,
 	if (!h || h->v2)
 		return vs_fail(e, ENOTSUP,
 			       "cgroup %s: linux.resources.%s: the %s controller is not "
-			       "available on this host", cg->path, field, ctl);
+			       "available on this host",
+			       cg->path, field, ctl);
 	*out = h;
 	return 0;
 }
@@ -53,8 +54,7 @@ static int read_i64(const char *dir, const char *file, int64_t *out, struct vs_e
 
 /* memory.limit_in_bytes must stay <= memory.memsw.limit_in_bytes at every
  * step, so the order of the two writes depends on the direction. */
-static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		     struct vs_err *e)
+static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h = NULL;
 	bool any = r->has_memory_limit || r->has_memory_reservation || r->has_memory_swap ||
@@ -67,7 +67,8 @@ static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 		return -1;
 	if (r->has_memory_kernel)
 		vs_warn("cgroup %s: linux.resources.memory.kernel is deprecated by the kernel; "
-			"ignored", cg->path);
+			"ignored",
+			cg->path);
 	if (r->check_before_update && r->has_memory_limit && r->memory_limit > 0) {
 		int64_t usage;
 
@@ -89,14 +90,14 @@ static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 			return -1;
 		/* raising (or unlimiting) memsw goes first, lowering goes last */
 		swap_first = r->memory_swap == -1 || r->memory_swap >= cur;
-		if (swap_first && write_i64(h->dir, "memory.memsw.limit_in_bytes",
-					    r->memory_swap, e) < 0)
+		if (swap_first &&
+		    write_i64(h->dir, "memory.memsw.limit_in_bytes", r->memory_swap, e) < 0)
 			return -1;
 		if (r->has_memory_limit &&
 		    write_i64(h->dir, "memory.limit_in_bytes", r->memory_limit, e) < 0)
 			return -1;
-		if (!swap_first && write_i64(h->dir, "memory.memsw.limit_in_bytes",
-					     r->memory_swap, e) < 0)
+		if (!swap_first &&
+		    write_i64(h->dir, "memory.memsw.limit_in_bytes", r->memory_swap, e) < 0)
 			return -1;
 	} else if (r->has_memory_limit) {
 		struct vs_err e2;
@@ -106,7 +107,8 @@ static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 			 * OCI meaning of "no swap given" is "swap not limited apart" */
 			if (e2.errnum != EINVAL ||
 			    !vs_cg_has(h->dir, "memory.memsw.limit_in_bytes") ||
-			    write_i64(h->dir, "memory.memsw.limit_in_bytes", r->memory_limit, e) < 0 ||
+			    write_i64(h->dir, "memory.memsw.limit_in_bytes", r->memory_limit, e) <
+				    0 ||
 			    write_i64(h->dir, "memory.limit_in_bytes", r->memory_limit, e) < 0) {
 				if (e2.errnum != EINVAL)
 					*e = e2;
@@ -135,9 +137,8 @@ static int v1_memory(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 static int v1_cpu(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h = NULL;
-	bool any = r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period ||
-		   r->has_cpu_burst || r->has_cpu_rt_runtime || r->has_cpu_rt_period ||
-		   r->has_cpu_idle;
+	bool any = r->has_cpu_shares || r->has_cpu_quota || r->has_cpu_period || r->has_cpu_burst ||
+		   r->has_cpu_rt_runtime || r->has_cpu_rt_period || r->has_cpu_idle;
 
 	if (any) {
 		if (need(cg, "cpu", "cpu", &h, e) < 0)
@@ -148,20 +149,20 @@ static int v1_cpu(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, str
 		if (r->has_cpu_period &&
 		    write_u64(h->dir, "cpu.cfs_period_us", r->cpu_period, e) < 0)
 			return -1;
-		if (r->has_cpu_quota &&
-		    write_i64(h->dir, "cpu.cfs_quota_us", r->cpu_quota > 0 ? r->cpu_quota : -1,
-			      e) < 0)
+		if (r->has_cpu_quota && write_i64(h->dir, "cpu.cfs_quota_us",
+						  r->cpu_quota > 0 ? r->cpu_quota : -1, e) < 0)
 			return -1;
-		if (r->has_cpu_burst &&
-		    write_u64(h->dir, "cpu.cfs_burst_us", r->cpu_burst, e) < 0)
+		if (r->has_cpu_burst && write_u64(h->dir, "cpu.cfs_burst_us", r->cpu_burst, e) < 0)
 			return -1;
 		/* rt_runtime <= rt_period at every step: try both orders */
 		if (r->has_cpu_rt_period && r->has_cpu_rt_runtime) {
 			if (write_u64(h->dir, "cpu.rt_period_us", r->cpu_rt_period, NULL) < 0) {
-				if (write_i64(h->dir, "cpu.rt_runtime_us", r->cpu_rt_runtime, e) < 0 ||
+				if (write_i64(h->dir, "cpu.rt_runtime_us", r->cpu_rt_runtime, e) <
+					    0 ||
 				    write_u64(h->dir, "cpu.rt_period_us", r->cpu_rt_period, e) < 0)
 					return -1;
-			} else if (write_i64(h->dir, "cpu.rt_runtime_us", r->cpu_rt_runtime, e) < 0) {
+			} else if (write_i64(h->dir, "cpu.rt_runtime_us", r->cpu_rt_runtime, e) <
+				   0) {
 				return -1;
 			}
 		} else if (r->has_cpu_rt_period) {
@@ -187,7 +188,7 @@ static int v1_cpu(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, str
 
 int vs_cg_v1_cpuset_inherit(const char *dir, struct vs_err *e)
 {
-	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	static const char *const files[] = {"cpuset.cpus", "cpuset.mems"};
 	char parent[4096];
 	char *slash;
 
@@ -247,8 +248,8 @@ static int v1_blkio(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, s
 {
 	struct vs_cgroup_hier *h = NULL;
 	bool any = r->has_blkio_weight || r->has_blkio_leaf_weight || r->n_blkio_weight_dev ||
-		   r->n_throttle_read_bps || r->n_throttle_write_bps ||
-		   r->n_throttle_read_iops || r->n_throttle_write_iops;
+		   r->n_throttle_read_bps || r->n_throttle_write_bps || r->n_throttle_read_iops ||
+		   r->n_throttle_write_iops;
 
 	if (!any)
 		return 0;
@@ -265,8 +266,8 @@ static int v1_blkio(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, s
 	if (r->has_blkio_leaf_weight &&
 	    write_u64(h->dir, "blkio.leaf_weight", r->blkio_leaf_weight, e) < 0)
 		return -1;
-	if (blkio_devs(h->dir, weight_dev, r->blkio_weight_dev,
-		       r->n_blkio_weight_dev, false, e) < 0 ||
+	if (blkio_devs(h->dir, weight_dev, r->blkio_weight_dev, r->n_blkio_weight_dev, false, e) <
+		    0 ||
 	    blkio_devs(h->dir, "blkio.leaf_weight_device", r->blkio_weight_dev,
 		       r->n_blkio_weight_dev, true, e) < 0 ||
 	    blkio_devs(h->dir, "blkio.throttle.read_bps_device", r->throttle_read_bps,
@@ -281,18 +282,19 @@ static int v1_blkio(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, s
 	return 0;
 }
 
-static int v1_hugetlb(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		      struct vs_err *e)
+static int v1_hugetlb(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h = vs_cg_find(cg, "hugetlb");
 
 	if (!r->n_hugetlb)
 		return 0;
 	if (h && h->v2)
-		return 0;	/* hybrid: the unified hierarchy has it (cgroup_v2.c) */
+		return 0; /* hybrid: the unified hierarchy has it (cgroup_v2.c) */
 	if (!h)
-		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.hugepageLimits: the "
-			       "hugetlb controller is not available on this host", cg->path);
+		return vs_fail(e, ENOTSUP,
+			       "cgroup %s: linux.resources.hugepageLimits: the "
+			       "hugetlb controller is not available on this host",
+			       cg->path);
 	for (size_t i = 0; i < r->n_hugetlb; i++) {
 		autofree char *f = NULL;
 
@@ -320,8 +322,7 @@ static void rule_str(const struct vs_cgroup_device_rule *d, char *buf, size_t le
 	snprintf(buf, len, "%c %s:%s %s", d->type, maj, min, d->access[0] ? d->access : "rwm");
 }
 
-static int v1_devices(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		      struct vs_err *e)
+static int v1_devices(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h = NULL;
 
@@ -336,15 +337,14 @@ static int v1_devices(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 		char buf[80];
 
 		rule_str(&r->devices[i], buf, sizeof(buf));
-		if (vs_cg_write(h->dir, r->devices[i].allow ? "devices.allow" : "devices.deny",
-				buf, e) < 0)
+		if (vs_cg_write(h->dir, r->devices[i].allow ? "devices.allow" : "devices.deny", buf,
+				e) < 0)
 			return vs_err_prefix(e, "linux.resources.devices[%zu]", i);
 	}
 	return 0;
 }
 
-static int v1_network(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		      struct vs_err *e)
+static int v1_network(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	struct vs_cgroup_hier *h = NULL;
 
@@ -368,8 +368,7 @@ static int v1_network(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 	return 0;
 }
 
-int vs_cg_v1_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
-		   struct vs_err *e)
+int vs_cg_v1_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	if (v1_memory(cg, r, e) < 0 || v1_cpu(cg, r, e) < 0 || v1_pids(cg, r, e) < 0 ||
 	    v1_blkio(cg, r, e) < 0 || v1_hugetlb(cg, r, e) < 0 || v1_devices(cg, r, e) < 0 ||
@@ -380,7 +379,7 @@ int vs_cg_v1_apply(struct vs_cgroup *cg, const struct vs_cgroup_resources *r,
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }

@@ -83,32 +83,40 @@ static int v2_memory(const char *dir, const struct vs_cgroup_resources *r, struc
 	if (r->has_memory_kernel || r->has_memory_kernel_tcp)
 		vs_warn("cgroup %s: kernel memory limits do not exist on cgroup v2; ignored", dir);
 	if (r->has_memory_swappiness)
-		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.memory.swappiness: not "
-			       "supported on cgroup v2", dir);
+		return vs_fail(e, ENOTSUP,
+			       "cgroup %s: linux.resources.memory.swappiness: not "
+			       "supported on cgroup v2",
+			       dir);
 	if (r->has_disable_oom_killer && r->disable_oom_killer)
-		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.memory.disableOOMKiller: "
-			       "not supported on cgroup v2", dir);
+		return vs_fail(e, ENOTSUP,
+			       "cgroup %s: linux.resources.memory.disableOOMKiller: "
+			       "not supported on cgroup v2",
+			       dir);
 	if (r->check_before_update && r->has_memory_limit && r->memory_limit > 0) {
 		autofree char *cur = NULL;
 
 		if (vs_cg_read(dir, "memory.current", &cur, e) < 0)
 			return -1;
 		if (r->memory_limit < strtoll(cur, NULL, 10))
-			return vs_fail(e, EBUSY, "cgroup %s: memory limit %" PRId64 " is below "
-				       "the current usage %s (checkBeforeUpdate)", dir,
-				       r->memory_limit, cur);
+			return vs_fail(e, EBUSY,
+				       "cgroup %s: memory limit %" PRId64 " is below "
+				       "the current usage %s (checkBeforeUpdate)",
+				       dir, r->memory_limit, cur);
 	}
 	if (r->has_memory_swap && r->memory_swap != 0) {
 		/* OCI swap is memory+swap; memory.swap.max is swap alone */
 		if (r->memory_swap < 0) {
 			strcpy(buf, "max");
 		} else if (!r->has_memory_limit || r->memory_limit < 0) {
-			return vs_fail(e, EINVAL, "cgroup %s: linux.resources.memory.swap: a swap "
-				       "limit needs a memory limit on cgroup v2", dir);
+			return vs_fail(e, EINVAL,
+				       "cgroup %s: linux.resources.memory.swap: a swap "
+				       "limit needs a memory limit on cgroup v2",
+				       dir);
 		} else if (r->memory_swap < r->memory_limit) {
-			return vs_fail(e, EINVAL, "cgroup %s: linux.resources.memory.swap %" PRId64
-				       " is below memory.limit %" PRId64, dir,
-				       r->memory_swap, r->memory_limit);
+			return vs_fail(e, EINVAL,
+				       "cgroup %s: linux.resources.memory.swap %" PRId64
+				       " is below memory.limit %" PRId64,
+				       dir, r->memory_swap, r->memory_limit);
 		} else {
 			snprintf(buf, sizeof(buf), "%" PRId64, r->memory_swap - r->memory_limit);
 		}
@@ -131,8 +139,10 @@ static int v2_memory(const char *dir, const struct vs_cgroup_resources *r, struc
 static int v2_cpu(const char *dir, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	if (r->has_cpu_rt_period || r->has_cpu_rt_runtime)
-		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.cpu.realtime*: not "
-			       "supported on cgroup v2", dir);
+		return vs_fail(e, ENOTSUP,
+			       "cgroup %s: linux.resources.cpu.realtime*: not "
+			       "supported on cgroup v2",
+			       dir);
 	if (r->has_cpu_shares && r->cpu_shares &&
 	    put(e, dir, "cpu.weight", "%" PRIu64, vs_cgroup_shares_to_weight(r->cpu_shares)) < 0)
 		return -1;
@@ -148,7 +158,8 @@ static int v2_cpu(const char *dir, const struct vs_cgroup_resources *r, struct v
 			char q[32] = "max";
 			uint64_t p = 100000;
 
-			if (vs_cg_has(dir, "cpu.max") && vs_cg_read(dir, "cpu.max", &cur, NULL) == 0)
+			if (vs_cg_has(dir, "cpu.max") &&
+			    vs_cg_read(dir, "cpu.max", &cur, NULL) == 0)
 				sscanf(cur, "%31s %" SCNu64, q, &p);
 			if (!r->has_cpu_quota)
 				snprintf(quota, sizeof(quota), "%s", q);
@@ -179,8 +190,8 @@ static uint64_t io_weight(uint64_t w)
 	return 1 + (w - 10) * 9999 / 990;
 }
 
-static int io_max(const char *dir, const char *key, const struct vs_cgroup_blkio_dev *d,
-		  size_t n, struct vs_err *e)
+static int io_max(const char *dir, const char *key, const struct vs_cgroup_blkio_dev *d, size_t n,
+		  struct vs_err *e)
 {
 	for (size_t i = 0; i < n; i++)
 		if (put(e, dir, "io.max", "%" PRId64 ":%" PRId64 " %s=%" PRIu64, d[i].major,
@@ -192,16 +203,18 @@ static int io_max(const char *dir, const char *key, const struct vs_cgroup_blkio
 static int v2_io(const char *dir, const struct vs_cgroup_resources *r, struct vs_err *e)
 {
 	if (r->has_blkio_leaf_weight)
-		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.blockIO.leafWeight: not "
-			       "supported on cgroup v2", dir);
+		return vs_fail(e, ENOTSUP,
+			       "cgroup %s: linux.resources.blockIO.leafWeight: not "
+			       "supported on cgroup v2",
+			       dir);
 	if (r->has_blkio_weight &&
 	    put(e, dir, "io.weight", "default %" PRIu64, io_weight(r->blkio_weight)) < 0)
 		return -1;
 	for (size_t i = 0; i < r->n_blkio_weight_dev; i++) {
 		const struct vs_cgroup_blkio_dev *d = &r->blkio_weight_dev[i];
 
-		if (put(e, dir, "io.weight", "%" PRId64 ":%" PRId64 " %" PRIu64, d->major,
-			d->minor, io_weight(d->value)) < 0)
+		if (put(e, dir, "io.weight", "%" PRId64 ":%" PRId64 " %" PRIu64, d->major, d->minor,
+			io_weight(d->value)) < 0)
 			return -1;
 	}
 	if (io_max(dir, "rbps", r->throttle_read_bps, r->n_throttle_read_bps, e) < 0 ||
@@ -232,8 +245,10 @@ static int v2_unified(const char *dir, const struct vs_cgroup_resources *r, stru
 
 		/* a file of this cgroup, never a path out of it */
 		if (!*k || strchr(k, '/') || k[0] == '.')
-			return vs_fail(e, EINVAL, "cgroup %s: linux.resources.unified: bad key "
-				       "\"%s\"", dir, k);
+			return vs_fail(e, EINVAL,
+				       "cgroup %s: linux.resources.unified: bad key "
+				       "\"%s\"",
+				       dir, k);
 		if (put(e, dir, k, "%s", r->unified[i].value) < 0)
 			return -1;
 	}
@@ -267,8 +282,10 @@ int vs_cg_v2_apply(struct vs_cgroup_hier *h, const struct vs_cgroup_resources *r
 	if (v2_io(dir, r, e) < 0 || v2_hugetlb(dir, r, e) < 0)
 		return -1;
 	if (r->has_net_class_id || r->n_net_prio)
-		return vs_fail(e, ENOTSUP, "cgroup %s: linux.resources.network: net_cls/net_prio "
-			       "do not exist on cgroup v2", dir);
+		return vs_fail(e, ENOTSUP,
+			       "cgroup %s: linux.resources.network: net_cls/net_prio "
+			       "do not exist on cgroup v2",
+			       dir);
 	if (r->has_devices && vs_cg_v2_set_devices(dir, r->devices, r->n_devices, e) < 0)
 		return -1;
 	return v2_unified(dir, r, e);
@@ -276,7 +293,7 @@ int vs_cg_v2_apply(struct vs_cgroup_hier *h, const struct vs_cgroup_resources *r
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
 }
@@ -322,8 +339,8 @@ int vs_cg_v2_kill(const char *dir, struct vs_err *e)
 
 /* ---- device control: a BPF_PROG_TYPE_CGROUP_DEVICE program --------------- */
 
-#define INSN(c, d, s, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
-						.src_reg = (s), .off = (o), .imm = (i) })
+#define INSN(c, d, s, o, i)                                                                        \
+	((struct bpf_insn){.code = (c), .dst_reg = (d), .src_reg = (s), .off = (o), .imm = (i)})
 
 struct prog {
 	struct bpf_insn *v;
@@ -349,8 +366,10 @@ static int access_bits(const char *a)
 	if (!*a)
 		return BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
 	for (; *a; a++)
-		bits |= *a == 'r' ? BPF_DEVCG_ACC_READ :
-			*a == 'w' ? BPF_DEVCG_ACC_WRITE : *a == 'm' ? BPF_DEVCG_ACC_MKNOD : 0;
+		bits |= *a == 'r'   ? BPF_DEVCG_ACC_READ
+			: *a == 'w' ? BPF_DEVCG_ACC_WRITE
+			: *a == 'm' ? BPF_DEVCG_ACC_MKNOD
+				    : 0;
 	return bits;
 }
 
@@ -363,10 +382,10 @@ static int access_bits(const char *a)
  * a deny rule when any requested access is in it.
  * Registers: r2 type, r3 access, r4 major, r5 minor, r6 scratch.
  */
-int vs_cg_v2_device_prog(const struct vs_cgroup_device_rule *rules, size_t n,
-			 struct bpf_insn **out, size_t *count)
+int vs_cg_v2_device_prog(const struct vs_cgroup_device_rule *rules, size_t n, struct bpf_insn **out,
+			 size_t *count)
 {
-	struct prog p = { 0 };
+	struct prog p = {0};
 	bool always = false;
 
 	emit(&p, INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0));
@@ -377,28 +396,29 @@ int vs_cg_v2_device_prog(const struct vs_cgroup_device_rule *rules, size_t n,
 	emit(&p, INSN(BPF_LDX | BPF_MEM | BPF_W, 5, 1, 8, 0));
 	for (size_t i = n; i-- > 0 && !always;) {
 		const struct vs_cgroup_device_rule *r = &rules[i];
-		int acc = access_bits(r->access), all = BPF_DEVCG_ACC_MKNOD |
-			BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
+		int acc = access_bits(r->access),
+		    all = BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE;
 		size_t jumps[4], nj = 0;
 
 		if (acc == 0)
-			continue;	/* grants or denies nothing */
+			continue; /* grants or denies nothing */
 		if (r->type == 'c' || r->type == 'b')
 			jumps[nj++] = emit(&p, INSN(BPF_JMP | BPF_JNE | BPF_K, 2, 0, 0,
 						    r->type == 'c' ? BPF_DEVCG_DEV_CHAR
 								   : BPF_DEVCG_DEV_BLOCK));
 		if (r->major >= 0)
-			jumps[nj++] = emit(&p, INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 0,
-						    (int32_t)r->major));
+			jumps[nj++] = emit(
+				&p, INSN(BPF_JMP | BPF_JNE | BPF_K, 4, 0, 0, (int32_t)r->major));
 		if (r->minor >= 0)
-			jumps[nj++] = emit(&p, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0,
-						    (int32_t)r->minor));
+			jumps[nj++] = emit(
+				&p, INSN(BPF_JMP | BPF_JNE | BPF_K, 5, 0, 0, (int32_t)r->minor));
 		if (acc != all) {
 			emit(&p, INSN(BPF_ALU | BPF_MOV | BPF_X, 6, 3, 0, 0));
 			emit(&p, INSN(BPF_ALU | BPF_AND | BPF_K, 6, 0, 0,
 				      r->allow ? (~acc & all) : acc));
-			jumps[nj++] = emit(&p, INSN(BPF_JMP | (r->allow ? BPF_JNE : BPF_JEQ) |
-							    BPF_K, 6, 0, 0, 0));
+			jumps[nj++] =
+				emit(&p, INSN(BPF_JMP | (r->allow ? BPF_JNE : BPF_JEQ) | BPF_K, 6,
+					      0, 0, 0));
 		}
 		emit(&p, INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, r->allow ? 1 : 0));
 		emit(&p, INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0));
@@ -421,8 +441,8 @@ static int bpf(int cmd, union bpf_attr *attr)
 	return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
 }
 
-int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *rules,
-			 size_t n, struct vs_err *e)
+int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *rules, size_t n,
+			 struct vs_err *e)
 {
 	autofree struct bpf_insn *insns = NULL;
 	char log[8192] = "";
@@ -441,7 +461,7 @@ int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *ru
 	a.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
 	a.insns = (uintptr_t)insns;
 	a.insn_cnt = (uint32_t)count;
-	a.license = (uintptr_t)"GPL";
+	a.license = (uintptr_t) "GPL";
 	a.log_buf = (uintptr_t)log;
 	a.log_size = sizeof(log);
 	a.log_level = 1;
@@ -488,7 +508,7 @@ int vs_cg_v2_set_devices(const char *dir, const struct vs_cgroup_device_rule *ru
 		a.prog_id = old[i];
 		ofd = bpf(BPF_PROG_GET_FD_BY_ID, &a);
 		if (ofd < 0)
-			continue;	/* already gone */
+			continue; /* already gone */
 		memset(&a, 0, sizeof(a));
 		a.target_fd = cg;
 		a.attach_bpf_fd = ofd;

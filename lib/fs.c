@@ -51,8 +51,7 @@ ssize_t vs_read_all(int fd, void *buf, size_t len)
 	return done;
 }
 
-static int read_fd(int fd, const char *path, char **out, size_t *len,
-		   struct vs_err *e)
+static int read_fd(int fd, const char *path, char **out, size_t *len, struct vs_err *e)
 {
 	size_t cap = 4096, used = 0;
 	autofree char *buf = malloc(cap);
@@ -87,8 +86,7 @@ static int read_fd(int fd, const char *path, char **out, size_t *len,
 	return 0;
 }
 
-int vs_read_file_at(int dirfd, const char *path, char **out, size_t *len,
-		    struct vs_err *e)
+int vs_read_file_at(int dirfd, const char *path, char **out, size_t *len, struct vs_err *e)
 {
 	autoclose int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 
@@ -102,8 +100,7 @@ int vs_read_file(const char *path, char **out, size_t *len, struct vs_err *e)
 	return vs_read_file_at(AT_FDCWD, path, out, len, e);
 }
 
-int vs_write_file(const char *path, const void *buf, size_t len, mode_t mode,
-		  struct vs_err *e)
+int vs_write_file(const char *path, const void *buf, size_t len, mode_t mode, struct vs_err *e)
 {
 	autoclose int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 
@@ -127,8 +124,8 @@ int vs_write_str(const char *path, const char *s, struct vs_err *e)
 	return 0;
 }
 
-int vs_write_file_atomic(const char *path, const void *buf, size_t len,
-			 mode_t mode, struct vs_err *e)
+int vs_write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+			 struct vs_err *e)
 {
 	autofree char *tmp = vs_strdup_printf("%s.tmp.%d", path, (int)getpid());
 	autoclose int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -154,7 +151,7 @@ int vs_mkdir_p(const char *path, mode_t mode, struct vs_err *e)
 
 	if (!p)
 		return vs_fail(e, ENOMEM, "%s: out of memory", path);
-	for (char *s = p + 1; ; s++) {
+	for (char *s = p + 1;; s++) {
 		if (*s == '/' || *s == '\0') {
 			char c = *s;
 
@@ -254,10 +251,26 @@ int vs_parse_size(const char *s, unsigned long long *out)
 		return -1;
 	switch (*end) {
 	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		end++;
+		break;
 	default: return -1;
 	}
 	if (*end == 'i' && shift)

@@ -13,8 +13,8 @@ void vs_json_putp(struct json_object **j)
 		json_object_put(*j);
 }
 
-int vs_json_parse(const char *what, const char *buf, size_t len,
-		  struct json_object **out, struct vs_err *e)
+int vs_json_parse(const char *what, const char *buf, size_t len, struct json_object **out,
+		  struct vs_err *e)
 {
 	struct json_tokener *tok = json_tokener_new();
 	struct json_object *j;
@@ -78,9 +78,8 @@ static const char *type_name(struct json_object *j)
 }
 
 /* Looks key up; 1 found, 0 absent (fine), -1 absent but required. */
-static int lookup(struct json_object *obj, const char *where, const char *key,
-		  bool required, json_type want, const char *want_name,
-		  struct json_object **out, struct vs_err *e)
+static int lookup(struct json_object *obj, const char *where, const char *key, bool required,
+		  json_type want, const char *want_name, struct json_object **out, struct vs_err *e)
 {
 	struct json_object *v = NULL;
 
@@ -90,30 +89,30 @@ static int lookup(struct json_object *obj, const char *where, const char *key,
 		return 0;
 	}
 	if (!json_object_is_type(v, want))
-		return vs_fail(e, EINVAL, "%s.%s: expected %s, got %s", where, key,
-			       want_name, type_name(v));
+		return vs_fail(e, EINVAL, "%s.%s: expected %s, got %s", where, key, want_name,
+			       type_name(v));
 	*out = v;
 	return 1;
 }
 
-int vs_json_get_obj(struct json_object *obj, const char *where, const char *key,
-		    bool required, struct json_object **out, struct vs_err *e)
+int vs_json_get_obj(struct json_object *obj, const char *where, const char *key, bool required,
+		    struct json_object **out, struct vs_err *e)
 {
 	int r = lookup(obj, where, key, required, json_type_object, "object", out, e);
 
 	return r < 0 ? -1 : 0;
 }
 
-int vs_json_get_array(struct json_object *obj, const char *where, const char *key,
-		      bool required, struct json_object **out, struct vs_err *e)
+int vs_json_get_array(struct json_object *obj, const char *where, const char *key, bool required,
+		      struct json_object **out, struct vs_err *e)
 {
 	int r = lookup(obj, where, key, required, json_type_array, "array", out, e);
 
 	return r < 0 ? -1 : 0;
 }
 
-int vs_json_get_str(struct json_object *obj, const char *where, const char *key,
-		    bool required, const char **out, struct vs_err *e)
+int vs_json_get_str(struct json_object *obj, const char *where, const char *key, bool required,
+		    const char **out, struct vs_err *e)
 {
 	struct json_object *v;
 	int r = lookup(obj, where, key, required, json_type_string, "string", &v, e);
@@ -123,8 +122,8 @@ int vs_json_get_str(struct json_object *obj, const char *where, const char *key,
 	return r < 0 ? -1 : 0;
 }
 
-int vs_json_get_bool(struct json_object *obj, const char *where, const char *key,
-		     bool required, bool *out, struct vs_err *e)
+int vs_json_get_bool(struct json_object *obj, const char *where, const char *key, bool required,
+		     bool *out, struct vs_err *e)
 {
 	struct json_object *v;
 	int r = lookup(obj, where, key, required, json_type_boolean, "boolean", &v, e);
@@ -135,8 +134,8 @@ int vs_json_get_bool(struct json_object *obj, const char *where, const char *key
 }
 
 /* json-c keeps integers as int64 or uint64; both are reached through here. */
-static int get_int(struct json_object *obj, const char *where, const char *key,
-		   bool required, struct json_object **v, struct vs_err *e)
+static int get_int(struct json_object *obj, const char *where, const char *key, bool required,
+		   struct json_object **v, struct vs_err *e)
 {
 	int r = lookup(obj, where, key, required, json_type_int, "integer", v, e);
 
@@ -145,8 +144,8 @@ static int get_int(struct json_object *obj, const char *where, const char *key,
 	return 1;
 }
 
-int vs_json_get_i64(struct json_object *obj, const char *where, const char *key,
-		    bool required, int64_t *out, struct vs_err *e)
+int vs_json_get_i64(struct json_object *obj, const char *where, const char *key, bool required,
+		    int64_t *out, struct vs_err *e)
 {
 	struct json_object *v;
 	int r = get_int(obj, where, key, required, &v, e);
@@ -161,8 +160,8 @@ int vs_json_get_i64(struct json_object *obj, const char *where, const char *key,
 	return 0;
 }
 
-int vs_json_get_u64(struct json_object *obj, const char *where, const char *key,
-		    bool required, uint64_t *out, struct vs_err *e)
+int vs_json_get_u64(struct json_object *obj, const char *where, const char *key, bool required,
+		    uint64_t *out, struct vs_err *e)
 {
 	struct json_object *v;
 	int r = get_int(obj, where, key, required, &v, e);
@@ -175,9 +174,8 @@ int vs_json_get_u64(struct json_object *obj, const char *where, const char *key,
 	return 0;
 }
 
-int vs_json_get_range(struct json_object *obj, const char *where, const char *key,
-		      bool required, int64_t min, int64_t max, int64_t *out,
-		      struct vs_err *e)
+int vs_json_get_range(struct json_object *obj, const char *where, const char *key, bool required,
+		      int64_t min, int64_t max, int64_t *out, struct vs_err *e)
 {
 	int64_t v;
 	bool present = false;
@@ -190,14 +188,15 @@ int vs_json_get_range(struct json_object *obj, const char *where, const char *ke
 	if (!present)
 		return 0;
 	if (v < min || v > max)
-		return vs_fail(e, ERANGE, "%s.%s: %" PRId64 " out of range [%" PRId64
-			       ", %" PRId64 "]", where, key, v, min, max);
+		return vs_fail(e, ERANGE,
+			       "%s.%s: %" PRId64 " out of range [%" PRId64 ", %" PRId64 "]", where,
+			       key, v, min, max);
 	*out = v;
 	return 0;
 }
 
-int vs_json_get_strv(struct json_object *obj, const char *where, const char *key,
-		     bool required, char ***out, struct vs_err *e)
+int vs_json_get_strv(struct json_object *obj, const char *where, const char *key, bool required,
+		     char ***out, struct vs_err *e)
 {
 	struct json_object *arr = NULL;
 	size_t n;
@@ -215,8 +214,8 @@ int vs_json_get_strv(struct json_object *obj, const char *where, const char *key
 		struct json_object *s = json_object_array_get_idx(arr, i);
 
 		if (!json_object_is_type(s, json_type_string)) {
-			vs_fail(e, EINVAL, "%s.%s[%zu]: expected string, got %s", where, key,
-				i, s ? type_name(s) : "null");
+			vs_fail(e, EINVAL, "%s.%s[%zu]: expected string, got %s", where, key, i,
+				s ? type_name(s) : "null");
 			vs_strvfreep(&v);
 			return -1;
 		}
@@ -232,8 +231,7 @@ int vs_json_get_strv(struct json_object *obj, const char *where, const char *key
 	return 0;
 }
 
-int vs_json_write_file(const char *path, struct json_object *obj, bool pretty,
-		       struct vs_err *e)
+int vs_json_write_file(const char *path, struct json_object *obj, bool pretty, struct vs_err *e)
 {
 	const char *s = json_object_to_json_string_ext(
 		obj, (pretty ? JSON_C_TO_STRING_PRETTY : JSON_C_TO_STRING_PLAIN) |

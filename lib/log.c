@@ -12,15 +12,15 @@
 
 static struct {
 	const char *prog;
-	int fd;			/* -1: stderr */
+	int fd; /* -1: stderr */
 	enum vs_log_format fmt;
 	enum vs_log_level level;
-} lg = { "vessel", -1, VS_LOG_TEXT, VS_LOG_WARN };
+} lg = {"vessel", -1, VS_LOG_TEXT, VS_LOG_WARN};
 
-static const char *const level_names[] = { "error", "warning", "info", "debug" };
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
 
-int vs_log_init(const char *prog, const char *path, enum vs_log_format fmt,
-		enum vs_log_level level, struct vs_err *e)
+int vs_log_init(const char *prog, const char *path, enum vs_log_format fmt, enum vs_log_level level,
+		struct vs_err *e)
 {
 	lg.prog = prog;
 	lg.fmt = fmt;
@@ -48,8 +48,7 @@ enum vs_log_level vs_log_get_level(void)
 	return lg.level;
 }
 
-static void emit(int fd, enum vs_log_format fmt, enum vs_log_level level,
-		 const char *msg)
+static void emit(int fd, enum vs_log_format fmt, enum vs_log_level level, const char *msg)
 {
 	char line[4096];
 	int n;
@@ -63,8 +62,7 @@ static void emit(int fd, enum vs_log_format fmt, enum vs_log_level level,
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(when + strlen(when), sizeof(when) - strlen(when),
-			 ".%09ldZ", ts.tv_nsec);
+		snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%09ldZ", ts.tv_nsec);
 		json_object_object_add(o, "level", json_object_new_string(level_names[level]));
 		json_object_object_add(o, "msg", json_object_new_string(msg));
 		json_object_object_add(o, "time", json_object_new_string(when));
@@ -94,8 +92,7 @@ void vs_log(enum vs_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	emit(lg.fd >= 0 ? lg.fd : STDERR_FILENO, lg.fd >= 0 ? lg.fmt : VS_LOG_TEXT,
-	     level, msg);
+	emit(lg.fd >= 0 ? lg.fd : STDERR_FILENO, lg.fd >= 0 ? lg.fmt : VS_LOG_TEXT, level, msg);
 	errno = saved;
 }
 

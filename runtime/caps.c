@@ -18,16 +18,46 @@
 
 /* Numbers from linux/capability.h; the order is the kernel ABI. */
 static const char *const cap_names[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER",
-	"CAP_FSETID", "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP",
-	"CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
-	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
-	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD",
-	"CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
-	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHOWN",
+	"CAP_DAC_OVERRIDE",
+	"CAP_DAC_READ_SEARCH",
+	"CAP_FOWNER",
+	"CAP_FSETID",
+	"CAP_KILL",
+	"CAP_SETGID",
+	"CAP_SETUID",
+	"CAP_SETPCAP",
+	"CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN",
+	"CAP_NET_RAW",
+	"CAP_IPC_LOCK",
+	"CAP_IPC_OWNER",
+	"CAP_SYS_MODULE",
+	"CAP_SYS_RAWIO",
+	"CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN",
+	"CAP_SYS_BOOT",
+	"CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG",
+	"CAP_MKNOD",
+	"CAP_LEASE",
+	"CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN",
+	"CAP_SYSLOG",
+	"CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND",
+	"CAP_AUDIT_READ",
+	"CAP_PERFMON",
+	"CAP_BPF",
 	"CAP_CHECKPOINT_RESTORE",
 };
 #define N_CAPS ((int)(sizeof(cap_names) / sizeof(cap_names[0])))
@@ -61,8 +91,8 @@ int ct_caps_last_cap(void)
 	return last;
 }
 
-static int parse_set(struct json_object *j, const char *where, const char *key,
-		     uint64_t *out, struct vs_err *e)
+static int parse_set(struct json_object *j, const char *where, const char *key, uint64_t *out,
+		     struct vs_err *e)
 {
 	struct json_object *arr = NULL;
 	int last = ct_caps_last_cap();
@@ -94,8 +124,7 @@ static int parse_set(struct json_object *j, const char *where, const char *key,
 	return 0;
 }
 
-int ct_caps_parse(struct json_object *j, const char *where, struct ct_caps *out,
-		  struct vs_err *e)
+int ct_caps_parse(struct json_object *j, const char *where, struct ct_caps *out, struct vs_err *e)
 {
 	memset(out, 0, sizeof(*out));
 	if (!j)
@@ -122,7 +151,7 @@ int ct_caps_drop_bounding(const struct ct_caps *c, struct vs_err *e)
 		if (c->bounding & (1ull << cap))
 			continue;
 		if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1)
-			continue;	/* not there anyway */
+			continue; /* not there anyway */
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
 			return vs_fail_errno(e, "capabilities: drop %s from the bounding set",
 					     ct_caps_name(cap) ? ct_caps_name(cap) : "?");
@@ -132,7 +161,7 @@ int ct_caps_drop_bounding(const struct ct_caps *c, struct vs_err *e)
 
 static int cap_get(struct __user_cap_data_struct d[2], struct vs_err *e)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 
 	if (syscall(SYS_capget, &h, d) < 0)
 		return vs_fail_errno(e, "capabilities: capget");
@@ -151,7 +180,7 @@ static void warn_lost(uint64_t lost)
 
 int ct_caps_apply(const struct ct_caps *c, struct vs_err *e)
 {
-	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct d[2];
 	uint64_t held, bset = 0, eff, prm, inh, amb;
 	int last = ct_caps_last_cap();
@@ -185,9 +214,11 @@ int ct_caps_apply(const struct ct_caps *c, struct vs_err *e)
 	d[0].inheritable = (uint32_t)inh;
 	d[1].inheritable = (uint32_t)(inh >> 32);
 	if (syscall(SYS_capset, &h, d) < 0)
-		return vs_fail_errno(e, "capabilities: capset (effective %#llx, permitted %#llx, "
-				     "inheritable %#llx)", (unsigned long long)eff,
-				     (unsigned long long)prm, (unsigned long long)inh);
+		return vs_fail_errno(e,
+				     "capabilities: capset (effective %#llx, permitted %#llx, "
+				     "inheritable %#llx)",
+				     (unsigned long long)eff, (unsigned long long)prm,
+				     (unsigned long long)inh);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return vs_fail_errno(e, "capabilities: clear the ambient set");
 	for (int cap = 0; cap <= last; cap++) {

@@ -23,7 +23,7 @@
 /* One bit per capability number (bit 21 = CAP_SYS_ADMIN). */
 struct ct_caps {
 	uint64_t bounding, effective, inheritable, permitted, ambient;
-	bool set;	/* process.capabilities was present */
+	bool set; /* process.capabilities was present */
 };
 
 /*
@@ -33,8 +33,7 @@ struct ct_caps {
  * this kernel does not know (> /proc/sys/kernel/cap_last_cap) is skipped
  * with a warning.
  */
-int ct_caps_parse(struct json_object *j, const char *where, struct ct_caps *out,
-		  struct vs_err *e);
+int ct_caps_parse(struct json_object *j, const char *where, struct ct_caps *out, struct vs_err *e);
 
 /* Capability number for "CAP_CHOWN" (or "chown"); -1 if unknown. */
 int ct_caps_from_name(const char *name);

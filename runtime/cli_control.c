@@ -54,24 +54,24 @@ static int parse_i64(const char *s, int64_t *out)
 int ct_cmd_update(const struct ct_global *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "resources", required_argument, NULL, 'r' },
-		{ "memory", required_argument, NULL, OPT_MEMORY },
-		{ "memory-reservation", required_argument, NULL, OPT_MEMORY_RES },
-		{ "memory-swap", required_argument, NULL, OPT_MEMORY_SWAP },
-		{ "cpu-shares", required_argument, NULL, OPT_CPU_SHARES },
-		{ "cpu-quota", required_argument, NULL, OPT_CPU_QUOTA },
-		{ "cpu-period", required_argument, NULL, OPT_CPU_PERIOD },
-		{ "cpuset-cpus", required_argument, NULL, OPT_CPUSET_CPUS },
-		{ "cpuset-mems", required_argument, NULL, OPT_CPUSET_MEMS },
-		{ "pids-limit", required_argument, NULL, OPT_PIDS_LIMIT },
-		{ "blkio-weight", required_argument, NULL, OPT_BLKIO_WEIGHT },
-		{ 0 },
+		{"resources", required_argument, NULL, 'r'},
+		{"memory", required_argument, NULL, OPT_MEMORY},
+		{"memory-reservation", required_argument, NULL, OPT_MEMORY_RES},
+		{"memory-swap", required_argument, NULL, OPT_MEMORY_SWAP},
+		{"cpu-shares", required_argument, NULL, OPT_CPU_SHARES},
+		{"cpu-quota", required_argument, NULL, OPT_CPU_QUOTA},
+		{"cpu-period", required_argument, NULL, OPT_CPU_PERIOD},
+		{"cpuset-cpus", required_argument, NULL, OPT_CPUSET_CPUS},
+		{"cpuset-mems", required_argument, NULL, OPT_CPUSET_MEMS},
+		{"pids-limit", required_argument, NULL, OPT_PIDS_LIMIT},
+		{"blkio-weight", required_argument, NULL, OPT_BLKIO_WEIGHT},
+		{0},
 	};
-	struct vs_cgroup_resources r = { 0 };
+	struct vs_cgroup_resources r = {0};
 	const char *file = NULL;
 	struct ct_state *st = NULL;
 	struct vs_cgroup *cg = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	int c, rc = 1;
 	int64_t v;
 	bool flags = false;
@@ -92,9 +92,7 @@ int ct_cmd_update(const struct ct_global *g, int argc, char **argv)
 		if (c != 'r' && c != '?' && c != ':')
 			flags = true;
 		switch (c) {
-		case 'r':
-			file = optarg;
-			break;
+		case 'r': file = optarg; break;
 		case OPT_MEMORY:
 			if (parse_mem(optarg, &r.memory_limit) < 0)
 				goto bad_value;
@@ -146,9 +144,7 @@ int ct_cmd_update(const struct ct_global *g, int argc, char **argv)
 			r.blkio_weight = (uint64_t)v;
 			r.has_blkio_weight = true;
 			break;
-		case ':':
-			ct_cli_usage("update", "option \"%s\" needs a value", name);
-			goto out;
+		case ':': ct_cli_usage("update", "option \"%s\" needs a value", name); goto out;
 		default:
 			ct_cli_usage("update", "unknown option \"%s\"", name);
 			goto out;

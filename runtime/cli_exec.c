@@ -67,13 +67,15 @@ static int build_process(const struct ct_global *g, const char *id, struct exec_
 	for (int i = 0; i < nargs; i++)
 		json_object_array_add(a, json_object_new_string(args[i]));
 	json_object_object_add(p, "args", a);
-	if (!json_object_object_get_ex(p, "env", &env) || !json_object_is_type(env, json_type_array)) {
+	if (!json_object_object_get_ex(p, "env", &env) ||
+	    !json_object_is_type(env, json_type_array)) {
 		env = json_object_new_array();
 		json_object_object_add(p, "env", env);
 	}
 	for (int i = 0; i < f->n_env; i++) {
 		if (!strchr(f->env[i], '='))
-			return vs_fail(e, EINVAL, "exec: --env \"%s\": expected NAME=VALUE", f->env[i]);
+			return vs_fail(e, EINVAL, "exec: --env \"%s\": expected NAME=VALUE",
+				       f->env[i]);
 		json_object_array_add(env, json_object_new_string(f->env[i]));
 	}
 	if (f->cwd)
@@ -93,7 +95,8 @@ static int build_process(const struct ct_global *g, const char *id, struct exec_
 		unsigned long uid = strtoul(f->user, &end, 10), gid = 0;
 
 		if (end == f->user || (*end && *end != ':'))
-			return vs_fail(e, EINVAL, "exec: --user \"%s\": expected UID[:GID]", f->user);
+			return vs_fail(e, EINVAL, "exec: --user \"%s\": expected UID[:GID]",
+				       f->user);
 		if (*end == ':') {
 			const char *gs = end + 1;
 
@@ -116,8 +119,8 @@ static int build_process(const struct ct_global *g, const char *id, struct exec_
 	}
 	if (f->n_caps) {
 		/* --cap adds to every set, as runc does */
-		static const char *const sets[] = { "bounding", "effective", "permitted",
-						    "inheritable", "ambient" };
+		static const char *const sets[] = {"bounding", "effective", "permitted",
+						   "inheritable", "ambient"};
 		struct json_object *caps;
 
 		if (!json_object_object_get_ex(p, "capabilities", &caps)) {
@@ -141,80 +144,60 @@ static int build_process(const struct ct_global *g, const char *id, struct exec_
 int ct_cmd_exec(const struct ct_global *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "process", required_argument, NULL, 'p' },
-		{ "detach", no_argument, NULL, 'd' },
-		{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-		{ "tty", no_argument, NULL, 't' },
-		{ "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
-		{ "cwd", required_argument, NULL, OPT_CWD },
-		{ "env", required_argument, NULL, 'e' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "cap", required_argument, NULL, OPT_CAP },
-		{ "no-new-privs", no_argument, NULL, OPT_NNP },
-		{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
-		{ "process-label", required_argument, NULL, OPT_LABEL },
-		{ "apparmor", required_argument, NULL, OPT_APPARMOR },
-		{ 0 },
+		{"process", required_argument, NULL, 'p'},
+		{"detach", no_argument, NULL, 'd'},
+		{"pid-file", required_argument, NULL, OPT_PID_FILE},
+		{"tty", no_argument, NULL, 't'},
+		{"console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET},
+		{"cwd", required_argument, NULL, OPT_CWD},
+		{"env", required_argument, NULL, 'e'},
+		{"user", required_argument, NULL, 'u'},
+		{"cap", required_argument, NULL, OPT_CAP},
+		{"no-new-privs", no_argument, NULL, OPT_NNP},
+		{"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
+		{"process-label", required_argument, NULL, OPT_LABEL},
+		{"apparmor", required_argument, NULL, OPT_APPARMOR},
+		{0},
 	};
-	struct exec_flags f = { 0 };
+	struct exec_flags f = {0};
 	struct ct_process *proc = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	int c, status = 0;
 
 	opterr = 0;
 	/* "+": the command after the ID keeps its own options */
 	while ((c = getopt_long(argc, argv, "+:p:dte:u:", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			f.process_file = optarg;
-			break;
-		case 'd':
-			f.detach = true;
-			break;
-		case OPT_PID_FILE:
-			f.pid_file = optarg;
-			break;
-		case 't':
-			f.tty = f.tty_set = true;
-			break;
-		case OPT_CONSOLE_SOCKET:
-			f.console_socket = optarg;
-			break;
-		case OPT_CWD:
-			f.cwd = optarg;
-			break;
+		case 'p': f.process_file = optarg; break;
+		case 'd': f.detach = true; break;
+		case OPT_PID_FILE: f.pid_file = optarg; break;
+		case 't': f.tty = f.tty_set = true; break;
+		case OPT_CONSOLE_SOCKET: f.console_socket = optarg; break;
+		case OPT_CWD: f.cwd = optarg; break;
 		case 'e':
 			if (f.n_env == (int)(sizeof(f.env) / sizeof(f.env[0])))
 				return ct_cli_usage("exec", "too many --env");
 			f.env[f.n_env++] = optarg;
 			break;
-		case 'u':
-			f.user = optarg;
-			break;
+		case 'u': f.user = optarg; break;
 		case OPT_CAP:
 			if (f.n_caps == (int)(sizeof(f.caps) / sizeof(f.caps[0])))
 				return ct_cli_usage("exec", "too many --cap");
 			f.caps[f.n_caps++] = optarg;
 			break;
-		case OPT_NNP:
-			f.nnp = true;
-			break;
+		case OPT_NNP: f.nnp = true; break;
 		case OPT_PRESERVE_FDS:
 			f.preserve_fds = ct_cli_int(optarg);
 			if (f.preserve_fds < 0)
 				return ct_cli_usage("exec", "--preserve-fds: \"%s\" is not a count",
 						    optarg);
 			break;
-		case OPT_LABEL:
-			f.label = optarg;
-			break;
-		case OPT_APPARMOR:
-			f.apparmor = optarg;
-			break;
+		case OPT_LABEL: f.label = optarg; break;
+		case OPT_APPARMOR: f.apparmor = optarg; break;
 		case ':':
-			return ct_cli_usage("exec", "option \"%s\" needs a value", argv[optind - 1]);
-		default:
-			return ct_cli_usage("exec", "unknown option \"%s\"", argv[optind - 1]);
+			return ct_cli_usage("exec", "option \"%s\" needs a value",
+					    argv[optind - 1]);
+		default: return ct_cli_usage("exec", "unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

@@ -20,16 +20,16 @@ enum {
 };
 
 static const struct option create_opts[] = {
-	{ "bundle", required_argument, NULL, 'b' },
-	{ "pid-file", required_argument, NULL, OPT_PID_FILE },
-	{ "console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET },
-	{ "no-pivot", no_argument, NULL, OPT_NO_PIVOT },
-	{ "preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS },
-	{ "no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING },
-	{ "detach", no_argument, NULL, 'd' },
-	{ "keep", no_argument, NULL, OPT_KEEP },
-	{ "no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER },
-	{ 0 },
+	{"bundle", required_argument, NULL, 'b'},
+	{"pid-file", required_argument, NULL, OPT_PID_FILE},
+	{"console-socket", required_argument, NULL, OPT_CONSOLE_SOCKET},
+	{"no-pivot", no_argument, NULL, OPT_NO_PIVOT},
+	{"preserve-fds", required_argument, NULL, OPT_PRESERVE_FDS},
+	{"no-new-keyring", no_argument, NULL, OPT_NO_NEW_KEYRING},
+	{"detach", no_argument, NULL, 'd'},
+	{"keep", no_argument, NULL, OPT_KEEP},
+	{"no-subreaper", no_argument, NULL, OPT_NO_SUBREAPER},
+	{0},
 };
 
 /* create and run share their flags; run adds --detach and --keep. */
@@ -45,27 +45,17 @@ static int parse_create(const struct ct_global *g, int argc, char **argv, bool i
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, is_run ? ":b:d" : ":b:", create_opts, NULL)) != -1) {
 		switch (c) {
-		case 'b':
-			o->bundle = optarg;
-			break;
-		case OPT_PID_FILE:
-			o->pid_file = optarg;
-			break;
-		case OPT_CONSOLE_SOCKET:
-			o->console_socket = optarg;
-			break;
-		case OPT_NO_PIVOT:
-			o->no_pivot = true;
-			break;
+		case 'b': o->bundle = optarg; break;
+		case OPT_PID_FILE: o->pid_file = optarg; break;
+		case OPT_CONSOLE_SOCKET: o->console_socket = optarg; break;
+		case OPT_NO_PIVOT: o->no_pivot = true; break;
 		case OPT_PRESERVE_FDS:
 			o->preserve_fds = ct_cli_int(optarg);
 			if (o->preserve_fds < 0)
 				return ct_cli_usage(verb, "--preserve-fds: \"%s\" is not a count",
 						    optarg);
 			break;
-		case OPT_NO_NEW_KEYRING:
-			o->no_new_keyring = true;
-			break;
+		case OPT_NO_NEW_KEYRING: o->no_new_keyring = true; break;
 		case 'd':
 			if (!is_run)
 				goto unknown;
@@ -79,7 +69,7 @@ static int parse_create(const struct ct_global *g, int argc, char **argv, bool i
 		case ':':
 			return ct_cli_usage(verb, "option \"%s\" needs a value", argv[optind - 1]);
 		default:
-unknown:
+		unknown:
 			return ct_cli_usage(verb, "unknown option \"%s\"", argv[optind - 1]);
 		}
 	}
@@ -92,7 +82,7 @@ unknown:
 int ct_cmd_create(const struct ct_global *g, int argc, char **argv)
 {
 	struct ct_create_opts o;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	bool detach = false;
 
 	if (parse_create(g, argc, argv, false, &o, &detach))
@@ -105,7 +95,7 @@ int ct_cmd_create(const struct ct_global *g, int argc, char **argv)
 int ct_cmd_run(const struct ct_global *g, int argc, char **argv)
 {
 	struct ct_create_opts o;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	bool detach = false;
 	int status = 0;
 
@@ -142,9 +132,9 @@ static int parse_id(int argc, char **argv, const struct option *opts, const char
 
 int ct_cmd_start(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { 0 } };
-	const char *pos[1] = { 0 };
-	struct vs_err e = { 0 };
+	static const struct option opts[] = {{0}};
+	const char *pos[1] = {0};
+	struct vs_err e = {0};
 	int flags = 0;
 
 	if (parse_id(argc, argv, opts, "", &flags, 1, pos))
@@ -156,9 +146,9 @@ int ct_cmd_start(const struct ct_global *g, int argc, char **argv)
 
 int ct_cmd_kill(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, { 0 } };
-	const char *pos[2] = { 0 };
-	struct vs_err e = { 0 };
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'}, {0}};
+	const char *pos[2] = {0};
+	struct vs_err e = {0};
 	int all = 0, sig = SIGTERM;
 
 	if (parse_id(argc, argv, opts, "a", &all, 2, pos))
@@ -175,9 +165,9 @@ int ct_cmd_kill(const struct ct_global *g, int argc, char **argv)
 
 int ct_cmd_delete(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
-	const char *pos[1] = { 0 };
-	struct vs_err e = { 0 };
+	static const struct option opts[] = {{"force", no_argument, NULL, 'f'}, {0}};
+	const char *pos[1] = {0};
+	struct vs_err e = {0};
 	int force = 0;
 
 	if (parse_id(argc, argv, opts, "f", &force, 1, pos))
@@ -189,9 +179,9 @@ int ct_cmd_delete(const struct ct_global *g, int argc, char **argv)
 
 int ct_cmd_pause(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { 0 } };
-	const char *pos[1] = { 0 };
-	struct vs_err e = { 0 };
+	static const struct option opts[] = {{0}};
+	const char *pos[1] = {0};
+	struct vs_err e = {0};
 	int flags = 0;
 
 	if (parse_id(argc, argv, opts, "", &flags, 1, pos))
@@ -203,9 +193,9 @@ int ct_cmd_pause(const struct ct_global *g, int argc, char **argv)
 
 int ct_cmd_resume(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { 0 } };
-	const char *pos[1] = { 0 };
-	struct vs_err e = { 0 };
+	static const struct option opts[] = {{0}};
+	const char *pos[1] = {0};
+	struct vs_err e = {0};
 	int flags = 0;
 
 	if (parse_id(argc, argv, opts, "", &flags, 1, pos))

@@ -17,9 +17,9 @@
 
 int ct_cmd_state(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { 0 } };
+	static const struct option opts[] = {{0}};
 	struct ct_state *st = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	int c;
 
 	opterr = 0;
@@ -40,15 +40,15 @@ int ct_cmd_state(const struct ct_global *g, int argc, char **argv)
 int ct_cmd_list(const struct ct_global *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ 0 },
+		{"format", required_argument, NULL, 'f'},
+		{"quiet", no_argument, NULL, 'q'},
+		{0},
 	};
 	const char *format = "table";
 	bool quiet = false;
 	autostrv char **ids = NULL;
 	size_t n;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	int c;
 
 	opterr = 0;
@@ -92,7 +92,8 @@ int ct_cmd_list(const struct ct_global *g, int argc, char **argv)
 		ct_state_free(st);
 	}
 	if (!quiet && !strcmp(format, "json"))
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
+		printf("%s\n",
+		       json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN |
 								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }
@@ -107,14 +108,13 @@ static bool pid_in(pid_t p, const pid_t *v, size_t n)
 
 int ct_cmd_ps(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = { { "format", required_argument, NULL, 'f' },
-					      { 0 } };
+	static const struct option opts[] = {{"format", required_argument, NULL, 'f'}, {0}};
 	const char *format = "table";
 	struct ct_state *st = NULL;
 	autocgroup struct vs_cgroup *cg = NULL;
 	autofree pid_t *pids = NULL;
 	size_t n = 0;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	int c;
 
 	opterr = 0;
@@ -232,30 +232,45 @@ static struct json_object *strv_json(const char *const *v)
 
 int ct_cmd_features(const struct ct_global *g, int argc, char **argv)
 {
-	static const char *const hooks[] = { "prestart", "createRuntime", "createContainer",
-					     "startContainer", "poststart", "poststop", NULL };
-	static const char *const mount_opts[] = {
-		"async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-		"idmap", "iversion", "lazytime", "loud", "mand", "noatime", "nodev",
-		"nodiratime", "noexec", "noiversion", "nolazytime", "nomand", "norelatime",
-		"nostrictatime", "nosuid", "nosymfollow", "private", "ratime", "rbind", "rdev",
-		"rdiratime", "relatime", "remount", "rexec", "ridmap", "rnoatime", "rnodev",
-		"rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime", "rnosuid",
-		"rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
-		"rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-		"silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup",
-		"unbindable", NULL };
-	static const char *const actions[] = { "SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO",
-					       "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-					       "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
-					       "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
-					       "SCMP_ACT_TRAP", NULL };
-	static const char *const operators[] = { "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
-						 "SCMP_CMP_LE", "SCMP_CMP_LT",
-						 "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE", NULL };
-	static const char *const archs[] = { "SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
-					     "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
-					     "SCMP_ARCH_ARM", NULL };
+	static const char *const hooks[] = {"prestart",
+					    "createRuntime",
+					    "createContainer",
+					    "startContainer",
+					    "poststart",
+					    "poststop",
+					    NULL};
+	static const char *const mount_opts[] = {"async",	  "atime",	  "bind",
+						 "defaults",	  "dev",	  "diratime",
+						 "dirsync",	  "exec",	  "idmap",
+						 "iversion",	  "lazytime",	  "loud",
+						 "mand",	  "noatime",	  "nodev",
+						 "nodiratime",	  "noexec",	  "noiversion",
+						 "nolazytime",	  "nomand",	  "norelatime",
+						 "nostrictatime", "nosuid",	  "nosymfollow",
+						 "private",	  "ratime",	  "rbind",
+						 "rdev",	  "rdiratime",	  "relatime",
+						 "remount",	  "rexec",	  "ridmap",
+						 "rnoatime",	  "rnodev",	  "rnodiratime",
+						 "rnoexec",	  "rnorelatime",  "rnostrictatime",
+						 "rnosuid",	  "rnosymfollow", "ro",
+						 "rprivate",	  "rrelatime",	  "rro",
+						 "rrw",		  "rshared",	  "rslave",
+						 "rstrictatime",  "rsuid",	  "rsymfollow",
+						 "runbindable",	  "rw",		  "shared",
+						 "silent",	  "slave",	  "strictatime",
+						 "suid",	  "symfollow",	  "sync",
+						 "tmpcopyup",	  "unbindable",	  NULL};
+	static const char *const actions[] = {"SCMP_ACT_ALLOW",	      "SCMP_ACT_ERRNO",
+					      "SCMP_ACT_KILL",	      "SCMP_ACT_KILL_PROCESS",
+					      "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG",
+					      "SCMP_ACT_NOTIFY",      "SCMP_ACT_TRACE",
+					      "SCMP_ACT_TRAP",	      NULL};
+	static const char *const operators[] = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT",
+						"SCMP_CMP_LE", "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ",
+						"SCMP_CMP_NE", NULL};
+	static const char *const archs[] = {"SCMP_ARCH_X86", "SCMP_ARCH_X86_64",
+					    "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
+					    "SCMP_ARCH_ARM", NULL};
 	autojson struct json_object *j = json_object_new_object();
 	struct json_object *lnx = json_object_new_object(), *ns = json_object_new_array();
 	struct json_object *caps = json_object_new_array(), *cg = json_object_new_object();
@@ -295,6 +310,6 @@ int ct_cmd_features(const struct ct_global *g, int argc, char **argv)
 	json_object_object_add(lnx, "intelRdt", off);
 	json_object_object_add(j, "linux", lnx);
 	printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	return 0;
 }

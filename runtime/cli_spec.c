@@ -13,13 +13,13 @@
 int ct_cmd_spec(const struct ct_global *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "bundle", required_argument, NULL, 'b' },
-		{ "rootless", no_argument, NULL, 'R' },
-		{ 0 },
+		{"bundle", required_argument, NULL, 'b'},
+		{"rootless", no_argument, NULL, 'R'},
+		{0},
 	};
 	const char *bundle = ".";
 	bool rootless = false;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	int c;
 
 	opterr = 0;

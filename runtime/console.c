@@ -21,7 +21,7 @@
 
 int ct_console_connect(const char *path, struct vs_err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -38,8 +38,8 @@ int ct_console_connect(const char *path, struct vs_err *e)
 	return fd;
 }
 
-int ct_console_open(const char *ptmx_path, unsigned int rows, unsigned int cols,
-		    int *master, int *slave, struct vs_err *e)
+int ct_console_open(const char *ptmx_path, unsigned int rows, unsigned int cols, int *master,
+		    int *slave, struct vs_err *e)
 {
 	autoclose int m = open(ptmx_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	int unlock = 0;
@@ -53,8 +53,8 @@ int ct_console_open(const char *ptmx_path, unsigned int rows, unsigned int cols,
 	if (s < 0)
 		return vs_fail_errno(e, "console: open pty slave");
 	if (rows || cols) {
-		struct winsize ws = { .ws_row = (unsigned short)rows,
-				      .ws_col = (unsigned short)cols };
+		struct winsize ws = {.ws_row = (unsigned short)rows,
+				     .ws_col = (unsigned short)cols};
 
 		if (ioctl(s, TIOCSWINSZ, &ws) < 0) {
 			vs_fail_errno(e, "console: set window size %ux%u", rows, cols);
@@ -75,7 +75,7 @@ int ct_console_send(int sock, int fd, const char *name, struct vs_err *e)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov;
-	struct msghdr msg = { 0 };
+	struct msghdr msg = {0};
 	struct cmsghdr *c;
 
 	memset(&u, 0, sizeof(u));
@@ -103,8 +103,8 @@ int ct_console_recv(int sock, int *fd, struct vs_err *e)
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = { data, sizeof(data) };
-	struct msghdr msg = { 0 };
+	struct iovec iov = {data, sizeof(data)};
+	struct msghdr msg = {0};
 	struct cmsghdr *c;
 
 	msg.msg_iov = &iov;

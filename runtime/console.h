@@ -18,8 +18,8 @@ int ct_console_connect(const char *path, struct vs_err *e);
 /* Opens a new pty through ptmx_path (e.g. "dev/ptmx" relative to the
  * rootfs, or "/dev/ptmx"): *master and *slave are O_CLOEXEC fds. The slave
  * is opened with TIOCGPTPEER so it is the peer of this very master. */
-int ct_console_open(const char *ptmx_path, unsigned int rows, unsigned int cols,
-		    int *master, int *slave, struct vs_err *e);
+int ct_console_open(const char *ptmx_path, unsigned int rows, unsigned int cols, int *master,
+		    int *slave, struct vs_err *e);
 
 /* Sends fd over the connected Unix socket sock (SCM_RIGHTS, one data byte
  * naming the pty as runc does). */

@@ -47,7 +47,7 @@
 
 int ct_sync_send(int fd, int type, int val, const struct vs_err *err)
 {
-	struct ct_sync_msg m = { .type = type, .val = val };
+	struct ct_sync_msg m = {.type = type, .val = val};
 
 	if (err)
 		m.err = *err;
@@ -128,17 +128,15 @@ int ct_signal_parse(const char *s)
 		const char *name;
 		int sig;
 	} sigs[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },	    { "QUIT", SIGQUIT },
-		{ "ILL", SIGILL },   { "TRAP", SIGTRAP },   { "ABRT", SIGABRT },
-		{ "IOT", SIGIOT },   { "BUS", SIGBUS },	    { "FPE", SIGFPE },
-		{ "KILL", SIGKILL }, { "USR1", SIGUSR1 },   { "SEGV", SIGSEGV },
-		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM },
-		{ "TERM", SIGTERM }, { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD },
-		{ "CONT", SIGCONT }, { "STOP", SIGSTOP },   { "TSTP", SIGTSTP },
-		{ "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },   { "URG", SIGURG },
-		{ "XCPU", SIGXCPU }, { "XFSZ", SIGXFSZ },   { "VTALRM", SIGVTALRM },
-		{ "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },
-		{ "POLL", SIGPOLL }, { "PWR", SIGPWR },	    { "SYS", SIGSYS },
+		{"HUP", SIGHUP},       {"INT", SIGINT},	  {"QUIT", SIGQUIT},	 {"ILL", SIGILL},
+		{"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},	 {"BUS", SIGBUS},
+		{"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},	 {"SEGV", SIGSEGV},
+		{"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},	 {"TERM", SIGTERM},
+		{"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},	 {"STOP", SIGSTOP},
+		{"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},	 {"URG", SIGURG},
+		{"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+		{"WINCH", SIGWINCH},   {"IO", SIGIO},	  {"POLL", SIGPOLL},	 {"PWR", SIGPWR},
+		{"SYS", SIGSYS},
 	};
 	char *end;
 
@@ -183,19 +181,19 @@ int ct_signal_parse(const char *s)
 struct create_ctx {
 	const struct ct_create_opts *o;
 	struct ct_spec *spec;
-	struct ct_state *st;		/* filled progressively */
+	struct ct_state *st; /* filled progressively */
 	struct ct_ns_join joins;
-	int new_flags;			/* CLONE_NEW* to create */
-	int console_sock;		/* -1 without a terminal */
-	int term_peer;			/* run in a terminal: our end of console_sock */
-	int fifo_fd;			/* O_PATH on exec.fifo */
-	int sync[2];			/* [0] runtime, [1] children */
+	int new_flags;	  /* CLONE_NEW* to create */
+	int console_sock; /* -1 without a terminal */
+	int term_peer;	  /* run in a terminal: our end of console_sock */
+	int fifo_fd;	  /* O_PATH on exec.fifo */
+	int sync[2];	  /* [0] runtime, [1] children */
 	struct vs_cgroup *cg;
 	bool cg_created;
 	pid_t child, init;
 	bool dir_created;
-	struct ct_idmap_mounts idmaps;	/* detached idmapped mounts for mounts[] */
-	bool hooks_started;		/* runtime-spec: poststop runs if create fails after them */
+	struct ct_idmap_mounts idmaps; /* detached idmapped mounts for mounts[] */
+	bool hooks_started;	       /* runtime-spec: poststop runs if create fails after them */
 };
 
 static char *owner_name(void)
@@ -222,7 +220,7 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	struct ct_spec *s = c->spec;
 	struct ct_process *p = s->process;
 	int sync = c->sync[1];
-	struct vs_err err = { 0 }, *e = &err;
+	struct vs_err err = {0}, *e = &err;
 	int slave = -1;
 	autofree char *exe = NULL;
 	autofree char *state_json = NULL;
@@ -239,8 +237,8 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 		ct_sync_die(sync, e);
 	}
 	if (!c->o->no_new_keyring &&
-	    syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c->o->id) < 0 &&
-	    errno != ENOSYS && errno != EPERM && errno != EACCES && errno != EDQUOT) {
+	    syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c->o->id) < 0 && errno != ENOSYS &&
+	    errno != EPERM && errno != EACCES && errno != EDQUOT) {
 		vs_fail_errno(e, "joining a new session keyring");
 		ct_sync_die(sync, e);
 	}
@@ -256,7 +254,7 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	struct ct_rootfs_opts ro = {
 		.bundle = c->st->bundle,
 		.no_pivot = c->o->no_pivot,
-		.console_path = NULL,	/* bound below, once the pty exists */
+		.console_path = NULL, /* bound below, once the pty exists */
 		.cgroup_path = c->st->cgroup_path,
 		.in_userns = ct_spec_has_ns(s, CT_NS_USER),
 		.idmaps = c->idmaps.fds ? &c->idmaps : NULL,
@@ -270,17 +268,17 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	if (ct_sync_recv(sync, &m, "runtime", e) < 0)
 		_exit(1);
 
-	state_json = ct_state_json_string(c->st, CT_CREATED, false);	/* as prestart */
-	if (ct_hooks_run(s->hooks.create_container, s->hooks.n_create_container,
-			 "createContainer", state_json, e) < 0)
+	state_json = ct_state_json_string(c->st, CT_CREATED, false); /* as prestart */
+	if (ct_hooks_run(s->hooks.create_container, s->hooks.n_create_container, "createContainer",
+			 state_json, e) < 0)
 		ct_sync_die(sync, e);
 
 	if (p->terminal) {
 		int master;
 
 		/* the pty comes from the container's devpts (cwd is the rootfs) */
-		if (ct_console_open("dev/ptmx", p->console_height, p->console_width,
-				    &master, &slave, e) < 0)
+		if (ct_console_open("dev/ptmx", p->console_height, p->console_width, &master,
+				    &slave, e) < 0)
 			ct_sync_die(sync, e);
 		if (ct_console_bind(slave, "dev/console", e) < 0)
 			ct_sync_die(sync, e);
@@ -308,7 +306,7 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 
 	/* LISTEN_FDS (sd_listen_fds): passed on, renumbered for the new pid */
 	const char *lfds = getenv("LISTEN_FDS");
-	char *extra[3] = { NULL, NULL, NULL };
+	char *extra[3] = {NULL, NULL, NULL};
 	int n_fds = c->o->preserve_fds;
 
 	if (lfds && atoi(lfds) > 0) {
@@ -346,13 +344,13 @@ __attribute__((noreturn)) static void init_main(struct create_ctx *c)
 	/* from here errors go to `start` through the fifo */
 	free(state_json);
 	state_json = ct_state_json_string(c->st, CT_CREATED, false);
-	if (ct_hooks_run(s->hooks.start_container, s->hooks.n_start_container,
-			 "startContainer", state_json, e) < 0 ||
+	if (ct_hooks_run(s->hooks.start_container, s->hooks.n_start_container, "startContainer",
+			 state_json, e) < 0 ||
 	    ct_process_finish(p, s->lnx.seccomp, e) < 0 || ct_prepare_fds(n_fds, e) < 0)
 		goto fail;
 	execve(exe, p->args, env);
 	vs_fail_errno(e, "exec %s", exe);
-fail: {
+fail : {
 	char buf[sizeof(e->msg) + 128];
 
 	vs_err_str(e, buf, sizeof(buf));
@@ -365,7 +363,7 @@ fail: {
 __attribute__((noreturn)) static void child_main(struct create_ctx *c)
 {
 	int sync = c->sync[1];
-	struct vs_err err = { 0 }, *e = &err;
+	struct vs_err err = {0}, *e = &err;
 	struct ct_sync_msg m;
 
 	close(c->sync[0]);
@@ -443,7 +441,7 @@ static void wait_gone(pid_t pid, unsigned long long start_time)
 {
 	for (int i = 0; i < 1000 && ct_pid_alive(pid, start_time); i++) {
 		waitpid(pid, NULL, WNOHANG);
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 
 		nanosleep(&ts, NULL);
 	}
@@ -471,7 +469,7 @@ static void create_undo(struct create_ctx *c)
 	 * createContainer hook stops the container and continues at delete,
 	 * which runs the poststop hooks */
 	if (c->hooks_started && c->spec->hooks.n_poststop) {
-		struct vs_err tmp = { 0 };
+		struct vs_err tmp = {0};
 		autofree char *json = ct_state_json_string(c->st, CT_STOPPED, false);
 
 		if (ct_hooks_run(c->spec->hooks.poststop, c->spec->hooks.n_poststop, "poststop",
@@ -513,38 +511,44 @@ static int create_validate(struct create_ctx *c, struct vs_err *e)
 	if (!s->process)
 		return vs_fail(e, EINVAL, "config.json: process: required to create a container");
 	if (s->process->terminal && !o->console_socket && !(o->foreground && isatty(0)))
-		return vs_fail(e, EINVAL,
-			       "config.json: process.terminal is true but no --console-socket was given");
+		return vs_fail(
+			e, EINVAL,
+			"config.json: process.terminal is true but no --console-socket was given");
 	if (!s->process->terminal && o->console_socket)
 		return vs_fail(e, EINVAL,
 			       "--console-socket given but config.json: process.terminal is false");
 	if (s->process->apparmor_profile && *s->process->apparmor_profile)
-		return vs_fail(e, ENOTSUP,
-			       "config.json: process.apparmorProfile \"%s\": AppArmor is not supported by vessel-runtime",
-			       s->process->apparmor_profile);
+		return vs_fail(
+			e, ENOTSUP,
+			"config.json: process.apparmorProfile \"%s\": AppArmor is not supported by vessel-runtime",
+			s->process->apparmor_profile);
 	if (s->process->selinux_label && *s->process->selinux_label)
-		return vs_fail(e, ENOTSUP,
-			       "config.json: process.selinuxLabel \"%s\": SELinux is not supported by vessel-runtime",
-			       s->process->selinux_label);
+		return vs_fail(
+			e, ENOTSUP,
+			"config.json: process.selinuxLabel \"%s\": SELinux is not supported by vessel-runtime",
+			s->process->selinux_label);
 	if (s->lnx.intel_rdt_set)
-		return vs_fail(e, ENOTSUP, "config.json: linux.intelRdt: not supported by vessel-runtime");
+		return vs_fail(e, ENOTSUP,
+			       "config.json: linux.intelRdt: not supported by vessel-runtime");
 	if (ct_spec_has_ns(s, CT_NS_USER) && !ct_spec_ns_path(s, CT_NS_USER) &&
 	    (!s->lnx.n_uid_mappings || !s->lnx.n_gid_mappings))
-		return vs_fail(e, EINVAL,
-			       "config.json: linux.uidMappings/gidMappings: required with a new user namespace");
+		return vs_fail(
+			e, EINVAL,
+			"config.json: linux.uidMappings/gidMappings: required with a new user namespace");
 	if (!ct_spec_has_ns(s, CT_NS_USER) && (s->lnx.n_uid_mappings || s->lnx.n_gid_mappings))
 		return vs_fail(e, EINVAL,
 			       "config.json: linux.uidMappings: given without a user namespace");
 	if (s->hostname && *s->hostname && !ct_spec_has_ns(s, CT_NS_UTS))
-		return vs_fail(e, EINVAL,
-			       "config.json: hostname: needs a new uts namespace (linux.namespaces)");
+		return vs_fail(
+			e, EINVAL,
+			"config.json: hostname: needs a new uts namespace (linux.namespaces)");
 	if ((s->lnx.monotonic.set || s->lnx.boottime.set) && !ct_spec_has_ns(s, CT_NS_TIME))
-		return vs_fail(e, EINVAL,
-			       "config.json: linux.timeOffsets: needs a time namespace");
+		return vs_fail(e, EINVAL, "config.json: linux.timeOffsets: needs a time namespace");
 	if (s->lnx.cgroups_path && strchr(s->lnx.cgroups_path, ':'))
-		return vs_fail(e, EINVAL,
-			       "config.json: linux.cgroupsPath: \"%s\": systemd cgroups are not supported",
-			       s->lnx.cgroups_path);
+		return vs_fail(
+			e, EINVAL,
+			"config.json: linux.cgroupsPath: \"%s\": systemd cgroups are not supported",
+			s->lnx.cgroups_path);
 	for (int fd = 3; fd < 3 + o->preserve_fds; fd++)
 		if (fcntl(fd, F_GETFD) < 0)
 			return vs_fail(e, EBADF, "--preserve-fds %d: fd %d is not open",
@@ -554,11 +558,10 @@ static int create_validate(struct create_ctx *c, struct vs_err *e)
 	return 0;
 }
 
-static int resolve_rootfs(const char *bundle, const char *root_path, char **out,
-			  struct vs_err *e)
+static int resolve_rootfs(const char *bundle, const char *root_path, char **out, struct vs_err *e)
 {
-	autofree char *joined = root_path[0] == '/' ? strdup(root_path)
-						    : vs_path_join(bundle, root_path);
+	autofree char *joined =
+		root_path[0] == '/' ? strdup(root_path) : vs_path_join(bundle, root_path);
 	char *r = realpath(joined, NULL);
 
 	if (!r)
@@ -587,9 +590,10 @@ static int create_setup_cgroup(struct create_ctx *c, struct vs_err *e)
 		if (vs_cgroup_pids(c->cg, &pids, &n, e) < 0)
 			return -1;
 		if (n)
-			return vs_fail(e, EBUSY,
-				       "config.json: linux.cgroupsPath: cgroup %s already has %zu process(es)",
-				       c->st->cgroup_path, n);
+			return vs_fail(
+				e, EBUSY,
+				"config.json: linux.cgroupsPath: cgroup %s already has %zu process(es)",
+				c->st->cgroup_path, n);
 	}
 
 	struct vs_cgroup_resources *r = &s->lnx.resources;
@@ -612,7 +616,7 @@ static int create_setup_cgroup(struct create_ctx *c, struct vs_err *e)
 			};
 
 			if (d->type == 'p')
-				continue;	/* fifos are not device-controlled */
+				continue; /* fifos are not device-controlled */
 			vs_cgroup_resources_add_device(r, &rule);
 		}
 	}
@@ -635,7 +639,7 @@ static int create_setup_cgroup(struct create_ctx *c, struct vs_err *e)
 static int apply_pids_limit(struct create_ctx *c, struct vs_err *e)
 {
 	const struct vs_cgroup_resources *r = &c->spec->lnx.resources;
-	struct vs_cgroup_resources pids = { 0 };
+	struct vs_cgroup_resources pids = {0};
 
 	if (!c->cg || !r->has_pids_limit || r->pids_limit <= 0)
 		return 0;
@@ -714,8 +718,8 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 	c->dir_created = true;
 	{
 		autofree char *cfg = vs_path_join(c->st->dir, "config.json");
-		const char *txt = json_object_to_json_string_ext(c->spec->json,
-								 JSON_C_TO_STRING_PLAIN);
+		const char *txt =
+			json_object_to_json_string_ext(c->spec->json, JSON_C_TO_STRING_PLAIN);
 
 		if (vs_write_file(cfg, txt, strlen(txt), 0600, e) < 0)
 			return -1;
@@ -772,10 +776,8 @@ static int do_create(struct create_ctx *c, struct vs_err *e)
 				return -1;
 			ct_sync_send(c->sync[0], CT_SYNC_GO, 0, NULL);
 			break;
-		case CT_SYNC_READY:
-			goto ready;
-		default:
-			return vs_fail(e, EPROTO, "container init: unexpected message %d", m.type);
+		case CT_SYNC_READY: goto ready;
+		default: return vs_fail(e, EPROTO, "container init: unexpected message %d", m.type);
 		}
 	}
 ready:
@@ -831,14 +833,14 @@ static int start_state(struct ct_state *st, struct vs_err *e)
 	ssize_t n;
 
 	if (status != CT_CREATED)
-		return vs_fail(e, 0, "cannot start container %s: it is %s, not created",
-			       st->id, ct_status_name(status));
+		return vs_fail(e, 0, "cannot start container %s: it is %s, not created", st->id,
+			       ct_status_name(status));
 	fd = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return vs_fail_errno(e, "%s", fifo_path);
 	/* wait for the init to open its end, noticing if it dies meanwhile */
 	for (;;) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int r = poll(&pfd, 1, 100);
 
 		if (r < 0 && errno != EINTR)
@@ -878,7 +880,7 @@ static int start_state(struct ct_state *st, struct vs_err *e)
 static void run_poststart(struct ct_state *st)
 {
 	struct ct_spec *s = NULL;
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 
 	if (load_spec_copy(st, &s, &e) < 0) {
 		vs_warn("poststart hooks: %s", e.msg);
@@ -888,8 +890,8 @@ static void run_poststart(struct ct_state *st)
 		autofree char *json = ct_state_json_string(st, CT_RUNNING, false);
 
 		/* runtime-spec: a failing poststart hook is a warning only */
-		if (ct_hooks_run(s->hooks.poststart, s->hooks.n_poststart, "poststart", json,
-				 &e) < 0) {
+		if (ct_hooks_run(s->hooks.poststart, s->hooks.n_poststart, "poststart", json, &e) <
+		    0) {
 			char buf[1024];
 
 			vs_warn("%s", vs_err_str(&e, buf, sizeof(buf)));
@@ -932,7 +934,7 @@ static int open_cgroup(const struct ct_state *st, struct vs_cgroup **cg, struct 
 static int destroy(struct ct_state *st, struct vs_err *e)
 {
 	autocgroup struct vs_cgroup *cg = NULL;
-	struct vs_err tmp = { 0 };
+	struct vs_err tmp = {0};
 	struct ct_spec *s = NULL;
 
 	if (open_cgroup(st, &cg, &tmp) == 0 && cg) {
@@ -947,8 +949,8 @@ static int destroy(struct ct_state *st, struct vs_err *e)
 		kill(st->pid, SIGKILL);
 	wait_gone(st->pid, st->start_time);
 	if (ct_pid_alive(st->pid, st->start_time))
-		return vs_fail(e, EBUSY, "container %s: init %d did not exit after SIGKILL",
-			       st->id, (int)st->pid);
+		return vs_fail(e, EBUSY, "container %s: init %d did not exit after SIGKILL", st->id,
+			       (int)st->pid);
 	if (cg && vs_cgroup_destroy(cg, e) < 0)
 		return -1;
 
@@ -992,7 +994,7 @@ int ct_container_delete(const char *root, const char *id, bool force, struct vs_
 			return vs_rm_rf(dir, e);
 		}
 		if (force && e && e->errnum == ENOENT)
-			return 0;	/* runc: delete --force of a missing one is fine */
+			return 0; /* runc: delete --force of a missing one is fine */
 		return -1;
 	}
 	enum ct_status status = ct_state_status(st);
@@ -1048,8 +1050,7 @@ int ct_container_pause(const char *root, const char *id, bool pause, struct vs_e
 	enum ct_status status = ct_state_status(st);
 
 	if (pause && status != CT_RUNNING && status != CT_CREATED)
-		vs_fail(e, 0, "cannot pause container %s: it is %s", id,
-			ct_status_name(status));
+		vs_fail(e, 0, "cannot pause container %s: it is %s", id, ct_status_name(status));
 	else if (!pause && status != CT_PAUSED)
 		vs_fail(e, 0, "cannot resume container %s: it is %s, not paused", id,
 			ct_status_name(status));
@@ -1091,8 +1092,8 @@ static void relay_terminal(int master, pid_t init)
 		tcsetattr(0, TCSANOW, &raw);
 	}
 	for (bool in_open = true;;) {
-		struct pollfd p[2] = { { .fd = master, .events = POLLIN },
-				       { .fd = in_open ? 0 : -1, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = master, .events = POLLIN},
+				      {.fd = in_open ? 0 : -1, .events = POLLIN}};
 		int r = poll(p, 2, 100);
 
 		if (r < 0 && errno != EINTR)
@@ -1101,7 +1102,7 @@ static void relay_terminal(int master, pid_t init)
 			ssize_t n = read(master, buf, sizeof(buf));
 
 			if (n <= 0)
-				break;	/* EIO: every slave fd is closed */
+				break; /* EIO: every slave fd is closed */
 			vs_write_all(1, buf, (size_t)n);
 		}
 		if (r > 0 && (p[1].revents & (POLLIN | POLLHUP))) {
@@ -1114,7 +1115,7 @@ static void relay_terminal(int master, pid_t init)
 		}
 		if (r == 0) {
 			/* exited? (WNOWAIT: the caller reaps it for the status) */
-			siginfo_t si = { 0 };
+			siginfo_t si = {0};
 
 			if (waitid(P_PID, (id_t)init, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
 			    si.si_pid == init)
@@ -1125,8 +1126,7 @@ static void relay_terminal(int master, pid_t init)
 		tcsetattr(0, TCSANOW, &saved);
 }
 
-int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
-		     struct vs_err *e)
+int ct_container_run(const struct ct_create_opts *o, bool detach, int *status, struct vs_err *e)
 {
 	struct create_ctx c;
 	int r, master = -1;
@@ -1150,16 +1150,16 @@ int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
 		return -1;
 	}
 	if (!detach) {
-		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
-					    SIGUSR2, SIGWINCH, SIGCONT };
-		struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+		static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,   SIGQUIT,
+					   SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT};
+		struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
 
 		fwd_pid = init;
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			sigaction(sigs[i], &sa, NULL);
 	}
 	if (start_state(st, e) < 0) {
-		struct vs_err tmp = { 0 };
+		struct vs_err tmp = {0};
 
 		if (master >= 0)
 			close(master);

@@ -17,14 +17,14 @@
 #include "vessel/err.h"
 
 struct ct_create_opts {
-	const char *root;		/* state root */
+	const char *root; /* state root */
 	const char *id;
-	const char *bundle;		/* NULL: the current directory */
+	const char *bundle; /* NULL: the current directory */
 	const char *pid_file;
 	const char *console_socket;
 	bool no_pivot;
 	bool no_new_keyring;
-	int preserve_fds;		/* fds 3..3+N-1 pass to the process */
+	int preserve_fds; /* fds 3..3+N-1 pass to the process */
 	bool systemd_cgroup;
 	/* `run` without -d: with process.terminal and no console socket, the
 	 * runtime's own terminal (stdin must be a tty) becomes the console */
@@ -35,11 +35,9 @@ int ct_container_create(const struct ct_create_opts *o, struct vs_err *e);
 int ct_container_start(const char *root, const char *id, struct vs_err *e);
 /* create + start; without detach waits, stores the exit status (128+N for a
  * signal) in *status and deletes the container. */
-int ct_container_run(const struct ct_create_opts *o, bool detach, int *status,
-		     struct vs_err *e);
+int ct_container_run(const struct ct_create_opts *o, bool detach, int *status, struct vs_err *e);
 /* sig to the init, or with all to every process of the cgroup. */
-int ct_container_kill(const char *root, const char *id, int sig, bool all,
-		      struct vs_err *e);
+int ct_container_kill(const char *root, const char *id, int sig, bool all, struct vs_err *e);
 int ct_container_delete(const char *root, const char *id, bool force, struct vs_err *e);
 int ct_container_pause(const char *root, const char *id, bool pause, struct vs_err *e);
 
@@ -50,7 +48,7 @@ struct ct_process;
 struct ct_exec_opts {
 	const char *root;
 	const char *id;
-	struct ct_process *process;	/* complete (defaults filled by the caller) */
+	struct ct_process *process; /* complete (defaults filled by the caller) */
 	const char *pid_file;
 	const char *console_socket;
 	bool detach;
@@ -62,12 +60,12 @@ int ct_exec(const struct ct_exec_opts *o, int *status, struct vs_err *e);
 
 /* --- between the runtime and its children (container.c, exec.c) --------- */
 enum ct_sync_type {
-	CT_SYNC_GO = 1,		/* runtime -> child: proceed */
-	CT_SYNC_USERNS,		/* child -> runtime: write my id maps */
-	CT_SYNC_PID,		/* child -> runtime: val is the init's pid */
-	CT_SYNC_HOOKS,		/* init -> runtime: run prestart/createRuntime */
-	CT_SYNC_READY,		/* init -> runtime: set up, waiting for start */
-	CT_SYNC_ERROR,		/* either way: err says why */
+	CT_SYNC_GO = 1, /* runtime -> child: proceed */
+	CT_SYNC_USERNS, /* child -> runtime: write my id maps */
+	CT_SYNC_PID,	/* child -> runtime: val is the init's pid */
+	CT_SYNC_HOOKS,	/* init -> runtime: run prestart/createRuntime */
+	CT_SYNC_READY,	/* init -> runtime: set up, waiting for start */
+	CT_SYNC_ERROR,	/* either way: err says why */
 };
 struct ct_sync_msg {
 	int type;

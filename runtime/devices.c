@@ -16,9 +16,9 @@
 #include "vessel/fs.h"
 
 struct dev_node {
-	const char *path;	/* in the container */
-	const char *host;	/* bind source when mknod is not possible */
-	mode_t type;		/* S_IFCHR, S_IFBLK, S_IFIFO */
+	const char *path; /* in the container */
+	const char *host; /* bind source when mknod is not possible */
+	mode_t type;	  /* S_IFCHR, S_IFBLK, S_IFIFO */
 	dev_t rdev;
 	mode_t mode;
 	uid_t uid;
@@ -30,8 +30,8 @@ static const struct {
 	const char *path;
 	unsigned major, minor;
 } default_devices[] = {
-	{ "/dev/null", 1, 3 },	  { "/dev/zero", 1, 5 },    { "/dev/full", 1, 7 },
-	{ "/dev/random", 1, 8 }, { "/dev/urandom", 1, 9 }, { "/dev/tty", 5, 0 },
+	{"/dev/null", 1, 3},   {"/dev/zero", 1, 5},    {"/dev/full", 1, 7},
+	{"/dev/random", 1, 8}, {"/dev/urandom", 1, 9}, {"/dev/tty", 5, 0},
 };
 
 /* The parent directory of a /dev path (created inside root) and the last name. */
@@ -94,7 +94,7 @@ static int make_node(int root_fd, const struct dev_node *d, bool bind, struct vs
 	if (!bind && mknodat(dir, name, d->type | (d->mode & 07777), d->rdev) < 0) {
 		if (errno != EPERM)
 			return vs_fail_errno(e, "mknod");
-		bind = true;	/* no CAP_MKNOD: fall back to the host's node */
+		bind = true; /* no CAP_MKNOD: fall back to the host's node */
 	}
 	if (bind)
 		return bind_node(root_fd, d, e);
@@ -160,15 +160,9 @@ int ct_devices_create(const struct ct_spec *s, int root_fd, const struct ct_root
 
 		switch (cd->type) {
 		case 'c':
-		case 'u':
-			d.type = S_IFCHR;
-			break;
-		case 'b':
-			d.type = S_IFBLK;
-			break;
-		case 'p':
-			d.type = S_IFIFO;
-			break;
+		case 'u': d.type = S_IFCHR; break;
+		case 'b': d.type = S_IFBLK; break;
+		case 'p': d.type = S_IFIFO; break;
 		default:
 			return vs_fail(e, EINVAL, "config.json: linux.devices[%zu].type: \"%c\"", i,
 				       cd->type);
@@ -177,7 +171,8 @@ int ct_devices_create(const struct ct_spec *s, int root_fd, const struct ct_root
 			d.rdev = makedev((unsigned)cd->major, (unsigned)cd->minor);
 		/* a FIFO needs no privilege and has no host node to bind */
 		if (make_node(root_fd, &d, o->in_userns && d.type != S_IFIFO, e) < 0)
-			return vs_err_prefix(e, "config.json: linux.devices[%zu] (%s)", i, cd->path);
+			return vs_err_prefix(e, "config.json: linux.devices[%zu] (%s)", i,
+					     cd->path);
 	}
 
 	/* the symlinks runtimes give every container (config-linux.md "Default
@@ -185,10 +180,10 @@ int ct_devices_create(const struct ct_spec *s, int root_fd, const struct ct_root
 	static const struct {
 		const char *path, *target;
 	} links[] = {
-		{ "/dev/fd", "/proc/self/fd" },
-		{ "/dev/stdin", "/proc/self/fd/0" },
-		{ "/dev/stdout", "/proc/self/fd/1" },
-		{ "/dev/stderr", "/proc/self/fd/2" },
+		{"/dev/fd", "/proc/self/fd"},
+		{"/dev/stdin", "/proc/self/fd/0"},
+		{"/dev/stdout", "/proc/self/fd/1"},
+		{"/dev/stderr", "/proc/self/fd/2"},
 	};
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (make_symlink(root_fd, links[i].path, links[i].target, false, e) < 0)
@@ -196,11 +191,12 @@ int ct_devices_create(const struct ct_spec *s, int root_fd, const struct ct_root
 	if (access("/proc/kcore", F_OK) == 0 &&
 	    make_symlink(root_fd, "/dev/core", "/proc/kcore", false, e) < 0)
 		return -1;
-	if (!has_device(s, "/dev/ptmx") && make_symlink(root_fd, "/dev/ptmx", "pts/ptmx", true, e) < 0)
+	if (!has_device(s, "/dev/ptmx") &&
+	    make_symlink(root_fd, "/dev/ptmx", "pts/ptmx", true, e) < 0)
 		return -1;
 
 	if (o->console_path) {
-		struct dev_node d = { .path = "/dev/console", .host = o->console_path };
+		struct dev_node d = {.path = "/dev/console", .host = o->console_path};
 
 		if (bind_node(root_fd, &d, e) < 0)
 			return vs_err_prefix(e, "/dev/console");

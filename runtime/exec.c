@@ -25,7 +25,7 @@
 struct exec_ctx {
 	const struct ct_exec_opts *o;
 	struct ct_state *st;
-	struct ct_spec *spec;		/* the container's saved config */
+	struct ct_spec *spec; /* the container's saved config */
 	struct ct_ns_join joins;
 	struct vs_cgroup *cg;
 	int console_sock;
@@ -37,7 +37,7 @@ __attribute__((noreturn)) static void exec_proc(struct exec_ctx *c)
 {
 	struct ct_process *p = c->o->process;
 	int sync = c->sync[1];
-	struct vs_err err = { 0 }, *e = &err;
+	struct vs_err err = {0}, *e = &err;
 	autofree char *exe = NULL;
 	char **env;
 
@@ -72,7 +72,7 @@ __attribute__((noreturn)) static void exec_proc(struct exec_ctx *c)
 __attribute__((noreturn)) static void exec_child(struct exec_ctx *c)
 {
 	int sync = c->sync[1];
-	struct vs_err err = { 0 }, *e = &err;
+	struct vs_err err = {0}, *e = &err;
 	struct ct_sync_msg m;
 
 	close(c->sync[0]);
@@ -117,11 +117,15 @@ static int do_exec(struct exec_ctx *c, int *status, struct vs_err *e)
 	if (ct_spec_load(c->st->dir, &c->spec, e) < 0)
 		return vs_err_prefix(e, "container %s: saved config", o->id);
 	if (p->apparmor_profile && *p->apparmor_profile)
-		return vs_fail(e, ENOTSUP, "process.apparmorProfile \"%s\": AppArmor is not supported by vessel-runtime",
-			       p->apparmor_profile);
+		return vs_fail(
+			e, ENOTSUP,
+			"process.apparmorProfile \"%s\": AppArmor is not supported by vessel-runtime",
+			p->apparmor_profile);
 	if (p->selinux_label && *p->selinux_label)
-		return vs_fail(e, ENOTSUP, "process.selinuxLabel \"%s\": SELinux is not supported by vessel-runtime",
-			       p->selinux_label);
+		return vs_fail(
+			e, ENOTSUP,
+			"process.selinuxLabel \"%s\": SELinux is not supported by vessel-runtime",
+			p->selinux_label);
 	if (p->terminal && !o->console_socket)
 		return vs_fail(e, EINVAL, "exec: a terminal needs --console-socket");
 	if (!p->terminal && o->console_socket)
@@ -160,16 +164,16 @@ static int do_exec(struct exec_ctx *c, int *status, struct vs_err *e)
 	ct_wait_status(c->child);
 	c->child = 0;
 	if (!o->detach) {
-		static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT,
-					    SIGUSR1, SIGUSR2, SIGWINCH };
-		struct sigaction sa = { .sa_handler = forward_signal, .sa_flags = SA_RESTART };
+		static const int sigs[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
+					   SIGUSR1, SIGUSR2, SIGWINCH};
+		struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
 
 		fwd_pid = c->proc;
 		for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 			sigaction(sigs[i], &sa, NULL);
 	}
 	/* EOF: the exec happened (the socket is close-on-exec); else why not */
-	struct vs_err tmp = { 0 };
+	struct vs_err tmp = {0};
 
 	if (ct_sync_recv(c->sync[0], &m, "exec process", &tmp) < 0 && m.type == CT_SYNC_ERROR) {
 		*e = tmp;
@@ -190,7 +194,7 @@ static int do_exec(struct exec_ctx *c, int *status, struct vs_err *e)
 
 int ct_exec(const struct ct_exec_opts *o, int *status, struct vs_err *e)
 {
-	struct exec_ctx c = { .o = o, .console_sock = -1, .sync = { -1, -1 } };
+	struct exec_ctx c = {.o = o, .console_sock = -1, .sync = {-1, -1}};
 	int r;
 
 	for (int t = 0; t < CT_NS_COUNT; t++)

@@ -38,11 +38,10 @@ static int64_t now_ms(void)
 }
 
 /* In the child: stdin from the pipe, nothing else inherited, exec. */
-static void __attribute__((noreturn))
-exec_hook(const struct ct_hook *h, int in_fd, int err_fd)
+static void __attribute__((noreturn)) exec_hook(const struct ct_hook *h, int in_fd, int err_fd)
 {
-	char *const empty_env[] = { NULL };
-	char *argv_path[] = { h->path, NULL };
+	char *const empty_env[] = {NULL};
+	char *argv_path[] = {h->path, NULL};
 	sigset_t none;
 	int err;
 
@@ -64,8 +63,7 @@ exec_hook(const struct ct_hook *h, int in_fd, int err_fd)
 			if (fd != err_fd)
 				close(fd);
 	}
-	execve(h->path, h->args && h->args[0] ? h->args : argv_path,
-	       h->env ? h->env : empty_env);
+	execve(h->path, h->args && h->args[0] ? h->args : argv_path, h->env ? h->env : empty_env);
 fail:
 	err = errno;
 	if (write(err_fd, &err, sizeof(err)) < 0) {
@@ -86,7 +84,7 @@ static int feed(int fd, const char **p, size_t *left)
 				continue;
 			if (errno == EAGAIN)
 				return 1;
-			*left = 0;	/* EPIPE and friends: the hook closed stdin */
+			*left = 0; /* EPIPE and friends: the hook closed stdin */
 			break;
 		}
 		*p += n;
@@ -109,8 +107,7 @@ static int describe_status(int status, const char *name, const char *path, struc
 	return vs_fail(e, 0, "%s: %s: ended with wait status 0x%x", name, path, status);
 }
 
-static int run_one(const struct ct_hook *h, const char *name, const char *state,
-		   struct vs_err *e)
+static int run_one(const struct ct_hook *h, const char *name, const char *state, struct vs_err *e)
 {
 	int in[2], errp[2], status = 0, child_errno = 0;
 	autoclose int in_w = -1, err_r = -1, pidfd = -1;
@@ -161,7 +158,7 @@ static int run_one(const struct ct_hook *h, const char *name, const char *state,
 		pid_t r;
 
 		if (feed(in_w, &p, &left) == 0 && in_w >= 0) {
-			close(in_w);	/* EOF: the state is complete */
+			close(in_w); /* EOF: the state is complete */
 			in_w = -1;
 		}
 		r = waitpid(pid, &status, WNOHANG);
@@ -174,7 +171,7 @@ static int run_one(const struct ct_hook *h, const char *name, const char *state,
 
 			if (rest <= 0) {
 				kill(-pid, SIGKILL);
-				kill(pid, SIGKILL);	/* in case setpgid failed */
+				kill(pid, SIGKILL); /* in case setpgid failed */
 				waitpid(pid, &status, 0);
 				timed_out = true;
 				break;
@@ -182,12 +179,12 @@ static int run_one(const struct ct_hook *h, const char *name, const char *state,
 			wait_ms = rest > 1000000 ? 1000000 : (int)rest;
 		}
 		if (pidfd >= 0) {
-			fds[nfds++] = (struct pollfd){ .fd = pidfd, .events = POLLIN };
+			fds[nfds++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
 		} else if (wait_ms < 0 || wait_ms > 10) {
-			wait_ms = 10;	/* no pidfd (kernel < 5.3): poll waitpid */
+			wait_ms = 10; /* no pidfd (kernel < 5.3): poll waitpid */
 		}
 		if (in_w >= 0)
-			fds[nfds++] = (struct pollfd){ .fd = in_w, .events = POLLOUT };
+			fds[nfds++] = (struct pollfd){.fd = in_w, .events = POLLOUT};
 		if (poll(fds, (nfds_t)nfds, wait_ms) < 0 && errno != EINTR)
 			return vs_fail_errno(e, "%s: %s: poll", name, h->path);
 	}
@@ -207,11 +204,11 @@ static bool keeps_going(const char *kind)
 	return !strcmp(kind, "poststart") || !strcmp(kind, "poststop");
 }
 
-int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind,
-		 const char *state_json, struct vs_err *e)
+int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind, const char *state_json,
+		 struct vs_err *e)
 {
 	bool go_on = keeps_going(kind);
-	struct vs_err later = { 0 };
+	struct vs_err later = {0};
 	size_t failed = 0;
 	sigset_t pipe_set, old;
 	int ret = 0;
@@ -234,7 +231,7 @@ int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind,
 		vs_err_prefix(e, "%zu of %zu %s hooks failed, the first: ", failed, n, kind);
 	/* drop a SIGPIPE we caused, unless one was already pending before */
 	if (!sigismember(&old, SIGPIPE)) {
-		struct timespec zero = { 0, 0 };
+		struct timespec zero = {0, 0};
 		sigset_t pending;
 
 		sigpending(&pending);

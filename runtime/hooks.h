@@ -10,10 +10,10 @@
 #include "vessel/err.h"
 
 struct ct_hook {
-	char *path;	/* absolute path of the program */
-	char **args;	/* NULL-terminated, args[0] is argv[0]; NULL: argv = { path } */
-	char **env;	/* NULL-terminated; NULL: empty environment */
-	int timeout;	/* seconds, > 0; 0 means no timeout */
+	char *path;  /* absolute path of the program */
+	char **args; /* NULL-terminated, args[0] is argv[0]; NULL: argv = { path } */
+	char **env;  /* NULL-terminated; NULL: empty environment */
+	int timeout; /* seconds, > 0; 0 means no timeout */
 };
 
 /*
@@ -25,8 +25,8 @@ struct ct_hook {
  * run (config.md): the first failure is reported, with a count of the
  * others, and the caller only warns.
  */
-int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind,
-		 const char *state_json, struct vs_err *e);
+int ct_hooks_run(const struct ct_hook *hooks, size_t n, const char *kind, const char *state_json,
+		 struct vs_err *e);
 
 /* Frees the strings of one hook (not the struct itself). */
 void ct_hook_clear(struct ct_hook *h);

@@ -40,8 +40,8 @@ static int write_map(pid_t pid, const char *file, const struct ct_id_map *m, siz
 	size_t len = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		autofree char *line = vs_strdup_printf("%u %u %u\n", m[i].container_id,
-						       m[i].host_id, m[i].size);
+		autofree char *line =
+			vs_strdup_printf("%u %u %u\n", m[i].container_id, m[i].host_id, m[i].size);
 		char *nb = realloc(buf, len + strlen(line) + 1);
 
 		if (!nb)
@@ -114,7 +114,7 @@ static int make_userns(const struct ct_id_map *uids, size_t nu, const struct ct_
 static int prepare_one(const struct ct_spec *s, size_t i, const char *bundle, struct vs_err *e)
 {
 	const struct ct_mount *m = &s->mounts[i];
-	struct ct_mount_opts mo __attribute__((cleanup(ct_mount_opts_free))) = { 0 };
+	struct ct_mount_opts mo __attribute__((cleanup(ct_mount_opts_free))) = {0};
 	const struct ct_id_map *uids = m->uid_mappings, *gids = m->gid_mappings;
 	size_t nu = m->n_uid_mappings, ng = m->n_gid_mappings;
 
@@ -130,8 +130,9 @@ static int prepare_one(const struct ct_spec *s, size_t i, const char *bundle, st
 		ng = s->lnx.n_gid_mappings;
 	}
 	if (!nu || !ng)
-		return vs_fail(e, EINVAL,
-			       "idmap: needs both uidMappings and gidMappings (on the mount or in linux)");
+		return vs_fail(
+			e, EINVAL,
+			"idmap: needs both uidMappings and gidMappings (on the mount or in linux)");
 	if (!m->source || !*m->source)
 		return vs_fail(e, EINVAL, "idmap: no source");
 	autofree char *src = m->source[0] == '/' || !bundle ? strdup(m->source)
@@ -148,7 +149,7 @@ static int prepare_one(const struct ct_spec *s, size_t i, const char *bundle, st
 	autoclose int userns = make_userns(uids, nu, gids, ng, e);
 	if (userns < 0)
 		return vs_err_prefix(e, "idmap");
-	struct mount_attr a = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns };
+	struct mount_attr a = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns};
 
 	if (mount_setattr(tree, "", AT_EMPTY_PATH | (mo.idmap_recursive ? AT_RECURSIVE : 0), &a,
 			  sizeof(a)) < 0)
@@ -159,7 +160,7 @@ static int prepare_one(const struct ct_spec *s, size_t i, const char *bundle, st
 int ct_rootfs_idmap_prepare(const struct ct_spec *s, const char *bundle,
 			    struct ct_idmap_mounts *out, struct vs_err *e)
 {
-	struct ct_idmap_mounts r = { 0 };
+	struct ct_idmap_mounts r = {0};
 	bool any = false;
 
 	for (size_t i = 0; i < s->n_mounts; i++)

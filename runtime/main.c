@@ -17,7 +17,7 @@
 #include "runtime/cli.h"
 #include "runtime/state.h"
 
-#define VESSEL_VERSION "0.1.0"
+#define VESSEL_VERSION	 "0.1.0"
 #define OCI_SPEC_VERSION "1.2.0"
 
 static const struct {
@@ -26,31 +26,32 @@ static const struct {
 	const char *help;
 	const char *usage;
 } verbs[] = {
-	{ "create", ct_cmd_create, "create a container (blocked before the user program)",
-	  "[--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
-	  "[--preserve-fds N] [--no-new-keyring] ID" },
-	{ "start", ct_cmd_start, "start the user program of a created container", "ID" },
-	{ "run", ct_cmd_run, "create and start a container",
-	  "[--detach] [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
-	  "[--preserve-fds N] [--no-new-keyring] ID" },
-	{ "state", ct_cmd_state, "print the state JSON of a container", "ID" },
-	{ "kill", ct_cmd_kill, "send a signal to a container's init (or all its processes)",
-	  "[--all] ID [SIGNAL]" },
-	{ "delete", ct_cmd_delete, "delete a stopped container (--force: any)", "[--force] ID" },
-	{ "exec", ct_cmd_exec, "run a new process in a running container",
-	  "[--process FILE] [--detach] [--pid-file FILE] [--tty] [--console-socket PATH] "
-	  "[--cwd DIR] [--env NAME=VALUE]... [--user UID[:GID]] [--cap CAP]... "
-	  "[--no-new-privs] [--preserve-fds N] ID [COMMAND [ARG...]]" },
-	{ "list", ct_cmd_list, "list containers", "[--format table|json] [--quiet]" },
-	{ "ps", ct_cmd_ps, "list the processes of a container", "[--format table|json] ID [PS ARGS]" },
-	{ "pause", ct_cmd_pause, "freeze every process of a container", "ID" },
-	{ "resume", ct_cmd_resume, "thaw a paused container", "ID" },
-	{ "update", ct_cmd_update, "change the resource limits of a container",
-	  "[--resources FILE|-] [--memory SIZE] [--memory-reservation SIZE] "
-	  "[--memory-swap SIZE] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] "
-	  "[--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID" },
-	{ "features", ct_cmd_features, "print the features JSON of this runtime", "" },
-	{ "spec", ct_cmd_spec, "write a default config.json", "[--bundle DIR] [--rootless]" },
+	{"create", ct_cmd_create, "create a container (blocked before the user program)",
+	 "[--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
+	 "[--preserve-fds N] [--no-new-keyring] ID"},
+	{"start", ct_cmd_start, "start the user program of a created container", "ID"},
+	{"run", ct_cmd_run, "create and start a container",
+	 "[--detach] [--bundle DIR] [--pid-file FILE] [--console-socket PATH] [--no-pivot] "
+	 "[--preserve-fds N] [--no-new-keyring] ID"},
+	{"state", ct_cmd_state, "print the state JSON of a container", "ID"},
+	{"kill", ct_cmd_kill, "send a signal to a container's init (or all its processes)",
+	 "[--all] ID [SIGNAL]"},
+	{"delete", ct_cmd_delete, "delete a stopped container (--force: any)", "[--force] ID"},
+	{"exec", ct_cmd_exec, "run a new process in a running container",
+	 "[--process FILE] [--detach] [--pid-file FILE] [--tty] [--console-socket PATH] "
+	 "[--cwd DIR] [--env NAME=VALUE]... [--user UID[:GID]] [--cap CAP]... "
+	 "[--no-new-privs] [--preserve-fds N] ID [COMMAND [ARG...]]"},
+	{"list", ct_cmd_list, "list containers", "[--format table|json] [--quiet]"},
+	{"ps", ct_cmd_ps, "list the processes of a container",
+	 "[--format table|json] ID [PS ARGS]"},
+	{"pause", ct_cmd_pause, "freeze every process of a container", "ID"},
+	{"resume", ct_cmd_resume, "thaw a paused container", "ID"},
+	{"update", ct_cmd_update, "change the resource limits of a container",
+	 "[--resources FILE|-] [--memory SIZE] [--memory-reservation SIZE] "
+	 "[--memory-swap SIZE] [--cpu-shares N] [--cpu-quota N] [--cpu-period N] "
+	 "[--cpuset-cpus LIST] [--cpuset-mems LIST] [--pids-limit N] [--blkio-weight N] ID"},
+	{"features", ct_cmd_features, "print the features JSON of this runtime", ""},
+	{"spec", ct_cmd_spec, "write a default config.json", "[--bundle DIR] [--rootless]"},
 };
 
 int ct_cli_fail(const struct vs_err *e)
@@ -61,7 +62,7 @@ int ct_cli_fail(const struct vs_err *e)
 
 int ct_cli_usage(const char *verb, const char *fmt, ...)
 {
-	struct vs_err e = { 0 };
+	struct vs_err e = {0};
 	char msg[400];
 	va_list ap;
 
@@ -107,50 +108,37 @@ enum { OPT_ROOT = 256, OPT_LOG, OPT_LOG_FORMAT, OPT_DEBUG, OPT_SYSTEMD, OPT_ROOT
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "root", required_argument, NULL, OPT_ROOT },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
-		{ "debug", no_argument, NULL, OPT_DEBUG },
-		{ "systemd-cgroup", no_argument, NULL, OPT_SYSTEMD },
-		{ "rootless", required_argument, NULL, OPT_ROOTLESS },
-		{ "criu", required_argument, NULL, OPT_CRIU },
-		{ "version", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{"root", required_argument, NULL, OPT_ROOT},
+		{"log", required_argument, NULL, OPT_LOG},
+		{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+		{"debug", no_argument, NULL, OPT_DEBUG},
+		{"systemd-cgroup", no_argument, NULL, OPT_SYSTEMD},
+		{"rootless", required_argument, NULL, OPT_ROOTLESS},
+		{"criu", required_argument, NULL, OPT_CRIU},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
-	struct ct_global g = { .root = CT_DEFAULT_ROOT, .log_format = "text" };
-	struct vs_err e = { 0 };
+	struct ct_global g = {.root = CT_DEFAULT_ROOT, .log_format = "text"};
+	struct vs_err e = {0};
 	int c;
 
 	vs_log_init("vessel-runtime", NULL, VS_LOG_TEXT, VS_LOG_WARN, NULL);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (c) {
-		case OPT_ROOT:
-			g.root = optarg;
-			break;
-		case OPT_LOG:
-			g.log = optarg;
-			break;
-		case OPT_LOG_FORMAT:
-			g.log_format = optarg;
-			break;
-		case OPT_DEBUG:
-			g.debug = true;
-			break;
-		case OPT_SYSTEMD:
-			g.systemd_cgroup = true;
-			break;
+		case OPT_ROOT: g.root = optarg; break;
+		case OPT_LOG: g.log = optarg; break;
+		case OPT_LOG_FORMAT: g.log_format = optarg; break;
+		case OPT_DEBUG: g.debug = true; break;
+		case OPT_SYSTEMD: g.systemd_cgroup = true; break;
 		case OPT_ROOTLESS:
-		case OPT_CRIU:
-			break;	/* accepted for compatibility, no effect */
+		case OPT_CRIU: break; /* accepted for compatibility, no effect */
 		case 'v':
 			printf("vessel-runtime version %s\nspec: %s\n", VESSEL_VERSION,
 			       OCI_SPEC_VERSION);
 			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
+		case 'h': usage(stdout); return 0;
 		default:
 			vs_fail(&e, 0, "unknown or incomplete global option \"%s\"",
 				argv[optind - 1]);
@@ -166,8 +154,7 @@ int main(int argc, char **argv)
 		vs_fail(&e, 0, "--log-format: \"%s\": expected text or json", g.log_format);
 		return ct_cli_fail(&e);
 	}
-	if (vs_log_init("vessel-runtime", g.log, fmt, g.debug ? VS_LOG_DEBUG : VS_LOG_WARN,
-			&e) < 0)
+	if (vs_log_init("vessel-runtime", g.log, fmt, g.debug ? VS_LOG_DEBUG : VS_LOG_WARN, &e) < 0)
 		return ct_cli_fail(&e);
 	if (g.systemd_cgroup)
 		vs_warn("--systemd-cgroup: systemd cgroups are not supported; cgroupfs is used");
@@ -199,15 +186,15 @@ int main(int argc, char **argv)
 		if (!strcmp(verb, verbs[i].name)) {
 			int vi = optind, r;
 
-			if (vi + 1 < argc && (!strcmp(argv[vi + 1], "--help") ||
-					      !strcmp(argv[vi + 1], "-h"))) {
+			if (vi + 1 < argc &&
+			    (!strcmp(argv[vi + 1], "--help") || !strcmp(argv[vi + 1], "-h"))) {
 				printf("usage: vessel-runtime %s %s\n  %s\n", verbs[i].name,
 				       verbs[i].usage, verbs[i].help);
 				free(abs_root);
 				return 0;
 			}
 
-			optind = 0;	/* reinitialise getopt for the verb */
+			optind = 0; /* reinitialise getopt for the verb */
 			r = verbs[i].fn(&g, argc - vi, argv + vi);
 			vs_log_close();
 			free(abs_root);

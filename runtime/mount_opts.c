@@ -9,11 +9,11 @@
 #include "vessel/cleanup.h"
 
 enum opt_kind {
-	OPT_SET,	/* flag on */
-	OPT_CLEAR,	/* flag off */
+	OPT_SET,   /* flag on */
+	OPT_CLEAR, /* flag off */
 	OPT_PROPAGATION,
-	OPT_ATTR_SET,	/* recursive: mount_setattr attr_set (and attr_clr for atime) */
-	OPT_ATTR_CLR,	/* recursive: mount_setattr attr_clr */
+	OPT_ATTR_SET, /* recursive: mount_setattr attr_set (and attr_clr for atime) */
+	OPT_ATTR_CLR, /* recursive: mount_setattr attr_clr */
 	OPT_TMPCOPYUP,
 	OPT_IDMAP,
 	OPT_RIDMAP,
@@ -23,84 +23,84 @@ enum opt_kind {
 struct opt {
 	const char *name;
 	enum opt_kind kind;
-	unsigned long flag;	/* MS_* or MOUNT_ATTR_* */
+	unsigned long flag; /* MS_* or MOUNT_ATTR_* */
 };
 
 /* mount(8) "FILESYSTEM-INDEPENDENT MOUNT OPTIONS" and runtime-spec config-linux.md
  * "Mount Options" (the r* forms were added in runtime-spec 1.1). */
 static const struct opt opts[] = {
-	{ "defaults", OPT_IGNORE, 0 },
-	{ "ro", OPT_SET, MS_RDONLY },
-	{ "rw", OPT_CLEAR, MS_RDONLY },
-	{ "nosuid", OPT_SET, MS_NOSUID },
-	{ "suid", OPT_CLEAR, MS_NOSUID },
-	{ "nodev", OPT_SET, MS_NODEV },
-	{ "dev", OPT_CLEAR, MS_NODEV },
-	{ "noexec", OPT_SET, MS_NOEXEC },
-	{ "exec", OPT_CLEAR, MS_NOEXEC },
-	{ "sync", OPT_SET, MS_SYNCHRONOUS },
-	{ "async", OPT_CLEAR, MS_SYNCHRONOUS },
-	{ "dirsync", OPT_SET, MS_DIRSYNC },
-	{ "remount", OPT_SET, MS_REMOUNT },
-	{ "mand", OPT_SET, MS_MANDLOCK },
-	{ "nomand", OPT_CLEAR, MS_MANDLOCK },
-	{ "atime", OPT_CLEAR, MS_NOATIME },
-	{ "noatime", OPT_SET, MS_NOATIME },
-	{ "diratime", OPT_CLEAR, MS_NODIRATIME },
-	{ "nodiratime", OPT_SET, MS_NODIRATIME },
-	{ "relatime", OPT_SET, MS_RELATIME },
-	{ "norelatime", OPT_CLEAR, MS_RELATIME },
-	{ "strictatime", OPT_SET, MS_STRICTATIME },
-	{ "nostrictatime", OPT_CLEAR, MS_STRICTATIME },
-	{ "lazytime", OPT_SET, MS_LAZYTIME },
-	{ "nolazytime", OPT_CLEAR, MS_LAZYTIME },
-	{ "iversion", OPT_SET, MS_I_VERSION },
-	{ "noiversion", OPT_CLEAR, MS_I_VERSION },
-	{ "silent", OPT_SET, MS_SILENT },
-	{ "loud", OPT_CLEAR, MS_SILENT },
-	{ "nosymfollow", OPT_SET, MS_NOSYMFOLLOW },
-	{ "symfollow", OPT_CLEAR, MS_NOSYMFOLLOW },
-	{ "bind", OPT_SET, MS_BIND },
-	{ "rbind", OPT_SET, MS_BIND | MS_REC },
-	{ "shared", OPT_PROPAGATION, MS_SHARED },
-	{ "rshared", OPT_PROPAGATION, MS_SHARED | MS_REC },
-	{ "slave", OPT_PROPAGATION, MS_SLAVE },
-	{ "rslave", OPT_PROPAGATION, MS_SLAVE | MS_REC },
-	{ "private", OPT_PROPAGATION, MS_PRIVATE },
-	{ "rprivate", OPT_PROPAGATION, MS_PRIVATE | MS_REC },
-	{ "unbindable", OPT_PROPAGATION, MS_UNBINDABLE },
-	{ "runbindable", OPT_PROPAGATION, MS_UNBINDABLE | MS_REC },
-	{ "rro", OPT_ATTR_SET, MOUNT_ATTR_RDONLY },
-	{ "rrw", OPT_ATTR_CLR, MOUNT_ATTR_RDONLY },
-	{ "rnosuid", OPT_ATTR_SET, MOUNT_ATTR_NOSUID },
-	{ "rsuid", OPT_ATTR_CLR, MOUNT_ATTR_NOSUID },
-	{ "rnodev", OPT_ATTR_SET, MOUNT_ATTR_NODEV },
-	{ "rdev", OPT_ATTR_CLR, MOUNT_ATTR_NODEV },
-	{ "rnoexec", OPT_ATTR_SET, MOUNT_ATTR_NOEXEC },
-	{ "rexec", OPT_ATTR_CLR, MOUNT_ATTR_NOEXEC },
-	{ "rnosymfollow", OPT_ATTR_SET, MOUNT_ATTR_NOSYMFOLLOW },
-	{ "rsymfollow", OPT_ATTR_CLR, MOUNT_ATTR_NOSYMFOLLOW },
-	{ "rnodiratime", OPT_ATTR_SET, MOUNT_ATTR_NODIRATIME },
-	{ "rdiratime", OPT_ATTR_CLR, MOUNT_ATTR_NODIRATIME },
+	{"defaults", OPT_IGNORE, 0},
+	{"ro", OPT_SET, MS_RDONLY},
+	{"rw", OPT_CLEAR, MS_RDONLY},
+	{"nosuid", OPT_SET, MS_NOSUID},
+	{"suid", OPT_CLEAR, MS_NOSUID},
+	{"nodev", OPT_SET, MS_NODEV},
+	{"dev", OPT_CLEAR, MS_NODEV},
+	{"noexec", OPT_SET, MS_NOEXEC},
+	{"exec", OPT_CLEAR, MS_NOEXEC},
+	{"sync", OPT_SET, MS_SYNCHRONOUS},
+	{"async", OPT_CLEAR, MS_SYNCHRONOUS},
+	{"dirsync", OPT_SET, MS_DIRSYNC},
+	{"remount", OPT_SET, MS_REMOUNT},
+	{"mand", OPT_SET, MS_MANDLOCK},
+	{"nomand", OPT_CLEAR, MS_MANDLOCK},
+	{"atime", OPT_CLEAR, MS_NOATIME},
+	{"noatime", OPT_SET, MS_NOATIME},
+	{"diratime", OPT_CLEAR, MS_NODIRATIME},
+	{"nodiratime", OPT_SET, MS_NODIRATIME},
+	{"relatime", OPT_SET, MS_RELATIME},
+	{"norelatime", OPT_CLEAR, MS_RELATIME},
+	{"strictatime", OPT_SET, MS_STRICTATIME},
+	{"nostrictatime", OPT_CLEAR, MS_STRICTATIME},
+	{"lazytime", OPT_SET, MS_LAZYTIME},
+	{"nolazytime", OPT_CLEAR, MS_LAZYTIME},
+	{"iversion", OPT_SET, MS_I_VERSION},
+	{"noiversion", OPT_CLEAR, MS_I_VERSION},
+	{"silent", OPT_SET, MS_SILENT},
+	{"loud", OPT_CLEAR, MS_SILENT},
+	{"nosymfollow", OPT_SET, MS_NOSYMFOLLOW},
+	{"symfollow", OPT_CLEAR, MS_NOSYMFOLLOW},
+	{"bind", OPT_SET, MS_BIND},
+	{"rbind", OPT_SET, MS_BIND | MS_REC},
+	{"shared", OPT_PROPAGATION, MS_SHARED},
+	{"rshared", OPT_PROPAGATION, MS_SHARED | MS_REC},
+	{"slave", OPT_PROPAGATION, MS_SLAVE},
+	{"rslave", OPT_PROPAGATION, MS_SLAVE | MS_REC},
+	{"private", OPT_PROPAGATION, MS_PRIVATE},
+	{"rprivate", OPT_PROPAGATION, MS_PRIVATE | MS_REC},
+	{"unbindable", OPT_PROPAGATION, MS_UNBINDABLE},
+	{"runbindable", OPT_PROPAGATION, MS_UNBINDABLE | MS_REC},
+	{"rro", OPT_ATTR_SET, MOUNT_ATTR_RDONLY},
+	{"rrw", OPT_ATTR_CLR, MOUNT_ATTR_RDONLY},
+	{"rnosuid", OPT_ATTR_SET, MOUNT_ATTR_NOSUID},
+	{"rsuid", OPT_ATTR_CLR, MOUNT_ATTR_NOSUID},
+	{"rnodev", OPT_ATTR_SET, MOUNT_ATTR_NODEV},
+	{"rdev", OPT_ATTR_CLR, MOUNT_ATTR_NODEV},
+	{"rnoexec", OPT_ATTR_SET, MOUNT_ATTR_NOEXEC},
+	{"rexec", OPT_ATTR_CLR, MOUNT_ATTR_NOEXEC},
+	{"rnosymfollow", OPT_ATTR_SET, MOUNT_ATTR_NOSYMFOLLOW},
+	{"rsymfollow", OPT_ATTR_CLR, MOUNT_ATTR_NOSYMFOLLOW},
+	{"rnodiratime", OPT_ATTR_SET, MOUNT_ATTR_NODIRATIME},
+	{"rdiratime", OPT_ATTR_CLR, MOUNT_ATTR_NODIRATIME},
 	/* The atime mode is one field (MOUNT_ATTR__ATIME): mount_setattr(2)
 	 * wants all of it in attr_clr and one value in attr_set. "atime" and
 	 * "norelatime" mean the kernel default, relatime. */
-	{ "rnoatime", OPT_ATTR_SET, MOUNT_ATTR_NOATIME },
-	{ "rstrictatime", OPT_ATTR_SET, MOUNT_ATTR_STRICTATIME },
-	{ "rrelatime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME },
-	{ "ratime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME },
-	{ "rnorelatime", OPT_ATTR_SET, MOUNT_ATTR_STRICTATIME },
-	{ "rnostrictatime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME },
-	{ "tmpcopyup", OPT_TMPCOPYUP, 1 },
-	{ "notmpcopyup", OPT_TMPCOPYUP, 0 },
-	{ "idmap", OPT_IDMAP, 0 },
-	{ "ridmap", OPT_RIDMAP, 0 },
+	{"rnoatime", OPT_ATTR_SET, MOUNT_ATTR_NOATIME},
+	{"rstrictatime", OPT_ATTR_SET, MOUNT_ATTR_STRICTATIME},
+	{"rrelatime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME},
+	{"ratime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME},
+	{"rnorelatime", OPT_ATTR_SET, MOUNT_ATTR_STRICTATIME},
+	{"rnostrictatime", OPT_ATTR_SET, MOUNT_ATTR_RELATIME},
+	{"tmpcopyup", OPT_TMPCOPYUP, 1},
+	{"notmpcopyup", OPT_TMPCOPYUP, 0},
+	{"idmap", OPT_IDMAP, 0},
+	{"ridmap", OPT_RIDMAP, 0},
 };
 
 static bool is_atime_opt(const char *name)
 {
-	static const char *const atime[] = { "rnoatime", "rstrictatime", "rrelatime",
-					     "ratime", "rnorelatime", "rnostrictatime" };
+	static const char *const atime[] = {"rnoatime", "rstrictatime", "rrelatime",
+					    "ratime",	"rnorelatime",	"rnostrictatime"};
 
 	for (size_t i = 0; i < sizeof(atime) / sizeof(atime[0]); i++)
 		if (!strcmp(name, atime[i]))
@@ -132,7 +132,7 @@ static int data_append(char **data, const char *opt)
 int ct_mount_opts_parse(char *const *options, const char *what, struct ct_mount_opts *out,
 			struct vs_err *e)
 {
-	struct ct_mount_opts o = { 0 };
+	struct ct_mount_opts o = {0};
 
 	for (size_t i = 0; options && options[i]; i++) {
 		const char *s = options[i];
@@ -161,8 +161,8 @@ int ct_mount_opts_parse(char *const *options, const char *what, struct ct_mount_
 			o.cleared &= ~hit->flag;
 			/* atime modes exclude each other: the last one wins */
 			if (hit->flag & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME)) {
-				unsigned long others = (MS_NOATIME | MS_RELATIME | MS_STRICTATIME) &
-						       ~hit->flag;
+				unsigned long others =
+					(MS_NOATIME | MS_RELATIME | MS_STRICTATIME) & ~hit->flag;
 
 				o.flags &= ~others;
 			}
@@ -171,9 +171,7 @@ int ct_mount_opts_parse(char *const *options, const char *what, struct ct_mount_
 			o.flags &= ~hit->flag;
 			o.cleared |= hit->flag;
 			break;
-		case OPT_PROPAGATION:
-			o.propagation = hit->flag;
-			break;
+		case OPT_PROPAGATION: o.propagation = hit->flag; break;
 		case OPT_ATTR_SET:
 			if (is_atime_opt(hit->name)) {
 				o.attr_set &= ~(uint64_t)MOUNT_ATTR__ATIME;
@@ -187,18 +185,13 @@ int ct_mount_opts_parse(char *const *options, const char *what, struct ct_mount_
 			o.attr_set &= ~(uint64_t)hit->flag;
 			o.attr_clr |= hit->flag;
 			break;
-		case OPT_TMPCOPYUP:
-			o.tmpcopyup = hit->flag;
-			break;
-		case OPT_IDMAP:
-			o.idmap = true;
-			break;
+		case OPT_TMPCOPYUP: o.tmpcopyup = hit->flag; break;
+		case OPT_IDMAP: o.idmap = true; break;
 		case OPT_RIDMAP:
 			o.idmap = true;
 			o.idmap_recursive = true;
 			break;
-		case OPT_IGNORE:
-			break;
+		case OPT_IGNORE: break;
 		}
 	}
 	*out = o;
@@ -211,15 +204,13 @@ void ct_mount_opts_free(struct ct_mount_opts *o)
 	o->data = NULL;
 }
 
-unsigned long ct_mount_opts_remount_flags(const struct ct_mount_opts *o,
-					  unsigned long statfs_flags)
+unsigned long ct_mount_opts_remount_flags(const struct ct_mount_opts *o, unsigned long statfs_flags)
 {
 	static const struct {
 		unsigned long st, ms;
 	} keep[] = {
-		{ ST_RDONLY, MS_RDONLY },	{ ST_NOSUID, MS_NOSUID },
-		{ ST_NODEV, MS_NODEV },		{ ST_NOEXEC, MS_NOEXEC },
-		{ ST_NODIRATIME, MS_NODIRATIME },
+		{ST_RDONLY, MS_RDONLY}, {ST_NOSUID, MS_NOSUID},		{ST_NODEV, MS_NODEV},
+		{ST_NOEXEC, MS_NOEXEC}, {ST_NODIRATIME, MS_NODIRATIME},
 	};
 	const unsigned long atime = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
 	const unsigned long bind_only = MS_BIND | MS_REC | MS_SILENT | MS_REMOUNT;

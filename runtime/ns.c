@@ -44,7 +44,8 @@ int ct_ns_open_joins(const struct ct_spec *s, struct ct_ns_join *j, struct vs_er
 		int fd = open(ns->path, O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0) {
-			vs_fail_errno(e, "config.json: linux.namespaces[%zu].path: %s", i, ns->path);
+			vs_fail_errno(e, "config.json: linux.namespaces[%zu].path: %s", i,
+				      ns->path);
 			ct_ns_join_close(j);
 			return -1;
 		}
@@ -76,13 +77,13 @@ int ct_ns_open_pid(pid_t pid, struct ct_ns_join *j, struct vs_err *e)
 		snprintf(ours, sizeof(ours), "/proc/self/ns/%s", ct_ns_proc_name(t));
 		if (stat(theirs, &a) < 0) {
 			if (errno == ENOENT && t == CT_NS_TIME)
-				continue;	/* kernel without time namespaces */
+				continue; /* kernel without time namespaces */
 			vs_fail_errno(e, "%s", theirs);
 			ct_ns_join_close(j);
 			return -1;
 		}
 		if (stat(ours, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-			continue;	/* same as ours: nothing to join */
+			continue; /* same as ours: nothing to join */
 		j->fds[t] = open(theirs, O_RDONLY | O_CLOEXEC);
 		if (j->fds[t] < 0) {
 			vs_fail_errno(e, "%s", theirs);
@@ -151,9 +152,8 @@ static int write_map(pid_t pid, const char *file, const struct ct_id_map *m, siz
 
 int ct_ns_write_id_maps(pid_t pid, const struct ct_spec *s, struct vs_err *e)
 {
-	if (s->lnx.n_uid_mappings &&
-	    write_map(pid, "uid_map", s->lnx.uid_mappings, s->lnx.n_uid_mappings,
-		      "uidMappings", e) < 0)
+	if (s->lnx.n_uid_mappings && write_map(pid, "uid_map", s->lnx.uid_mappings,
+					       s->lnx.n_uid_mappings, "uidMappings", e) < 0)
 		return -1;
 	/* user_namespaces(7): without CAP_SETGID in the parent namespace a
 	 * gid_map can only be written once setgroups(2) is denied */
@@ -163,9 +163,8 @@ int ct_ns_write_id_maps(pid_t pid, const struct ct_spec *s, struct vs_err *e)
 		if (vs_write_str(sg, "deny", e) < 0)
 			return vs_err_prefix(e, "config.json: linux.gidMappings");
 	}
-	if (s->lnx.n_gid_mappings &&
-	    write_map(pid, "gid_map", s->lnx.gid_mappings, s->lnx.n_gid_mappings,
-		      "gidMappings", e) < 0)
+	if (s->lnx.n_gid_mappings && write_map(pid, "gid_map", s->lnx.gid_mappings,
+					       s->lnx.n_gid_mappings, "gidMappings", e) < 0)
 		return -1;
 	return 0;
 }
@@ -192,8 +191,7 @@ int ct_ns_write_time_offsets(const struct ct_spec *s, struct vs_err *e)
 					s->lnx.monotonic.nanosecs);
 	if (s->lnx.boottime.set)
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "boottime %lld %u\n",
-					(long long)s->lnx.boottime.secs,
-					s->lnx.boottime.nanosecs);
+					(long long)s->lnx.boottime.secs, s->lnx.boottime.nanosecs);
 	if (!len)
 		return 0;
 	if (vs_write_str("/proc/self/timens_offsets", buf, e) < 0)

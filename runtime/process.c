@@ -73,8 +73,8 @@ static int set_affinity(const char *list, const char *field, struct vs_err *e)
 	if (!list)
 		return 0;
 	if (ct_parse_cpu_list(list, &set, sizeof(set)) < 0)
-		return vs_fail(e, EINVAL, "process.execCPUAffinity.%s: bad cpu list \"%s\"",
-			       field, list);
+		return vs_fail(e, EINVAL, "process.execCPUAffinity.%s: bad cpu list \"%s\"", field,
+			       list);
 	if (sched_setaffinity(0, sizeof(set), &set) < 0)
 		return vs_fail_errno(e, "process.execCPUAffinity.%s: \"%s\"", field, list);
 	return 0;
@@ -84,7 +84,7 @@ int ct_process_setup(const struct ct_process *p, struct vs_err *e)
 {
 	for (size_t i = 0; i < p->n_rlimits; i++) {
 		const struct ct_rlimit *r = &p->rlimits[i];
-		struct rlimit rl = { .rlim_cur = r->soft, .rlim_max = r->hard };
+		struct rlimit rl = {.rlim_cur = r->soft, .rlim_max = r->hard};
 
 		if (setrlimit(r->resource, &rl) < 0)
 			return vs_fail_errno(e, "process.rlimits[%zu]: %s soft %llu hard %llu", i,
@@ -119,7 +119,8 @@ int ct_process_setup(const struct ct_process *p, struct vs_err *e)
 		};
 
 		if (syscall(SYS_sched_setattr, 0, &a, 0) < 0)
-			return vs_fail_errno(e, "process.scheduler: policy %d", p->scheduler.policy);
+			return vs_fail_errno(e, "process.scheduler: policy %d",
+					     p->scheduler.policy);
 	}
 	if (p->umask_set)
 		umask(p->umask);
@@ -221,7 +222,7 @@ char *ct_process_home(uid_t uid)
 
 	while (f && fgets(line, sizeof(line), f)) {
 		/* name:pw:uid:gid:gecos:home:shell */
-		char *fields[7] = { 0 };
+		char *fields[7] = {0};
 		char *p = line;
 		int n = 0;
 

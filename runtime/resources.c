@@ -51,8 +51,8 @@ static int opt_u64(struct json_object *o, const char *where, const char *key, bo
 	return 0;
 }
 
-static int opt_bool(struct json_object *o, const char *where, const char *key, bool *has,
-		    bool *out, struct vs_err *e)
+static int opt_bool(struct json_object *o, const char *where, const char *key, bool *has, bool *out,
+		    struct vs_err *e)
 {
 	struct json_object *v;
 
@@ -77,18 +77,18 @@ static int mem_value(struct json_object *o, const char *where, const char *key, 
 	return 0;
 }
 
-static int parse_memory(struct json_object *m, const char *where,
-			struct vs_cgroup_resources *r, struct vs_err *e)
+static int parse_memory(struct json_object *m, const char *where, struct vs_cgroup_resources *r,
+			struct vs_err *e)
 {
 	if (mem_value(m, where, "limit", &r->has_memory_limit, &r->memory_limit, e) < 0 ||
-	    mem_value(m, where, "reservation", &r->has_memory_reservation,
-		      &r->memory_reservation, e) < 0 ||
+	    mem_value(m, where, "reservation", &r->has_memory_reservation, &r->memory_reservation,
+		      e) < 0 ||
 	    mem_value(m, where, "swap", &r->has_memory_swap, &r->memory_swap, e) < 0 ||
 	    mem_value(m, where, "kernel", &r->has_memory_kernel, &r->memory_kernel, e) < 0 ||
-	    mem_value(m, where, "kernelTCP", &r->has_memory_kernel_tcp, &r->memory_kernel_tcp,
-		      e) < 0 ||
-	    opt_u64(m, where, "swappiness", false, &r->has_memory_swappiness,
-		    &r->memory_swappiness, e) < 0 ||
+	    mem_value(m, where, "kernelTCP", &r->has_memory_kernel_tcp, &r->memory_kernel_tcp, e) <
+		    0 ||
+	    opt_u64(m, where, "swappiness", false, &r->has_memory_swappiness, &r->memory_swappiness,
+		    e) < 0 ||
 	    opt_bool(m, where, "disableOOMKiller", &r->has_disable_oom_killer,
 		     &r->disable_oom_killer, e) < 0 ||
 	    opt_bool(m, where, "useHierarchy", &r->has_use_hierarchy, &r->use_hierarchy, e) < 0 ||
@@ -99,9 +99,10 @@ static int parse_memory(struct json_object *m, const char *where,
 			       (unsigned long long)r->memory_swappiness);
 	if (r->has_memory_limit && r->has_memory_swap && r->memory_limit > 0 &&
 	    r->memory_swap > 0 && r->memory_swap < r->memory_limit)
-		return vs_fail(e, EINVAL, "%s.swap: %lld is below limit %lld (swap counts memory "
-			       "plus swap)", where, (long long)r->memory_swap,
-			       (long long)r->memory_limit);
+		return vs_fail(e, EINVAL,
+			       "%s.swap: %lld is below limit %lld (swap counts memory "
+			       "plus swap)",
+			       where, (long long)r->memory_swap, (long long)r->memory_limit);
 	return 0;
 }
 
@@ -116,8 +117,10 @@ static int opt_str(struct json_object *o, const char *where, const char *key, ch
 		/* cpuset lists: digits, commas and ranges only */
 		for (const char *p = s; *p; p++)
 			if (!isdigit((unsigned char)*p) && *p != ',' && *p != '-')
-				return vs_fail(e, EINVAL, "%s.%s: \"%s\" is not a list like "
-					       "\"0-3,6\"", where, key, s);
+				return vs_fail(e, EINVAL,
+					       "%s.%s: \"%s\" is not a list like "
+					       "\"0-3,6\"",
+					       where, key, s);
 		*out = strdup(s);
 	}
 	return 0;
@@ -130,10 +133,10 @@ static int parse_cpu(struct json_object *c, const char *where, struct vs_cgroup_
 	    opt_i64(c, where, "quota", true, &r->has_cpu_quota, &r->cpu_quota, e) < 0 ||
 	    opt_u64(c, where, "period", true, &r->has_cpu_period, &r->cpu_period, e) < 0 ||
 	    opt_u64(c, where, "burst", false, &r->has_cpu_burst, &r->cpu_burst, e) < 0 ||
-	    opt_i64(c, where, "realtimeRuntime", true, &r->has_cpu_rt_runtime,
-		    &r->cpu_rt_runtime, e) < 0 ||
-	    opt_u64(c, where, "realtimePeriod", true, &r->has_cpu_rt_period,
-		    &r->cpu_rt_period, e) < 0 ||
+	    opt_i64(c, where, "realtimeRuntime", true, &r->has_cpu_rt_runtime, &r->cpu_rt_runtime,
+		    e) < 0 ||
+	    opt_u64(c, where, "realtimePeriod", true, &r->has_cpu_rt_period, &r->cpu_rt_period, e) <
+		    0 ||
 	    opt_i64(c, where, "idle", false, &r->has_cpu_idle, &r->cpu_idle, e) < 0 ||
 	    opt_str(c, where, "cpus", &r->cpuset_cpus, e) < 0 ||
 	    opt_str(c, where, "mems", &r->cpuset_mems, e) < 0)
@@ -144,13 +147,13 @@ static int parse_cpu(struct json_object *c, const char *where, struct vs_cgroup_
 	return 0;
 }
 
-static int parse_devices(struct json_object *arr, const char *where,
-			 struct vs_cgroup_resources *r, struct vs_err *e)
+static int parse_devices(struct json_object *arr, const char *where, struct vs_cgroup_resources *r,
+			 struct vs_err *e)
 {
 	r->has_devices = true;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *d = json_object_array_get_idx(arr, i);
-		struct vs_cgroup_device_rule rule = { .type = 'a', .major = -1, .minor = -1 };
+		struct vs_cgroup_device_rule rule = {.type = 'a', .major = -1, .minor = -1};
 		const char *type = NULL, *access = NULL;
 		bool has_major = false, has_minor = false;
 		W("%s[%zu]", where, i);
@@ -174,8 +177,10 @@ static int parse_devices(struct json_object *arr, const char *where,
 			return vs_fail(e, EINVAL, "%s: device number out of range", w);
 		if (access) {
 			if (strlen(access) > 3 || strspn(access, "rwm") != strlen(access))
-				return vs_fail(e, EINVAL, "%s.access: \"%s\" is not a subset of "
-					       "\"rwm\"", w, access);
+				return vs_fail(e, EINVAL,
+					       "%s.access: \"%s\" is not a subset of "
+					       "\"rwm\"",
+					       w, access);
 			strcpy(rule.access, access);
 		}
 		vs_cgroup_resources_add_device(r, &rule);
@@ -183,9 +188,8 @@ static int parse_devices(struct json_object *arr, const char *where,
 	return 0;
 }
 
-static int parse_blkio_list(struct json_object *b, const char *where, const char *key,
-			    bool weight, struct vs_cgroup_blkio_dev **out, size_t *n,
-			    struct vs_err *e)
+static int parse_blkio_list(struct json_object *b, const char *where, const char *key, bool weight,
+			    struct vs_cgroup_blkio_dev **out, size_t *n, struct vs_err *e)
 {
 	struct json_object *arr = NULL;
 	size_t len;
@@ -210,8 +214,8 @@ static int parse_blkio_list(struct json_object *b, const char *where, const char
 			return -1;
 		if (weight) {
 			if (opt_u64(d, w, "weight", false, &has_w, &x->value, e) < 0 ||
-			    opt_u64(d, w, "leafWeight", false, &x->has_leaf_weight,
-				    &x->leaf_weight, e) < 0)
+			    opt_u64(d, w, "leafWeight", false, &x->has_leaf_weight, &x->leaf_weight,
+				    e) < 0)
 				return -1;
 			if (!has_w)
 				return vs_fail(e, EINVAL, "%s.weight: missing", w);
@@ -227,8 +231,8 @@ static int parse_blkio(struct json_object *b, const char *where, struct vs_cgrou
 		       struct vs_err *e)
 {
 	if (opt_u64(b, where, "weight", false, &r->has_blkio_weight, &r->blkio_weight, e) < 0 ||
-	    opt_u64(b, where, "leafWeight", false, &r->has_blkio_leaf_weight,
-		    &r->blkio_leaf_weight, e) < 0 ||
+	    opt_u64(b, where, "leafWeight", false, &r->has_blkio_leaf_weight, &r->blkio_leaf_weight,
+		    e) < 0 ||
 	    parse_blkio_list(b, where, "weightDevice", true, &r->blkio_weight_dev,
 			     &r->n_blkio_weight_dev, e) < 0 ||
 	    parse_blkio_list(b, where, "throttleReadBpsDevice", false, &r->throttle_read_bps,
@@ -237,8 +241,8 @@ static int parse_blkio(struct json_object *b, const char *where, struct vs_cgrou
 			     &r->n_throttle_write_bps, e) < 0 ||
 	    parse_blkio_list(b, where, "throttleReadIOPSDevice", false, &r->throttle_read_iops,
 			     &r->n_throttle_read_iops, e) < 0 ||
-	    parse_blkio_list(b, where, "throttleWriteIOPSDevice", false,
-			     &r->throttle_write_iops, &r->n_throttle_write_iops, e) < 0)
+	    parse_blkio_list(b, where, "throttleWriteIOPSDevice", false, &r->throttle_write_iops,
+			     &r->n_throttle_write_iops, e) < 0)
 		return -1;
 	if (r->has_blkio_weight && (r->blkio_weight < 10 || r->blkio_weight > 1000))
 		return vs_fail(e, EINVAL, "%s.weight: %llu is not in 10..1000", where,
@@ -246,8 +250,8 @@ static int parse_blkio(struct json_object *b, const char *where, struct vs_cgrou
 	return 0;
 }
 
-static int parse_hugetlb(struct json_object *arr, const char *where,
-			 struct vs_cgroup_resources *r, struct vs_err *e)
+static int parse_hugetlb(struct json_object *arr, const char *where, struct vs_cgroup_resources *r,
+			 struct vs_err *e)
 {
 	size_t len = json_object_array_length(arr);
 
@@ -278,8 +282,8 @@ static int parse_hugetlb(struct json_object *arr, const char *where,
 	return 0;
 }
 
-static int parse_network(struct json_object *n, const char *where,
-			 struct vs_cgroup_resources *r, struct vs_err *e)
+static int parse_network(struct json_object *n, const char *where, struct vs_cgroup_resources *r,
+			 struct vs_err *e)
 {
 	struct json_object *prio = NULL;
 	uint64_t cls = 0;
@@ -310,15 +314,16 @@ static int parse_network(struct json_object *n, const char *where,
 	return 0;
 }
 
-static int parse_unified(struct json_object *u, const char *where,
-			 struct vs_cgroup_resources *r, struct vs_err *e)
+static int parse_unified(struct json_object *u, const char *where, struct vs_cgroup_resources *r,
+			 struct vs_err *e)
 {
 	json_object_object_foreach(u, key, val)
 	{
 		if (!json_object_is_type(val, json_type_string))
 			return vs_fail(e, EINVAL, "%s.%s: expected string", where, key);
 		if (!*key || strchr(key, '/') || key[0] == '.')
-			return vs_fail(e, EINVAL, "%s: \"%s\" is not a cgroup file name", where, key);
+			return vs_fail(e, EINVAL, "%s: \"%s\" is not a cgroup file name", where,
+				       key);
 		r->unified = realloc(r->unified, (r->n_unified + 1) * sizeof(*r->unified));
 		if (!r->unified)
 			abort();
@@ -328,8 +333,8 @@ static int parse_unified(struct json_object *u, const char *where,
 	return 0;
 }
 
-int ct_resources_parse(struct json_object *j, const char *where,
-		       struct vs_cgroup_resources *out, struct vs_err *e)
+int ct_resources_parse(struct json_object *j, const char *where, struct vs_cgroup_resources *out,
+		       struct vs_err *e)
 {
 	struct json_object *o = NULL;
 
@@ -410,8 +415,7 @@ int ct_resources_parse(struct json_object *j, const char *where,
 	return 0;
 }
 
-int ct_resources_load_file(const char *path, struct vs_cgroup_resources *out,
-			   struct vs_err *e)
+int ct_resources_load_file(const char *path, struct vs_cgroup_resources *out, struct vs_err *e)
 {
 	autojson struct json_object *j = NULL;
 
@@ -434,17 +438,16 @@ void ct_resources_add_default_devices(struct vs_cgroup_resources *r)
 {
 	static const struct vs_cgroup_device_rule defaults[] = {
 		/* mknod of anything; access is what the rules below grant */
-		{ true, 'c', -1, -1, "m" },
-		{ true, 'b', -1, -1, "m" },
-		{ true, 'c', 1, 3, "rwm" },	/* null */
-		{ true, 'c', 1, 5, "rwm" },	/* zero */
-		{ true, 'c', 1, 7, "rwm" },	/* full */
-		{ true, 'c', 1, 8, "rwm" },	/* random */
-		{ true, 'c', 1, 9, "rwm" },	/* urandom */
-		{ true, 'c', 5, 0, "rwm" },	/* tty */
-		{ true, 'c', 5, 1, "rwm" },	/* console */
-		{ true, 'c', 5, 2, "rwm" },	/* ptmx */
-		{ true, 'c', 136, -1, "rwm" },	/* /dev/pts/N */
+		{true, 'c', -1, -1, "m"},    {true, 'b', -1, -1, "m"},
+		{true, 'c', 1, 3, "rwm"},    /* null */
+		{true, 'c', 1, 5, "rwm"},    /* zero */
+		{true, 'c', 1, 7, "rwm"},    /* full */
+		{true, 'c', 1, 8, "rwm"},    /* random */
+		{true, 'c', 1, 9, "rwm"},    /* urandom */
+		{true, 'c', 5, 0, "rwm"},    /* tty */
+		{true, 'c', 5, 1, "rwm"},    /* console */
+		{true, 'c', 5, 2, "rwm"},    /* ptmx */
+		{true, 'c', 136, -1, "rwm"}, /* /dev/pts/N */
 	};
 
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)

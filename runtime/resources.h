@@ -15,13 +15,12 @@
  * in messages ("config.json: linux.resources"). out is zeroed first; free it
  * with vs_cgroup_resources_free, also after a failure.
  */
-int ct_resources_parse(struct json_object *j, const char *where,
-		       struct vs_cgroup_resources *out, struct vs_err *e);
+int ct_resources_parse(struct json_object *j, const char *where, struct vs_cgroup_resources *out,
+		       struct vs_err *e);
 
 /* `update --resources FILE`: FILE holds a linux.resources object ("-" is
  * stdin). */
-int ct_resources_load_file(const char *path, struct vs_cgroup_resources *out,
-			   struct vs_err *e);
+int ct_resources_load_file(const char *path, struct vs_cgroup_resources *out, struct vs_err *e);
 
 /*
  * Adds the device rules every container gets after its own: /dev/null,

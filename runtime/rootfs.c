@@ -80,8 +80,7 @@ static void split_last(const char *path, char **parent, char **last)
 		abort();
 }
 
-static int mkpath_depth(int root_fd, const char *path, bool as_file, int depth,
-			struct vs_err *e);
+static int mkpath_depth(int root_fd, const char *path, bool as_file, int depth, struct vs_err *e);
 
 /* Creates `last` in the directory `parent_path` (resolved in root_fd). */
 static int create_last(int root_fd, const char *parent_path, const char *last, bool as_file,
@@ -107,8 +106,8 @@ static int create_last(int root_fd, const char *parent_path, const char *last, b
 		if (n < 0)
 			return vs_fail_errno(e, "%s/%s", parent_path, last);
 		target[n] = '\0';
-		autofree char *next = target[0] == '/' ? strdup(target)
-						       : vs_path_join(parent_path, target);
+		autofree char *next =
+			target[0] == '/' ? strdup(target) : vs_path_join(parent_path, target);
 		if (!next)
 			abort();
 		return mkpath_depth(root_fd, next, as_file, depth + 1, e);
@@ -121,8 +120,7 @@ static int create_last(int root_fd, const char *parent_path, const char *last, b
 	return r;
 }
 
-static int mkpath_depth(int root_fd, const char *path, bool as_file, int depth,
-			struct vs_err *e)
+static int mkpath_depth(int root_fd, const char *path, bool as_file, int depth, struct vs_err *e)
 {
 	autofree char *parent = NULL;
 	autofree char *last = NULL;
@@ -210,13 +208,14 @@ int ct_rootfs_validate(const struct ct_spec *s, const char *bundle, struct vs_er
 		if (ct_mount_wants_idmap(s, i)) {
 			if (!bind)
 				return vs_fail(e, EINVAL,
-					       "%s (%s): idmapped mounts must be bind mounts", where,
-					       m->destination);
+					       "%s (%s): idmapped mounts must be bind mounts",
+					       where, m->destination);
 			if (!(m->n_uid_mappings && m->n_gid_mappings) &&
 			    !(s->lnx.n_uid_mappings && s->lnx.n_gid_mappings))
-				return vs_fail(e, EINVAL,
-					       "%s (%s): idmap needs uidMappings and gidMappings (on the mount or in linux)",
-					       where, m->destination);
+				return vs_fail(
+					e, EINVAL,
+					"%s (%s): idmap needs uidMappings and gidMappings (on the mount or in linux)",
+					where, m->destination);
 		}
 		if (bind) {
 			if (!m->source || !*m->source)
@@ -236,8 +235,8 @@ int ct_rootfs_validate(const struct ct_spec *s, const char *bundle, struct vs_er
 		const struct ct_device *d = &s->lnx.devices[i];
 
 		if (!d->path || d->path[0] != '/')
-			return vs_fail(e, EINVAL, "config.json: linux.devices[%zu].path: not absolute",
-				       i);
+			return vs_fail(e, EINVAL,
+				       "config.json: linux.devices[%zu].path: not absolute", i);
 	}
 	return ct_sysctl_check(s, e);
 }
@@ -252,7 +251,7 @@ static int apply_propagation_attrs(int fd, const struct ct_mount_opts *mo, struc
 	if (mo->propagation && mount(NULL, fd_path(fd, p), NULL, mo->propagation, NULL) < 0)
 		return vs_fail_errno(e, "set propagation");
 	if (mo->attr_set || mo->attr_clr) {
-		struct mount_attr a = { .attr_set = mo->attr_set, .attr_clr = mo->attr_clr };
+		struct mount_attr a = {.attr_set = mo->attr_set, .attr_clr = mo->attr_clr};
 
 		/* runtime-spec 1.1: the r* options apply to the whole subtree */
 		if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof(a)) < 0)
@@ -340,8 +339,10 @@ static int copy_entry(int src, int dst, const char *name, struct vs_err *e)
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdirat(dst, name, st.st_mode & 07777) < 0 && errno != EEXIST)
 			return vs_fail_errno(e, "tmpcopyup: mkdir %s", name);
-		autoclose int s2 = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		autoclose int d2 = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		autoclose int s2 =
+			openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		autoclose int d2 =
+			openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (s2 < 0 || d2 < 0)
 			return vs_fail_errno(e, "tmpcopyup: open %s", name);
 		if (copy_tree(s2, d2, e) < 0)
@@ -417,8 +418,8 @@ static int copy_tree(int src, int dst, struct vs_err *e)
 /* One hierarchy at root_fd/path (opened as fd): a fresh mount in a cgroup
  * namespace, whose root is the container's cgroup; otherwise, or when the
  * kernel refuses it, a bind of the container's directory. */
-static int cgroup_one(bool cgns, const struct vs_cgroup_mount *cm, int root_fd,
-		      const char *path, int fd, const struct ct_mount_opts *mo, struct vs_err *e)
+static int cgroup_one(bool cgns, const struct vs_cgroup_mount *cm, int root_fd, const char *path,
+		      int fd, const struct ct_mount_opts *mo, struct vs_err *e)
 {
 	struct ct_mount_opts b = *mo;
 	char p[FD_PATH_MAX];
@@ -451,8 +452,7 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 
 	if (!o->cgroup_path)
 		return vs_fail(e, EINVAL, "no cgroup path given for the cgroup mount");
-	if (vs_cgroup_open(o->cgroup_path, &cg, e) < 0 ||
-	    vs_cgroup_mount_info(cg, &cm, &n, e) < 0)
+	if (vs_cgroup_open(o->cgroup_path, &cg, e) < 0 || vs_cgroup_mount_info(cg, &cm, &n, e) < 0)
 		return -1;
 
 	if (n == 1 && !cm[0].target[0]) {
@@ -496,8 +496,8 @@ static int mount_cgroup(const struct ct_spec *s, const struct ct_mount *m,
 	}
 	/* the tmpfs itself gets the mount's read-only flag too */
 	if ((mo->flags & MS_RDONLY) &&
-	    mount(NULL, fd_path(top, p), NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=755") < 0) {
+	    mount(NULL, fd_path(top, p), NULL,
+		  MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755") < 0) {
 		vs_fail_errno(e, "remount tmpfs read-only");
 		goto out;
 	}
@@ -541,11 +541,11 @@ static int devpts_without_gid(const char *source, const char *target, unsigned l
 
 /* ---- one mount ------------------------------------------------------------- */
 
-static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
-		     const struct ct_rootfs_opts *o, struct vs_err *e)
+static int mount_one(const struct ct_spec *s, size_t i, int root_fd, const struct ct_rootfs_opts *o,
+		     struct vs_err *e)
 {
 	const struct ct_mount *m = &s->mounts[i];
-	struct ct_mount_opts mo __attribute__((cleanup(ct_mount_opts_free))) = { 0 };
+	struct ct_mount_opts mo __attribute__((cleanup(ct_mount_opts_free))) = {0};
 	char where[64], p[FD_PATH_MAX];
 	autofree char *src = NULL;
 	autoclose int target = -1;
@@ -559,8 +559,9 @@ static int mount_one(const struct ct_spec *s, size_t i, int root_fd,
 	bind = is_bind(m, &mo);
 	if (ct_mount_wants_idmap(s, i)) {
 		if (!o->idmaps || i >= o->idmaps->n || o->idmaps->fds[i] < 0)
-			return vs_fail(e, ENOTSUP,
-				       "idmapped mount not prepared (the runtime calls ct_rootfs_idmap_prepare() before entering the user namespace)");
+			return vs_fail(
+				e, ENOTSUP,
+				"idmapped mount not prepared (the runtime calls ct_rootfs_idmap_prepare() before entering the user namespace)");
 		idmap_fd = o->idmaps->fds[i];
 	}
 	if (bind) {
@@ -744,7 +745,7 @@ int ct_rootfs_setup(const struct ct_spec *s, const struct ct_rootfs_opts *o, str
 /* Makes the mount at path read-only, keeping its other (maybe locked) flags. */
 static int remount_ro(const char *path, struct vs_err *e)
 {
-	struct ct_mount_opts ro = { .flags = MS_BIND | MS_RDONLY };
+	struct ct_mount_opts ro = {.flags = MS_BIND | MS_RDONLY};
 
 	return bind_remount(path, &ro, e);
 }

@@ -51,7 +51,7 @@ struct ct_rootfs_opts {
  * seen as hostID through the mount.
  */
 struct ct_idmap_mounts {
-	int *fds;	/* fds[i] for mounts[i]: a detached idmapped mount, or -1 */
+	int *fds; /* fds[i] for mounts[i]: a detached idmapped mount, or -1 */
 	size_t n;
 };
 /* Returns 0 with out->fds NULL when no mount asks for an idmap. */

@@ -22,41 +22,44 @@ struct ct_seccomp {
 	bool notify;
 	char *listener_path;
 	char *listener_metadata;
-	char *id, *bundle;	/* for the listener's state message */
+	char *id, *bundle; /* for the listener's state message */
 };
 
 static const struct {
 	const char *name;
-	uint32_t action;	/* ERRNO/TRACE get their data added */
+	uint32_t action; /* ERRNO/TRACE get their data added */
 } actions[] = {
-	{ "SCMP_ACT_KILL", SCMP_ACT_KILL },
-	{ "SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD },
-	{ "SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS },
-	{ "SCMP_ACT_TRAP", SCMP_ACT_TRAP },
-	{ "SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0) },
-	{ "SCMP_ACT_TRACE", SCMP_ACT_TRACE(0) },
-	{ "SCMP_ACT_ALLOW", SCMP_ACT_ALLOW },
-	{ "SCMP_ACT_LOG", SCMP_ACT_LOG },
-	{ "SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY },
+	{"SCMP_ACT_KILL", SCMP_ACT_KILL},
+	{"SCMP_ACT_KILL_THREAD", SCMP_ACT_KILL_THREAD},
+	{"SCMP_ACT_KILL_PROCESS", SCMP_ACT_KILL_PROCESS},
+	{"SCMP_ACT_TRAP", SCMP_ACT_TRAP},
+	{"SCMP_ACT_ERRNO", SCMP_ACT_ERRNO(0)},
+	{"SCMP_ACT_TRACE", SCMP_ACT_TRACE(0)},
+	{"SCMP_ACT_ALLOW", SCMP_ACT_ALLOW},
+	{"SCMP_ACT_LOG", SCMP_ACT_LOG},
+	{"SCMP_ACT_NOTIFY", SCMP_ACT_NOTIFY},
 };
 
 static const struct {
 	const char *name;
 	enum scmp_compare op;
 } ops[] = {
-	{ "SCMP_CMP_NE", SCMP_CMP_NE }, { "SCMP_CMP_LT", SCMP_CMP_LT },
-	{ "SCMP_CMP_LE", SCMP_CMP_LE }, { "SCMP_CMP_EQ", SCMP_CMP_EQ },
-	{ "SCMP_CMP_GE", SCMP_CMP_GE }, { "SCMP_CMP_GT", SCMP_CMP_GT },
-	{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
+	{"SCMP_CMP_NE", SCMP_CMP_NE},
+	{"SCMP_CMP_LT", SCMP_CMP_LT},
+	{"SCMP_CMP_LE", SCMP_CMP_LE},
+	{"SCMP_CMP_EQ", SCMP_CMP_EQ},
+	{"SCMP_CMP_GE", SCMP_CMP_GE},
+	{"SCMP_CMP_GT", SCMP_CMP_GT},
+	{"SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ},
 };
 
 static const struct {
 	const char *name;
 	enum scmp_filter_attr attr;
 } flags[] = {
-	{ "SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC },
-	{ "SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG },
-	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB },
+	{"SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC},
+	{"SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG},
+	{"SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB},
 };
 
 /* Action for `name` (field at where.key); errno_ret applies to ERRNO/TRACE. */
@@ -99,17 +102,21 @@ static int parse_arches(struct json_object *j, const char *where, struct ct_secc
 		int rc;
 
 		if (strncmp(a, "SCMP_ARCH_", 10) || strlen(a + 10) >= sizeof(low))
-			return vs_fail(e, EINVAL, "%s.architectures[%zu]: unknown architecture "
-				       "\"%s\"", where, i, a);
-		for (size_t k = 0; ; k++) {
+			return vs_fail(e, EINVAL,
+				       "%s.architectures[%zu]: unknown architecture "
+				       "\"%s\"",
+				       where, i, a);
+		for (size_t k = 0;; k++) {
 			low[k] = (char)tolower((unsigned char)a[10 + k]);
 			if (!low[k])
 				break;
 		}
 		token = seccomp_arch_resolve_name(low);
 		if (token == 0)
-			return vs_fail(e, EINVAL, "%s.architectures[%zu]: unknown architecture "
-				       "\"%s\"", where, i, a);
+			return vs_fail(e, EINVAL,
+				       "%s.architectures[%zu]: unknown architecture "
+				       "\"%s\"",
+				       where, i, a);
 		rc = seccomp_arch_add(s->ctx, token);
 		if (rc < 0 && rc != -EEXIST)
 			return vs_fail(e, -rc, "%s.architectures[%zu]: add \"%s\"", where, i, a);
@@ -132,18 +139,22 @@ static int parse_flags(struct json_object *j, const char *where, struct ct_secco
 			if (!strcmp(flags[k].name, fl[i]))
 				break;
 		if (k == sizeof(flags) / sizeof(flags[0]))
-			return vs_fail(e, EINVAL, "%s.flags[%zu]: unknown or unsupported flag "
-				       "\"%s\"", where, i, fl[i]);
+			return vs_fail(e, EINVAL,
+				       "%s.flags[%zu]: unknown or unsupported flag "
+				       "\"%s\"",
+				       where, i, fl[i]);
 		rc = seccomp_attr_set(s->ctx, flags[k].attr, 1);
 		if (rc < 0)
-			return vs_fail(e, -rc, "%s.flags[%zu]: %s not supported by this kernel "
-				       "or libseccomp", where, i, fl[i]);
+			return vs_fail(e, -rc,
+				       "%s.flags[%zu]: %s not supported by this kernel "
+				       "or libseccomp",
+				       where, i, fl[i]);
 	}
 	return 0;
 }
 
-static int parse_args(struct json_object *rule, const char *where,
-		      struct scmp_arg_cmp **out, unsigned *n, struct vs_err *e)
+static int parse_args(struct json_object *rule, const char *where, struct scmp_arg_cmp **out,
+		      unsigned *n, struct vs_err *e)
 {
 	struct json_object *args = NULL;
 	size_t len;
@@ -183,11 +194,12 @@ static int parse_args(struct json_object *rule, const char *where,
 		 * returns EINVAL otherwise): say so here, naming both entries */
 		for (size_t p = 0; p < i; p++)
 			if ((*out)[p].arg == (unsigned)index)
-				return vs_fail(e, EINVAL, "%s.index: argument %lld is already "
+				return vs_fail(e, EINVAL,
+					       "%s.index: argument %lld is already "
 					       "compared by %s.args[%zu]; libseccomp allows one "
 					       "comparison per argument in a rule (use two rules)",
 					       w, (long long)index, where, p);
-		(*out)[i] = (struct scmp_arg_cmp){ (unsigned)index, ops[k].op, value, two };
+		(*out)[i] = (struct scmp_arg_cmp){(unsigned)index, ops[k].op, value, two};
 		(*n)++;
 	}
 	return 0;
@@ -270,8 +282,10 @@ int ct_seccomp_parse(struct json_object *j, const char *where, struct ct_seccomp
 			goto out;
 	}
 	if (s->notify && (!lp || !*lp)) {
-		vs_fail(e, EINVAL, "%s: SCMP_ACT_NOTIFY needs listenerPath (a Unix socket "
-			"that receives the notification fd)", where);
+		vs_fail(e, EINVAL,
+			"%s: SCMP_ACT_NOTIFY needs listenerPath (a Unix socket "
+			"that receives the notification fd)",
+			where);
 		goto out;
 	}
 	if (lp && *lp && lp[0] != '/') {
@@ -296,15 +310,15 @@ bool ct_seccomp_uses_notify(const struct ct_seccomp *s)
 /* Sends the listener fd with the containerProcessState the spec describes. */
 static int send_listener(const struct ct_seccomp *s, int fd, struct vs_err *e)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	autoclose int sk = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	autojson struct json_object *st = json_object_new_object();
 	struct json_object *fds = json_object_new_array();
 	struct json_object *state = json_object_new_object();
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
 	const char *msg;
 	struct iovec iov;
-	struct msghdr mh = { 0 };
+	struct msghdr mh = {0};
 	struct cmsghdr *cm;
 
 	if (sk < 0)
@@ -319,8 +333,9 @@ static int send_listener(const struct ct_seccomp *s, int fd, struct vs_err *e)
 	json_object_object_add(st, "ociVersion", json_object_new_string("1.0.2"));
 	json_object_object_add(st, "fds", fds);
 	json_object_object_add(st, "pid", json_object_new_int(getpid()));
-	json_object_object_add(st, "metadata", json_object_new_string(
-			       s->listener_metadata ? s->listener_metadata : ""));
+	json_object_object_add(
+		st, "metadata",
+		json_object_new_string(s->listener_metadata ? s->listener_metadata : ""));
 	json_object_object_add(state, "ociVersion", json_object_new_string("1.0.2"));
 	json_object_object_add(state, "status", json_object_new_string("creating"));
 	json_object_object_add(state, "pid", json_object_new_int(getpid()));
@@ -354,7 +369,8 @@ int ct_seccomp_apply(const struct ct_seccomp *s, struct vs_err *e)
 		return 0;
 	rc = seccomp_load(s->ctx);
 	if (rc == -EACCES || rc == -EPERM)
-		return vs_fail(e, -rc, "seccomp: load filter: needs no_new_privs "
+		return vs_fail(e, -rc,
+			       "seccomp: load filter: needs no_new_privs "
 			       "(process.noNewPrivileges) or CAP_SYS_ADMIN at this point");
 	if (rc < 0)
 		return vs_fail(e, -rc, "seccomp: load filter");

@@ -19,9 +19,9 @@ static int top_field(struct json_object *doc, const char *what, const char *key,
 {
 	struct json_object *v = NULL;
 	static const char *const names[] = {
-		[json_type_null] = "null",	 [json_type_boolean] = "boolean",
-		[json_type_double] = "number",	 [json_type_int] = "integer",
-		[json_type_object] = "object",	 [json_type_array] = "array",
+		[json_type_null] = "null",     [json_type_boolean] = "boolean",
+		[json_type_double] = "number", [json_type_int] = "integer",
+		[json_type_object] = "object", [json_type_array] = "array",
 		[json_type_string] = "string",
 	};
 
@@ -146,10 +146,10 @@ static int parse_mounts(struct json_object *doc, const char *what, struct ct_spe
 			return -1;
 		if (m->destination[0] != '/')
 			return vs_fail(e, EINVAL, "%s.destination: must be an absolute path", w);
-		if (ct_id_maps_parse(o, w, "uidMappings", &m->uid_mappings, &m->n_uid_mappings,
-				     e) < 0 ||
-		    ct_id_maps_parse(o, w, "gidMappings", &m->gid_mappings, &m->n_gid_mappings,
-				     e) < 0)
+		if (ct_id_maps_parse(o, w, "uidMappings", &m->uid_mappings, &m->n_uid_mappings, e) <
+			    0 ||
+		    ct_id_maps_parse(o, w, "gidMappings", &m->gid_mappings, &m->n_gid_mappings, e) <
+			    0)
 			return -1;
 	}
 	return 0;
@@ -191,8 +191,8 @@ static int parse_hook_list(struct json_object *hooks, const char *where, const c
 		for (size_t k = 0; h->env && h->env[k]; k++)
 			if (!strchr(h->env[k], '=') || h->env[k][0] == '=')
 				return vs_fail(e, EINVAL,
-					       "%s.env[%zu]: \"%s\" is not of the form KEY=value", w,
-					       k, h->env[k]);
+					       "%s.env[%zu]: \"%s\" is not of the form KEY=value",
+					       w, k, h->env[k]);
 		/* timeout "MUST be greater than zero" */
 		if (ct_json_has(o, "timeout")) {
 			if (vs_json_get_i64(o, w, "timeout", true, &t, e) < 0)
@@ -226,8 +226,8 @@ static int parse_hooks(struct json_object *doc, const char *what, struct ct_spec
 			    e) < 0 ||
 	    parse_hook_list(hooks, w, "createContainer", &h->create_container,
 			    &h->n_create_container, e) < 0 ||
-	    parse_hook_list(hooks, w, "startContainer", &h->start_container,
-			    &h->n_start_container, e) < 0 ||
+	    parse_hook_list(hooks, w, "startContainer", &h->start_container, &h->n_start_container,
+			    e) < 0 ||
 	    parse_hook_list(hooks, w, "poststart", &h->poststart, &h->n_poststart, e) < 0 ||
 	    parse_hook_list(hooks, w, "poststop", &h->poststop, &h->n_poststop, e) < 0)
 		return -1;
@@ -263,8 +263,7 @@ const char *ct_spec_annotation(const struct ct_spec *s, const char *key)
 	return NULL;
 }
 
-static int parse_doc(struct json_object *doc, const char *what, struct ct_spec *s,
-		     struct vs_err *e)
+static int parse_doc(struct json_object *doc, const char *what, struct ct_spec *s, struct vs_err *e)
 {
 	struct json_object *v;
 	char w[CT_WHERE_MAX];

@@ -24,41 +24,41 @@
 #include "runtime/resources.h"
 #include "runtime/seccomp.h"
 
-struct ct_kv {			/* one entry of a string map (sysctl, annotations) */
+struct ct_kv { /* one entry of a string map (sysctl, annotations) */
 	char *key;
 	char *value;
 };
 
-struct ct_id_map {		/* uidMappings / gidMappings entry */
+struct ct_id_map { /* uidMappings / gidMappings entry */
 	uint32_t container_id;
 	uint32_t host_id;
-	uint32_t size;		/* > 0; host_id + size and container_id + size fit 32 bits */
+	uint32_t size; /* > 0; host_id + size and container_id + size fit 32 bits */
 };
 
 struct ct_mount {
-	char *destination;	/* absolute */
-	char *type;		/* NULL: none given (bind mounts) */
+	char *destination; /* absolute */
+	char *type;	   /* NULL: none given (bind mounts) */
 	char *source;
-	char **options;		/* raw option strings; the rootfs module maps them */
-	struct ct_id_map *uid_mappings;	/* idmapped mount (runtime-spec 1.1) */
+	char **options;			/* raw option strings; the rootfs module maps them */
+	struct ct_id_map *uid_mappings; /* idmapped mount (runtime-spec 1.1) */
 	size_t n_uid_mappings;
 	struct ct_id_map *gid_mappings;
 	size_t n_gid_mappings;
 };
 
 struct ct_rlimit {
-	char *type;		/* "RLIMIT_NOFILE" */
-	int resource;		/* RLIMIT_NOFILE */
+	char *type;   /* "RLIMIT_NOFILE" */
+	int resource; /* RLIMIT_NOFILE */
 	uint64_t hard;
 	uint64_t soft;
 };
 
-struct ct_scheduler {		/* process.scheduler, sched_setattr(2) */
-	int policy;		/* SCHED_OTHER, SCHED_FIFO, ... */
+struct ct_scheduler { /* process.scheduler, sched_setattr(2) */
+	int policy;   /* SCHED_OTHER, SCHED_FIFO, ... */
 	int nice;
 	int priority;
-	uint64_t flags;		/* SCHED_FLAG_* bits */
-	uint64_t runtime, deadline, period;	/* nanoseconds */
+	uint64_t flags;			    /* SCHED_FLAG_* bits */
+	uint64_t runtime, deadline, period; /* nanoseconds */
 };
 
 struct ct_process {
@@ -73,9 +73,9 @@ struct ct_process {
 	gid_t *additional_gids;
 	size_t n_additional_gids;
 
-	char **args;		/* non-empty */
-	char **env;		/* every entry contains '=' */
-	char *cwd;		/* absolute */
+	char **args; /* non-empty */
+	char **env;  /* every entry contains '=' */
+	char *cwd;   /* absolute */
 
 	/* process.capabilities: raw section (NULL if absent) and its parsed
 	 * form (caps.set false when absent), from ct_caps_parse(). */
@@ -90,11 +90,11 @@ struct ct_process {
 	char *selinux_label;
 
 	bool oom_score_adj_set;
-	int oom_score_adj;	/* [-1000, 1000] */
+	int oom_score_adj; /* [-1000, 1000] */
 
 	bool io_priority_set;
-	int io_priority_class;	/* IOPRIO_CLASS_RT=1, _BE=2, _IDLE=3 */
-	int io_priority;	/* 0..7 */
+	int io_priority_class; /* IOPRIO_CLASS_RT=1, _BE=2, _IDLE=3 */
+	int io_priority;       /* 0..7 */
 
 	bool scheduler_set;
 	struct ct_scheduler scheduler;
@@ -118,13 +118,13 @@ enum ct_ns_type {
 
 struct ct_namespace {
 	enum ct_ns_type type;
-	char *path;		/* NULL: create a new namespace; else join this one */
+	char *path; /* NULL: create a new namespace; else join this one */
 };
 
-struct ct_device {		/* linux.devices entry */
-	char type;		/* 'c', 'b', 'u' or 'p' */
-	char *path;		/* absolute, in the container */
-	int64_t major, minor;	/* required unless type 'p' */
+struct ct_device {	      /* linux.devices entry */
+	char type;	      /* 'c', 'b', 'u' or 'p' */
+	char *path;	      /* absolute, in the container */
+	int64_t major, minor; /* required unless type 'p' */
 	bool file_mode_set;
 	mode_t file_mode;
 	bool uid_set;
@@ -140,15 +140,15 @@ struct ct_time_offset {
 };
 
 struct ct_linux {
-	struct ct_namespace *namespaces;	/* in config order, no duplicate types */
+	struct ct_namespace *namespaces; /* in config order, no duplicate types */
 	size_t n_namespaces;
 
-	struct ct_id_map *uid_mappings;		/* only with a user namespace */
+	struct ct_id_map *uid_mappings; /* only with a user namespace */
 	size_t n_uid_mappings;
 	struct ct_id_map *gid_mappings;
 	size_t n_gid_mappings;
 
-	struct ct_time_offset monotonic, boottime;	/* only with a time namespace */
+	struct ct_time_offset monotonic, boottime; /* only with a time namespace */
 
 	struct ct_device *devices;
 	size_t n_devices;
@@ -165,8 +165,8 @@ struct ct_linux {
 	struct json_object *seccomp_json;
 	struct ct_seccomp *seccomp;
 
-	char *rootfs_propagation;	/* "", shared, slave, private, unbindable, r* */
-	unsigned long rootfs_propagation_flags;	/* MS_SHARED|MS_REC...; 0 if unset */
+	char *rootfs_propagation;		/* "", shared, slave, private, unbindable, r* */
+	unsigned long rootfs_propagation_flags; /* MS_SHARED|MS_REC...; 0 if unset */
 
 	struct ct_kv *sysctl;
 	size_t n_sysctl;
@@ -176,7 +176,7 @@ struct ct_linux {
 	char *mount_label;
 
 	bool personality_set;
-	unsigned long personality_domain;	/* PER_LINUX or PER_LINUX32 */
+	unsigned long personality_domain; /* PER_LINUX or PER_LINUX32 */
 	char **personality_flags;
 
 	/* linux.intelRdt is parsed so the caller can refuse it: Vessel does not
@@ -185,18 +185,18 @@ struct ct_linux {
 	char *intel_rdt_clos_id;
 	char *intel_rdt_l3_cache_schema;
 	char *intel_rdt_mem_bw_schema;
-	char **intel_rdt_schemata;	/* 1.2: whole schemata lines */
-	bool intel_rdt_enable_monitoring;	/* 1.2 */
-	bool intel_rdt_enable_cmt, intel_rdt_enable_mbm;	/* 1.1 */
+	char **intel_rdt_schemata;			 /* 1.2: whole schemata lines */
+	bool intel_rdt_enable_monitoring;		 /* 1.2 */
+	bool intel_rdt_enable_cmt, intel_rdt_enable_mbm; /* 1.1 */
 
-	bool memory_policy_set;		/* set_mempolicy(2) */
-	int memory_policy_mode;		/* MPOL_* */
+	bool memory_policy_set; /* set_mempolicy(2) */
+	int memory_policy_mode; /* MPOL_* */
 	char *memory_policy_nodes;
-	unsigned int memory_policy_flags;	/* MPOL_F_* */
+	unsigned int memory_policy_flags; /* MPOL_F_* */
 };
 
 struct ct_hooks {
-	struct ct_hook *prestart;	/* deprecated by the spec, still run */
+	struct ct_hook *prestart; /* deprecated by the spec, still run */
 	size_t n_prestart;
 	struct ct_hook *create_runtime;
 	size_t n_create_runtime;
@@ -211,10 +211,10 @@ struct ct_hooks {
 };
 
 struct ct_spec {
-	struct json_object *json;	/* the whole parsed document (owned) */
+	struct json_object *json; /* the whole parsed document (owned) */
 
-	char *oci_version;		/* "1.x.y" */
-	char *root_path;		/* as written (may be relative to the bundle) */
+	char *oci_version; /* "1.x.y" */
+	char *root_path;   /* as written (may be relative to the bundle) */
 	bool root_readonly;
 	char *hostname;
 	char *domainname;
@@ -222,9 +222,9 @@ struct ct_spec {
 	struct ct_mount *mounts;
 	size_t n_mounts;
 
-	struct ct_process *process;	/* NULL when the config has no process */
+	struct ct_process *process; /* NULL when the config has no process */
 
-	struct ct_linux lnx;		/* `linux` is a predefined macro in gnu17 */
+	struct ct_linux lnx; /* `linux` is a predefined macro in gnu17 */
 
 	struct ct_hooks hooks;
 
@@ -253,9 +253,9 @@ void ct_process_free(struct ct_process *p);
 bool ct_spec_has_ns(const struct ct_spec *s, enum ct_ns_type t);
 /* Path to join for type t; NULL if not requested or a new one is created. */
 const char *ct_spec_ns_path(const struct ct_spec *s, enum ct_ns_type t);
-const char *ct_ns_name(enum ct_ns_type t);		/* "pid", "network", ... */
-int ct_ns_clone_flag(enum ct_ns_type t);		/* CLONE_NEWPID, ... */
-const char *ct_ns_proc_name(enum ct_ns_type t);	/* /proc/PID/ns/<name>: "net", "mnt" */
+const char *ct_ns_name(enum ct_ns_type t);	/* "pid", "network", ... */
+int ct_ns_clone_flag(enum ct_ns_type t);	/* CLONE_NEWPID, ... */
+const char *ct_ns_proc_name(enum ct_ns_type t); /* /proc/PID/ns/<name>: "net", "mnt" */
 
 /* "RLIMIT_NOFILE" -> RLIMIT_NOFILE; -1 if unknown. */
 int ct_rlimit_resource(const char *name);

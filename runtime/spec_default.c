@@ -119,7 +119,8 @@ static void make_rootless(struct json_object *doc)
 		} else if (!strcmp(dest, "/dev/pts")) {
 			json_object_object_get_ex(m, "options", &opts);
 			for (size_t k = json_object_array_length(opts); k-- > 0;)
-				if (!strcmp(json_object_get_string(json_object_array_get_idx(opts, k)),
+				if (!strcmp(json_object_get_string(
+						    json_object_array_get_idx(opts, k)),
 					    "gid=5"))
 					json_object_array_del_idx(opts, k, 1);
 		}
@@ -140,12 +141,12 @@ char *ct_spec_default_json(bool rootless)
 	char *out;
 
 	if (!doc)
-		abort();	/* the literal above is valid JSON; tests parse it */
+		abort(); /* the literal above is valid JSON; tests parse it */
 	if (rootless)
 		make_rootless(doc);
-	out = strdup(json_object_to_json_string_ext(
-		doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-			     JSON_C_TO_STRING_NOSLASHESCAPE));
+	out = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_SPACED |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(doc);
 	if (!out)
 		abort();

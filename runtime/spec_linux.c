@@ -16,18 +16,18 @@
 #endif
 
 static const struct {
-	const char *name;	/* config-linux.md "Namespaces" type */
-	const char *proc;	/* /proc/PID/ns entry */
+	const char *name; /* config-linux.md "Namespaces" type */
+	const char *proc; /* /proc/PID/ns entry */
 	int flag;
 } ns_types[CT_NS_COUNT] = {
-	[CT_NS_PID] = { "pid", "pid", CLONE_NEWPID },
-	[CT_NS_NET] = { "network", "net", CLONE_NEWNET },
-	[CT_NS_MOUNT] = { "mount", "mnt", CLONE_NEWNS },
-	[CT_NS_IPC] = { "ipc", "ipc", CLONE_NEWIPC },
-	[CT_NS_UTS] = { "uts", "uts", CLONE_NEWUTS },
-	[CT_NS_USER] = { "user", "user", CLONE_NEWUSER },
-	[CT_NS_CGROUP] = { "cgroup", "cgroup", CLONE_NEWCGROUP },
-	[CT_NS_TIME] = { "time", "time", CLONE_NEWTIME },
+	[CT_NS_PID] = {"pid", "pid", CLONE_NEWPID},
+	[CT_NS_NET] = {"network", "net", CLONE_NEWNET},
+	[CT_NS_MOUNT] = {"mount", "mnt", CLONE_NEWNS},
+	[CT_NS_IPC] = {"ipc", "ipc", CLONE_NEWIPC},
+	[CT_NS_UTS] = {"uts", "uts", CLONE_NEWUTS},
+	[CT_NS_USER] = {"user", "user", CLONE_NEWUSER},
+	[CT_NS_CGROUP] = {"cgroup", "cgroup", CLONE_NEWCGROUP},
+	[CT_NS_TIME] = {"time", "time", CLONE_NEWTIME},
 };
 
 const char *ct_ns_name(enum ct_ns_type t)
@@ -126,7 +126,8 @@ static int parse_namespaces(struct json_object *j, const char *where, struct ct_
 			if (!strcmp(type, ns_types[t].name))
 				break;
 		if (t == CT_NS_COUNT)
-			return vs_fail(e, EINVAL, "%s.type: unknown namespace type \"%s\"", w, type);
+			return vs_fail(e, EINVAL, "%s.type: unknown namespace type \"%s\"", w,
+				       type);
 		/* config-linux.md: duplicated namespaces MUST generate an error */
 		if (find_ns(l, (enum ct_ns_type)t))
 			return vs_fail(e, EINVAL, "%s.type: namespace \"%s\" is listed twice", w,
@@ -235,10 +236,14 @@ static int parse_propagation(struct json_object *j, const char *where, struct ct
 		const char *name;
 		unsigned long flags;
 	} props[] = {
-		{ "shared", MS_SHARED },	     { "slave", MS_SLAVE },
-		{ "private", MS_PRIVATE },	     { "unbindable", MS_UNBINDABLE },
-		{ "rshared", MS_SHARED | MS_REC },   { "rslave", MS_SLAVE | MS_REC },
-		{ "rprivate", MS_PRIVATE | MS_REC }, { "runbindable", MS_UNBINDABLE | MS_REC },
+		{"shared", MS_SHARED},
+		{"slave", MS_SLAVE},
+		{"private", MS_PRIVATE},
+		{"unbindable", MS_UNBINDABLE},
+		{"rshared", MS_SHARED | MS_REC},
+		{"rslave", MS_SLAVE | MS_REC},
+		{"rprivate", MS_PRIVATE | MS_REC},
+		{"runbindable", MS_UNBINDABLE | MS_REC},
 	};
 
 	if (ct_json_dup_str(j, where, "rootfsPropagation", false, &l->rootfs_propagation, e) < 0)
@@ -298,8 +303,8 @@ static int parse_intel_rdt(struct json_object *j, const char *where, struct ct_l
 	    ct_json_dup_str(o, w, "l3CacheSchema", false, &l->intel_rdt_l3_cache_schema, e) < 0 ||
 	    ct_json_dup_str(o, w, "memBwSchema", false, &l->intel_rdt_mem_bw_schema, e) < 0 ||
 	    vs_json_get_strv(o, w, "schemata", false, &l->intel_rdt_schemata, e) < 0 ||
-	    vs_json_get_bool(o, w, "enableMonitoring", false, &l->intel_rdt_enable_monitoring,
-			     e) < 0 ||
+	    vs_json_get_bool(o, w, "enableMonitoring", false, &l->intel_rdt_enable_monitoring, e) <
+		    0 ||
 	    vs_json_get_bool(o, w, "enableCMT", false, &l->intel_rdt_enable_cmt, e) < 0 ||
 	    vs_json_get_bool(o, w, "enableMBM", false, &l->intel_rdt_enable_mbm, e) < 0)
 		return -1;
@@ -314,15 +319,21 @@ static int parse_memory_policy(struct json_object *j, const char *where, struct 
 	static const struct {
 		const char *name;
 		int val;
-	} modes[] = {
-		{ "MPOL_DEFAULT", 0 }, { "MPOL_PREFERRED", 1 },	     { "MPOL_BIND", 2 },
-		{ "MPOL_INTERLEAVE", 3 }, { "MPOL_LOCAL", 4 },	     { "MPOL_PREFERRED_MANY", 5 },
-		{ "MPOL_WEIGHTED_INTERLEAVE", 6 },
-	}, flags[] = {
-		{ "MPOL_F_NUMA_BALANCING", 1 << 13 },
-		{ "MPOL_F_RELATIVE_NODES", 1 << 14 },
-		{ "MPOL_F_STATIC_NODES", 1 << 15 },
-	};
+	} modes[] =
+		{
+			{"MPOL_DEFAULT", 0},
+			{"MPOL_PREFERRED", 1},
+			{"MPOL_BIND", 2},
+			{"MPOL_INTERLEAVE", 3},
+			{"MPOL_LOCAL", 4},
+			{"MPOL_PREFERRED_MANY", 5},
+			{"MPOL_WEIGHTED_INTERLEAVE", 6},
+		},
+	  flags[] = {
+		  {"MPOL_F_NUMA_BALANCING", 1 << 13},
+		  {"MPOL_F_RELATIVE_NODES", 1 << 14},
+		  {"MPOL_F_STATIC_NODES", 1 << 15},
+	  };
 	struct json_object *o = NULL;
 	const char *mode = NULL;
 	autostrv char **fl = NULL;
@@ -350,16 +361,16 @@ static int parse_memory_policy(struct json_object *j, const char *where, struct 
 			if (!strcmp(flags[i].name, fl[k]))
 				break;
 		if (i == sizeof(flags) / sizeof(flags[0]))
-			return vs_fail(e, EINVAL, "%s.flags[%zu]: unknown memory policy flag \"%s\"",
-				       w, k, fl[k]);
+			return vs_fail(e, EINVAL,
+				       "%s.flags[%zu]: unknown memory policy flag \"%s\"", w, k,
+				       fl[k]);
 		l->memory_policy_flags |= (unsigned int)flags[i].val;
 	}
 	l->memory_policy_set = true;
 	return 0;
 }
 
-int ct_linux_parse(struct json_object *j, const char *where, struct ct_linux *l,
-		   struct vs_err *e)
+int ct_linux_parse(struct json_object *j, const char *where, struct ct_linux *l, struct vs_err *e)
 {
 	struct json_object *o = NULL;
 	char w[CT_WHERE_MAX];
@@ -367,7 +378,8 @@ int ct_linux_parse(struct json_object *j, const char *where, struct ct_linux *l,
 	if (parse_namespaces(j, where, l, e) < 0)
 		return -1;
 
-	if (ct_id_maps_parse(j, where, "uidMappings", &l->uid_mappings, &l->n_uid_mappings, e) < 0 ||
+	if (ct_id_maps_parse(j, where, "uidMappings", &l->uid_mappings, &l->n_uid_mappings, e) <
+		    0 ||
 	    ct_id_maps_parse(j, where, "gidMappings", &l->gid_mappings, &l->n_gid_mappings, e) < 0)
 		return -1;
 	/* mappings only mean something for a user namespace we create */

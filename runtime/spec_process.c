@@ -17,43 +17,43 @@ struct name_val {
 };
 
 static const struct name_val rlimits[] = {
-	{ "RLIMIT_AS", RLIMIT_AS },
-	{ "RLIMIT_CORE", RLIMIT_CORE },
-	{ "RLIMIT_CPU", RLIMIT_CPU },
-	{ "RLIMIT_DATA", RLIMIT_DATA },
-	{ "RLIMIT_FSIZE", RLIMIT_FSIZE },
-	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },
-	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-	{ "RLIMIT_NICE", RLIMIT_NICE },
-	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
-	{ "RLIMIT_NPROC", RLIMIT_NPROC },
-	{ "RLIMIT_RSS", RLIMIT_RSS },
-	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
-	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-	{ "RLIMIT_STACK", RLIMIT_STACK },
+	{"RLIMIT_AS", RLIMIT_AS},
+	{"RLIMIT_CORE", RLIMIT_CORE},
+	{"RLIMIT_CPU", RLIMIT_CPU},
+	{"RLIMIT_DATA", RLIMIT_DATA},
+	{"RLIMIT_FSIZE", RLIMIT_FSIZE},
+	{"RLIMIT_LOCKS", RLIMIT_LOCKS},
+	{"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+	{"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+	{"RLIMIT_NICE", RLIMIT_NICE},
+	{"RLIMIT_NOFILE", RLIMIT_NOFILE},
+	{"RLIMIT_NPROC", RLIMIT_NPROC},
+	{"RLIMIT_RSS", RLIMIT_RSS},
+	{"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+	{"RLIMIT_RTTIME", RLIMIT_RTTIME},
+	{"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+	{"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 /* ioprio_set(2) classes */
 static const struct name_val io_classes[] = {
-	{ "IOPRIO_CLASS_RT", 1 },
-	{ "IOPRIO_CLASS_BE", 2 },
-	{ "IOPRIO_CLASS_IDLE", 3 },
+	{"IOPRIO_CLASS_RT", 1},
+	{"IOPRIO_CLASS_BE", 2},
+	{"IOPRIO_CLASS_IDLE", 3},
 };
 
 /* sched(7) policies; SCHED_ISO is reserved (4) but named by the spec */
 static const struct name_val sched_policies[] = {
-	{ "SCHED_OTHER", 0 }, { "SCHED_FIFO", 1 }, { "SCHED_RR", 2 }, { "SCHED_BATCH", 3 },
-	{ "SCHED_ISO", 4 },   { "SCHED_IDLE", 5 }, { "SCHED_DEADLINE", 6 },
+	{"SCHED_OTHER", 0}, {"SCHED_FIFO", 1}, {"SCHED_RR", 2},	      {"SCHED_BATCH", 3},
+	{"SCHED_ISO", 4},   {"SCHED_IDLE", 5}, {"SCHED_DEADLINE", 6},
 };
 
 /* sched_setattr(2) flags, from <linux/sched.h> */
 static const struct name_val sched_flags[] = {
-	{ "SCHED_FLAG_RESET_ON_FORK", 0x01 }, { "SCHED_FLAG_RECLAIM", 0x02 },
-	{ "SCHED_FLAG_DL_OVERRUN", 0x04 },    { "SCHED_FLAG_KEEP_POLICY", 0x08 },
-	{ "SCHED_FLAG_KEEP_PARAMS", 0x10 },   { "SCHED_FLAG_UTIL_CLAMP_MIN", 0x20 },
-	{ "SCHED_FLAG_UTIL_CLAMP_MAX", 0x40 },
+	{"SCHED_FLAG_RESET_ON_FORK", 0x01},  {"SCHED_FLAG_RECLAIM", 0x02},
+	{"SCHED_FLAG_DL_OVERRUN", 0x04},     {"SCHED_FLAG_KEEP_POLICY", 0x08},
+	{"SCHED_FLAG_KEEP_PARAMS", 0x10},    {"SCHED_FLAG_UTIL_CLAMP_MIN", 0x20},
+	{"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40},
 };
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -356,8 +356,9 @@ static int parse_process(struct json_object *j, const char *where, struct ct_pro
 		return -1;
 	for (size_t i = 0; p->env && p->env[i]; i++)
 		if (!strchr(p->env[i], '=') || p->env[i][0] == '=')
-			return vs_fail(e, EINVAL, "%s.env[%zu]: \"%s\" is not of the form KEY=value",
-				       where, i, p->env[i]);
+			return vs_fail(e, EINVAL,
+				       "%s.env[%zu]: \"%s\" is not of the form KEY=value", where, i,
+				       p->env[i]);
 	if (ct_json_dup_str(j, where, "cwd", true, &p->cwd, e) < 0)
 		return -1;
 	if (p->cwd[0] != '/')

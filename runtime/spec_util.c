@@ -29,8 +29,8 @@ bool ct_json_has(struct json_object *obj, const char *key)
 	return obj && json_object_object_get_ex(obj, key, &v) && v;
 }
 
-int ct_json_dup_str(struct json_object *obj, const char *where, const char *key,
-		    bool required, char **out, struct vs_err *e)
+int ct_json_dup_str(struct json_object *obj, const char *where, const char *key, bool required,
+		    char **out, struct vs_err *e)
 {
 	const char *s = NULL;
 	char *d;
@@ -59,8 +59,8 @@ int ct_json_elem_obj(struct json_object *arr, const char *where, const char *key
 	return 0;
 }
 
-int ct_json_get_u32(struct json_object *obj, const char *where, const char *key,
-		    bool required, uint32_t *out, struct vs_err *e)
+int ct_json_get_u32(struct json_object *obj, const char *where, const char *key, bool required,
+		    uint32_t *out, struct vs_err *e)
 {
 	int64_t v = -1;
 
@@ -109,19 +109,19 @@ int ct_id_maps_parse(struct json_object *obj, const char *where, const char *key
 		if ((uint64_t)p->host_id + p->size > UINT32_MAX)
 			return vs_fail(e, ERANGE,
 				       "%s: hostID %" PRIu32 " + size %" PRIu32
-				       " overflows the 32-bit id range", w, p->host_id, p->size);
+				       " overflows the 32-bit id range",
+				       w, p->host_id, p->size);
 		if ((uint64_t)p->container_id + p->size > UINT32_MAX)
 			return vs_fail(e, ERANGE,
 				       "%s: containerID %" PRIu32 " + size %" PRIu32
-				       " overflows the 32-bit id range", w, p->container_id,
-				       p->size);
+				       " overflows the 32-bit id range",
+				       w, p->container_id, p->size);
 		/* the kernel refuses overlapping ranges on either side */
 		for (size_t k = 0; k < i; k++) {
 			if (ranges_overlap(p->container_id, maps[k].container_id, p->size,
 					   maps[k].size))
-				return vs_fail(e, EINVAL,
-					       "%s: containerID range overlaps %s[%zu]", w, key,
-					       k);
+				return vs_fail(e, EINVAL, "%s: containerID range overlaps %s[%zu]",
+					       w, key, k);
 			if (ranges_overlap(p->host_id, maps[k].host_id, p->size, maps[k].size))
 				return vs_fail(e, EINVAL, "%s: hostID range overlaps %s[%zu]", w,
 					       key, k);
@@ -172,8 +172,8 @@ int ct_kv_from_map(struct json_object *map, const char *where, struct ct_kv **ou
 	return 0;
 }
 
-int ct_kv_parse(struct json_object *obj, const char *where, const char *key,
-		struct ct_kv **out, size_t *n, struct vs_err *e)
+int ct_kv_parse(struct json_object *obj, const char *where, const char *key, struct ct_kv **out,
+		size_t *n, struct vs_err *e)
 {
 	struct json_object *map = NULL;
 	char w[CT_WHERE_MAX];
@@ -186,8 +186,8 @@ int ct_kv_parse(struct json_object *obj, const char *where, const char *key,
 	return ct_kv_from_map(map, w, out, n, e);
 }
 
-int ct_abs_strv_parse(struct json_object *obj, const char *where, const char *key,
-		      char ***out, struct vs_err *e)
+int ct_abs_strv_parse(struct json_object *obj, const char *where, const char *key, char ***out,
+		      struct vs_err *e)
 {
 	autostrv char **v = NULL;
 

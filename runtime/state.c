@@ -30,12 +30,12 @@ int ct_state_check_id(const char *id, struct vs_err *e)
 	for (const char *p = id; *p; p++) {
 		char c = *p;
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '-' ||
-		      c == '.'))
-			return vs_fail(e, 0,
-				       "invalid container id \"%s\": only letters, digits and _+-. are allowed",
-				       id);
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '+' || c == '-' || c == '.'))
+			return vs_fail(
+				e, 0,
+				"invalid container id \"%s\": only letters, digits and _+-. are allowed",
+				id);
 	}
 	return 0;
 }
@@ -84,8 +84,7 @@ static char *dup_or_empty(const char *s)
 	return r;
 }
 
-int ct_state_load(const char *root, const char *id, struct ct_state **out,
-		  struct vs_err *e)
+int ct_state_load(const char *root, const char *id, struct ct_state **out, struct vs_err *e)
 {
 	autofree char *dir = NULL, *path = NULL, *buf = NULL;
 	size_t len;
@@ -272,16 +271,11 @@ enum ct_status ct_state_status(const struct ct_state *s)
 const char *ct_status_name(enum ct_status st)
 {
 	switch (st) {
-	case CT_CREATING:
-		return "creating";
-	case CT_CREATED:
-		return "created";
-	case CT_RUNNING:
-		return "running";
-	case CT_PAUSED:
-		return "paused";
-	case CT_STOPPED:
-		return "stopped";
+	case CT_CREATING: return "creating";
+	case CT_CREATED: return "created";
+	case CT_RUNNING: return "running";
+	case CT_PAUSED: return "paused";
+	case CT_STOPPED: return "stopped";
 	}
 	return "unknown";
 }
@@ -308,7 +302,8 @@ char *ct_state_json_string(const struct ct_state *s, enum ct_status st, bool pre
 {
 	autojson struct json_object *j = ct_state_to_json(s, st);
 	const char *str = json_object_to_json_string_ext(
-		j, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE
+		j, pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+				    JSON_C_TO_STRING_NOSLASHESCAPE
 			  : JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char *r = strdup(str);
 

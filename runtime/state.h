@@ -20,23 +20,23 @@
 #include "vessel/err.h"
 
 #define CT_STATE_VERSION 1
-#define CT_DEFAULT_ROOT "/run/vessel-runtime"
-#define CT_EXEC_FIFO "exec.fifo"
+#define CT_DEFAULT_ROOT	 "/run/vessel-runtime"
+#define CT_EXEC_FIFO	 "exec.fifo"
 
 enum ct_status { CT_CREATING, CT_CREATED, CT_RUNNING, CT_PAUSED, CT_STOPPED };
 
 struct ct_state {
 	char *id;
-	char *dir;		/* <root>/<id> */
-	char *bundle;		/* absolute */
-	char *rootfs;		/* absolute */
-	pid_t pid;		/* host pid of the container's init */
-	unsigned long long start_time;	/* /proc/<pid>/stat field 22 */
-	char *created;		/* RFC 3339, UTC */
-	char *owner;		/* user name of the creator ("" if unknown) */
+	char *dir;		       /* <root>/<id> */
+	char *bundle;		       /* absolute */
+	char *rootfs;		       /* absolute */
+	pid_t pid;		       /* host pid of the container's init */
+	unsigned long long start_time; /* /proc/<pid>/stat field 22 */
+	char *created;		       /* RFC 3339, UTC */
+	char *owner;		       /* user name of the creator ("" if unknown) */
 	char *cgroup_path;
 	bool systemd_cgroup;
-	struct json_object *annotations;	/* object, owned */
+	struct json_object *annotations; /* object, owned */
 };
 
 /* runc's rule: letters, digits, '_', '+', '-', '.'; not "." or "..". */
@@ -50,8 +50,7 @@ char *ct_state_dir(const char *root, const char *id);
 int ct_state_dir_create(const char *root, const char *id, struct vs_err *e);
 
 /* Loads <root>/<id>/state.json; an unknown id is "container ID does not exist". */
-int ct_state_load(const char *root, const char *id, struct ct_state **out,
-		  struct vs_err *e);
+int ct_state_load(const char *root, const char *id, struct ct_state **out, struct vs_err *e);
 /* Parses a state.json buffer (what names it in errors); dir becomes s->dir. */
 int ct_state_parse(const char *what, const char *buf, size_t len, const char *dir,
 		   struct ct_state **out, struct vs_err *e);

@@ -25,19 +25,19 @@ static bool has_ns(const struct ct_spec *s, enum ct_ns_type t)
  * runtime-spec config-linux.md "Sysctl" asks runtimes to check.
  */
 static const struct {
-	const char *key;	/* exact key, or a prefix when it ends in '.' or '*' */
+	const char *key; /* exact key, or a prefix when it ends in '.' or '*' */
 	enum ct_ns_type ns;
 	const char *ns_name;
 } scoped[] = {
-	{ "kernel.msg*", CT_NS_IPC, "ipc" },
-	{ "kernel.sem", CT_NS_IPC, "ipc" },
-	{ "kernel.sem_next_id", CT_NS_IPC, "ipc" },
-	{ "kernel.shm*", CT_NS_IPC, "ipc" },
-	{ "fs.mqueue.", CT_NS_IPC, "ipc" },
-	{ "net.", CT_NS_NET, "network" },
-	{ "kernel.hostname", CT_NS_UTS, "uts" },
-	{ "kernel.domainname", CT_NS_UTS, "uts" },
-	{ "user.", CT_NS_USER, "user" },
+	{"kernel.msg*", CT_NS_IPC, "ipc"},
+	{"kernel.sem", CT_NS_IPC, "ipc"},
+	{"kernel.sem_next_id", CT_NS_IPC, "ipc"},
+	{"kernel.shm*", CT_NS_IPC, "ipc"},
+	{"fs.mqueue.", CT_NS_IPC, "ipc"},
+	{"net.", CT_NS_NET, "network"},
+	{"kernel.hostname", CT_NS_UTS, "uts"},
+	{"kernel.domainname", CT_NS_UTS, "uts"},
+	{"user.", CT_NS_USER, "user"},
 };
 
 static bool key_matches(const char *key, const char *pat)
@@ -99,23 +99,25 @@ int ct_sysctl_check(const struct ct_spec *s, struct vs_err *e)
 		bool known = false;
 
 		if (ct_sysctl_path(key, path, sizeof(path)) < 0)
-			return vs_fail(e, EINVAL, "config.json: linux.sysctl: \"%s\": not a valid key",
-				       key);
+			return vs_fail(e, EINVAL,
+				       "config.json: linux.sysctl: \"%s\": not a valid key", key);
 		dotted(key, dot, sizeof(dot));
 		for (size_t k = 0; k < sizeof(scoped) / sizeof(scoped[0]); k++) {
 			if (!key_matches(dot, scoped[k].key))
 				continue;
 			known = true;
 			if (!has_ns(s, scoped[k].ns))
-				return vs_fail(e, EINVAL,
-					       "config.json: linux.sysctl: \"%s\": needs a %s namespace",
-					       key, scoped[k].ns_name);
+				return vs_fail(
+					e, EINVAL,
+					"config.json: linux.sysctl: \"%s\": needs a %s namespace",
+					key, scoped[k].ns_name);
 			break;
 		}
 		if (!known)
-			return vs_fail(e, EINVAL,
-				       "config.json: linux.sysctl: \"%s\": not namespaced, it would change the host",
-				       key);
+			return vs_fail(
+				e, EINVAL,
+				"config.json: linux.sysctl: \"%s\": not namespaced, it would change the host",
+				key);
 	}
 	return 0;
 }
@@ -134,8 +136,8 @@ int ct_sysctl_apply(const struct ct_spec *s, struct vs_err *e)
 		size_t n = strlen(kv->value);
 
 		if (fd < 0)
-			return vs_fail_errno(e, "config.json: linux.sysctl: \"%s\": open %s", kv->key,
-					     path);
+			return vs_fail_errno(e, "config.json: linux.sysctl: \"%s\": open %s",
+					     kv->key, path);
 		ssize_t w = write(fd, kv->value, n);
 
 		/* /proc/sys takes a value in one write(); a short one is a failure */
