@@ -177,7 +177,8 @@ int ct_cmd_delete(const struct ct_global *g, int argc, char **argv)
 	return 0;
 }
 
-int ct_cmd_pause(const struct ct_global *g, int argc, char **argv)
+/* pause and resume take the same command line: ID alone */
+static int freeze_cmd(const struct ct_global *g, int argc, char **argv, bool pause)
 {
 	static const struct option opts[] = {{0}};
 	const char *pos[1] = {0};
@@ -186,21 +187,17 @@ int ct_cmd_pause(const struct ct_global *g, int argc, char **argv)
 
 	if (parse_id(argc, argv, opts, "", &flags, 1, pos))
 		return 1;
-	if (ct_container_pause(g->root, pos[0], true, &e) < 0)
+	if (ct_container_pause(g->root, pos[0], pause, &e) < 0)
 		return ct_cli_fail(&e);
 	return 0;
 }
 
+int ct_cmd_pause(const struct ct_global *g, int argc, char **argv)
+{
+	return freeze_cmd(g, argc, argv, true);
+}
+
 int ct_cmd_resume(const struct ct_global *g, int argc, char **argv)
 {
-	static const struct option opts[] = {{0}};
-	const char *pos[1] = {0};
-	struct vs_err e = {0};
-	int flags = 0;
-
-	if (parse_id(argc, argv, opts, "", &flags, 1, pos))
-		return 1;
-	if (ct_container_pause(g->root, pos[0], false, &e) < 0)
-		return ct_cli_fail(&e);
-	return 0;
+	return freeze_cmd(g, argc, argv, false);
 }
