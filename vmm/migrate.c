@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "vessel/cleanup.h"
+#include "vessel/le.h"
 #include "vessel/crc32c.h"
 #include "vessel/fs.h"
 #include "vmm/migrate.h"
@@ -58,28 +59,6 @@ static const char *frame_name(uint32_t t)
 	return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -116,10 +95,10 @@ static int send_frame2(int fd, uint32_t type, const void *a, size_t alen, const 
 {
 	uint8_t h[16];
 
-	put32(h, type);
-	put32(h + 4, (uint32_t)(alen + blen));
-	put32(h + 8, vs_crc32c(vs_crc32c(0, a, alen), b, blen));
-	put32(h + 12, vs_crc32c(0, h, 12));
+	vs_le_put32(h, type);
+	vs_le_put32(h + 4, (uint32_t)(alen + blen));
+	vs_le_put32(h + 8, vs_crc32c(vs_crc32c(0, a, alen), b, blen));
+	vs_le_put32(h + 12, vs_crc32c(0, h, 12));
 	if (write_full(fd, h, sizeof(h)) < 0 || write_full(fd, a, alen) < 0 ||
 	    write_full(fd, b, blen) < 0)
 		return vs_fail_errno(e, "migration: sending the %s frame", frame_name(type));
@@ -150,11 +129,11 @@ static int recv_frame(int fd, struct frame *f, struct vs_err *e)
 		return vs_fail(e, EPIPE, "migration: stream ended %s",
 			       n ? "inside a frame header (truncated)"
 				 : "early (connection closed)");
-	if (vs_crc32c(0, h, 12) != get32(h + 12))
+	if (vs_crc32c(0, h, 12) != vs_le_get32(h + 12))
 		return vs_fail(e, EINVAL,
 			       "migration: frame header checksum mismatch: corrupt stream");
-	f->type = get32(h);
-	f->len = get32(h + 4);
+	f->type = vs_le_get32(h);
+	f->len = vs_le_get32(h + 4);
 	if (f->len > VM_MIGRATE_MAX_FRAME)
 		return vs_fail(e, EINVAL, "migration: %s frame of %u bytes, at most %u",
 			       frame_name(f->type), f->len, VM_MIGRATE_MAX_FRAME);
@@ -172,7 +151,7 @@ static int recv_frame(int fd, struct frame *f, struct vs_err *e)
 			       frame_name(f->type));
 	}
 	f->data[f->len] = 0;
-	if (vs_crc32c(0, f->data, f->len) != get32(h + 8)) {
+	if (vs_crc32c(0, f->data, f->len) != vs_le_get32(h + 8)) {
 		free(f->data);
 		f->data = NULL;
 		return vs_fail(e, EINVAL, "migration: %s frame checksum mismatch: corrupt stream",
@@ -237,11 +216,11 @@ static void add_page(struct sender *s, uint64_t i, size_t *len)
 	const uint8_t *p = vm_snapmem_page(s->mem, i);
 
 	if (is_zero(p)) {
-		put64(s->buf + *len, i | ZERO_FLAG);
+		vs_le_put64(s->buf + *len, i | ZERO_FLAG);
 		*len += 8;
 		s->st->zero_pages++;
 	} else {
-		put64(s->buf + *len, i);
+		vs_le_put64(s->buf + *len, i);
 		memcpy(s->buf + *len + 8, p, VM_PAGE_SIZE);
 		*len += 8 + VM_PAGE_SIZE;
 		s->st->pages_sent++;
@@ -265,8 +244,8 @@ static int send_round(struct sender *s, uint32_t round, bool final, uint64_t *se
 			n++;
 		}
 		if (count && (count == PAGES_PER_FRAME || i == s->pages)) {
-			put32(s->buf, round);
-			put32(s->buf + 4, count);
+			vs_le_put32(s->buf, round);
+			vs_le_put32(s->buf + 4, count);
 			if (send_frame(s->fd, F_PAGES, s->buf, len, e) < 0)
 				return -1;
 			count = 0;
@@ -275,9 +254,9 @@ static int send_round(struct sender *s, uint32_t round, bool final, uint64_t *se
 	}
 	memset(s->bitmap, 0, s->words * 8);
 	uint8_t end[16];
-	put32(end, round);
-	put32(end + 4, final);
-	put64(end + 8, n);
+	vs_le_put32(end, round);
+	vs_le_put32(end + 4, final);
+	vs_le_put64(end + 8, n);
 	if (send_frame(s->fd, F_ROUND_END, end, sizeof(end), e) < 0)
 		return -1;
 	*sent = n;
@@ -299,9 +278,9 @@ static int handshake_send(struct sender *s, const void *machine, size_t mlen, st
 	struct frame f;
 
 	memcpy(h, VM_MIGRATE_MAGIC, 8);
-	put32(h + 8, VM_MIGRATE_VERSION);
-	put32(h + 12, VM_PAGE_SIZE);
-	put64(h + 16, s->pages);
+	vs_le_put32(h + 8, VM_MIGRATE_VERSION);
+	vs_le_put32(h + 12, VM_PAGE_SIZE);
+	vs_le_put64(h + 16, s->pages);
 	snprintf((char *)h + 24, 32, "%s", "vessel-vmm " VM_VMM_VERSION);
 	if (send_frame(s->fd, F_HELLO, h, sizeof(h), e) < 0)
 		return -1;
@@ -364,9 +343,9 @@ static int send_all(struct sender *s, const void *machine, size_t mlen,
 		autofree uint8_t *pc = malloc(8 + s->words * 8);
 		if (!pc)
 			return vs_fail(e, ENOMEM, "migration: out of memory");
-		put64(pc, left);
+		vs_le_put64(pc, left);
 		for (uint64_t w = 0; w < s->words; w++)
-			put64(pc + 8 + w * 8, s->bitmap[w]);
+			vs_le_put64(pc + 8 + w * 8, s->bitmap[w]);
 		if (send_frame(s->fd, F_POSTCOPY, pc, 8 + s->words * 8, e) < 0)
 			return -1;
 		s->postcopy = true;
@@ -414,7 +393,7 @@ static int postcopy_serve(struct sender *s, struct vs_err *e)
 			struct frame f;
 			if (expect(s->fd, F_PAGE_REQ, &f, "destination", e) < 0)
 				return -1;
-			uint64_t idx = f.len == 8 ? get64(f.data) : UINT64_MAX;
+			uint64_t idx = f.len == 8 ? vs_le_get64(f.data) : UINT64_MAX;
 			free(f.data);
 			if (idx >= s->pages)
 				return vs_fail(e, EPROTO,
@@ -437,15 +416,15 @@ static int postcopy_serve(struct sender *s, struct vs_err *e)
 		}
 		if (!count)
 			continue;
-		put32(s->buf, PC_ROUND);
-		put32(s->buf + 4, count);
+		vs_le_put32(s->buf, PC_ROUND);
+		vs_le_put32(s->buf + 4, count);
 		if (send_frame(s->fd, F_PAGES, s->buf, len, e) < 0)
 			return -1;
 		left -= count;
 		s->st->postcopy_pages += count;
 	}
 	uint8_t end[8];
-	put64(end, total);
+	vs_le_put64(end, total);
 	return send_frame(s->fd, F_POSTCOPY_END, end, sizeof(end), e);
 }
 
@@ -571,7 +550,7 @@ static int pc_fetch(void *opaque, uint64_t off, void *dst, size_t page)
 		struct vs_err ignore;
 
 		pc->requested[idx / 64] |= 1ull << (idx % 64);
-		put64(req, idx);
+		vs_le_put64(req, idx);
 		pthread_mutex_unlock(&pc->m);
 		pthread_mutex_lock(&pc->wlock);
 		send_frame(pc->fd, F_PAGE_REQ, req, sizeof(req), &ignore);
@@ -620,16 +599,16 @@ static int pc_pages(struct vm_postcopy *pc, const struct frame *f, struct vs_err
 {
 	const uint8_t *p = f->data, *end = f->data + f->len;
 
-	if (f->len < 8 || get32(p) != PC_ROUND)
+	if (f->len < 8 || vs_le_get32(p) != PC_ROUND)
 		return vs_fail(e, EPROTO, "migration: post-copy pages frame out of place");
-	uint32_t count = get32(p + 4);
+	uint32_t count = vs_le_get32(p + 4);
 	if (count == 0 || count > PAGES_PER_FRAME)
 		return vs_fail(e, EPROTO, "migration: pages frame with %u pages", count);
 	p += 8;
 	for (uint32_t i = 0; i < count; i++) {
 		if (end - p < 8)
 			return vs_fail(e, EPROTO, "migration: post-copy pages frame cut short");
-		uint64_t v = get64(p), idx = v & ~ZERO_FLAG;
+		uint64_t v = vs_le_get64(p), idx = v & ~ZERO_FLAG;
 		const uint8_t *data = NULL;
 		p += 8;
 		if (idx >= pc->pages)
@@ -794,20 +773,20 @@ static int recv_hello(struct receiver *r, struct vs_err *e)
 	autofree uint8_t *d = f.data;
 	if (f.len != HELLO_LEN || memcmp(d, VM_MIGRATE_MAGIC, 8))
 		return vs_fail(e, EPROTO, "migration: not a Vessel migration stream (bad hello)");
-	if (get32(d + 8) != VM_MIGRATE_VERSION)
+	if (vs_le_get32(d + 8) != VM_MIGRATE_VERSION)
 		return vs_fail(e, EPROTO,
 			       "migration: the source speaks protocol version %u, this vessel-vmm "
 			       "speaks %u",
-			       get32(d + 8), VM_MIGRATE_VERSION);
-	if (get32(d + 12) != VM_PAGE_SIZE)
-		return vs_fail(e, EPROTO, "migration: page size %u, expected %u", get32(d + 12),
-			       VM_PAGE_SIZE);
-	r->pages = get64(d + 16);
+			       vs_le_get32(d + 8), VM_MIGRATE_VERSION);
+	if (vs_le_get32(d + 12) != VM_PAGE_SIZE)
+		return vs_fail(e, EPROTO, "migration: page size %u, expected %u",
+			       vs_le_get32(d + 12), VM_PAGE_SIZE);
+	r->pages = vs_le_get64(d + 16);
 	if (r->pages == 0 || r->pages > (1ull << 28))
 		return vs_fail(e, EPROTO, "migration: %llu pages is out of range",
 			       (unsigned long long)r->pages);
 	uint8_t ok[4];
-	put32(ok, VM_MIGRATE_VERSION);
+	vs_le_put32(ok, VM_MIGRATE_VERSION);
 	if (send_frame(r->fd, F_HELLO_OK, ok, sizeof(ok), e) < 0)
 		return -1;
 	if (expect(r->fd, F_MACHINE, &f, "source", e) < 0)
@@ -831,10 +810,10 @@ static int apply_pages(struct receiver *r, const struct frame *f, uint32_t round
 
 	if (f->len < 8)
 		return vs_fail(e, EPROTO, "migration: short pages frame");
-	if (get32(p) != round)
-		return vs_fail(e, EPROTO, "migration: pages of round %u during round %u", get32(p),
-			       round);
-	uint32_t count = get32(p + 4);
+	if (vs_le_get32(p) != round)
+		return vs_fail(e, EPROTO, "migration: pages of round %u during round %u",
+			       vs_le_get32(p), round);
+	uint32_t count = vs_le_get32(p + 4);
 	if (count == 0 || count > PAGES_PER_FRAME)
 		return vs_fail(e, EPROTO, "migration: pages frame with %u pages", count);
 	p += 8;
@@ -842,7 +821,7 @@ static int apply_pages(struct receiver *r, const struct frame *f, uint32_t round
 		if (end - p < 8)
 			return vs_fail(e, EPROTO,
 				       "migration: pages frame shorter than its %u pages", count);
-		uint64_t v = get64(p), idx = v & ~ZERO_FLAG;
+		uint64_t v = vs_le_get64(p), idx = v & ~ZERO_FLAG;
 		p += 8;
 		if (idx >= r->pages)
 			return vs_fail(e, EPROTO,
@@ -891,16 +870,17 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 				return -1;
 			break;
 		case F_ROUND_END:
-			if (final_done || f.len != 16 || get32(d) != round || get32(d + 4) > 1)
+			if (final_done || f.len != 16 || vs_le_get32(d) != round ||
+			    vs_le_get32(d + 4) > 1)
 				return vs_fail(e, EPROTO, "migration: bad end of round %u", round);
-			if (get64(d + 8) != in_round)
+			if (vs_le_get64(d + 8) != in_round)
 				return vs_fail(
 					e, EPROTO,
 					"migration: round %u: %llu pages received, the source "
 					"sent %llu",
 					round, (unsigned long long)in_round,
-					(unsigned long long)get64(d + 8));
-			if (get32(d + 4)) {
+					(unsigned long long)vs_le_get64(d + 8));
+			if (vs_le_get32(d + 4)) {
 				final_done = true;
 				r->st->final_pages = in_round;
 			}
@@ -925,10 +905,10 @@ static int recv_all(struct receiver *r, struct vs_err *e)
 			if (!r->pc_bitmap)
 				return vs_fail(e, ENOMEM, "migration: out of memory");
 			for (uint64_t w = 0; w < words; w++) {
-				r->pc_bitmap[w] = get64(d + 8 + w * 8);
+				r->pc_bitmap[w] = vs_le_get64(d + 8 + w * 8);
 				n += (uint64_t)__builtin_popcountll(r->pc_bitmap[w]);
 			}
-			if (n != get64(d) ||
+			if (n != vs_le_get64(d) ||
 			    (r->pages % 64 && r->pc_bitmap[words - 1] >> (r->pages % 64)))
 				return vs_fail(e, EPROTO,
 					       "migration: post-copy bitmap disagrees with "

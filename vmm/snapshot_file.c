@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vessel/cleanup.h"
+#include "vessel/le.h"
 #include "vessel/crc32c.h"
 #include "vessel/fs.h"
 #include "vmm/snapshot_file.h"
@@ -22,28 +23,6 @@
  */
 #define HDR_LEN 64u
 #define ENT_LEN 48u
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = v >> (8 * i);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 void vm_snap_writer_init(struct vm_snap_writer *w)
 {
@@ -112,25 +91,25 @@ int vm_snap_writer_write(struct vm_snap_writer *w, const char *path, const char 
 		return vs_fail(e, ENOMEM, "snapshot %s: out of memory", path);
 
 	memcpy(buf, VM_SNAP_MAGIC, 8);
-	put32(buf + 8, VM_SNAP_FORMAT_VERSION);
-	put32(buf + 12, w->nr);
+	vs_le_put32(buf + 8, VM_SNAP_FORMAT_VERSION);
+	vs_le_put32(buf + 12, w->nr);
 	strncpy((char *)buf + 16, vmm_version, 31);
-	put64(buf + 48, total);
+	vs_le_put64(buf + 48, total);
 	off = align8(table_end);
 	for (uint32_t i = 0; i < w->nr; i++) {
 		uint8_t *ent = buf + HDR_LEN + (uint64_t)i * ENT_LEN;
 
 		memcpy(ent, w->sec[i].name, VM_SNAP_NAME_MAX);
-		put64(ent + 24, off);
-		put64(ent + 32, w->sec[i].len);
-		put32(ent + 40, vs_crc32c(0, w->sec[i].data, w->sec[i].len));
+		vs_le_put64(ent + 24, off);
+		vs_le_put64(ent + 32, w->sec[i].len);
+		vs_le_put32(ent + 40, vs_crc32c(0, w->sec[i].data, w->sec[i].len));
 		if (w->sec[i].len)
 			memcpy(buf + off, w->sec[i].data, w->sec[i].len);
 		off = align8(off + w->sec[i].len);
 	}
 	crc = vs_crc32c(0, buf, 60);
 	crc = vs_crc32c(crc, buf + HDR_LEN, table_end - HDR_LEN);
-	put32(buf + 60, crc);
+	vs_le_put32(buf + 60, crc);
 	if (vs_write_file_atomic(path, buf, total, 0600, e) < 0)
 		return vs_err_prefix(e, "snapshot");
 	return 0;
@@ -149,25 +128,26 @@ int vm_snap_parse(const char *what, uint8_t *buf, uint64_t len, struct vm_snap *
 			       (unsigned long long)len);
 	if (memcmp(buf, VM_SNAP_MAGIC, 8))
 		return vs_fail(e, EINVAL, "%s: not a Vessel snapshot (bad magic)", what);
-	if (get32(buf + 8) != VM_SNAP_FORMAT_VERSION)
+	if (vs_le_get32(buf + 8) != VM_SNAP_FORMAT_VERSION)
 		return vs_fail(e, EINVAL,
 			       "%s: snapshot format version %u, this vessel-vmm reads version %u",
-			       what, get32(buf + 8), VM_SNAP_FORMAT_VERSION);
-	nr = get32(buf + 12);
+			       what, vs_le_get32(buf + 8), VM_SNAP_FORMAT_VERSION);
+	nr = vs_le_get32(buf + 12);
 	if (nr > VM_SNAP_MAX_SECTIONS)
 		return vs_fail(e, EINVAL, "%s: %u sections, at most %u allowed", what, nr,
 			       VM_SNAP_MAX_SECTIONS);
-	if (get64(buf + 48) != len)
+	if (vs_le_get64(buf + 48) != len)
 		return vs_fail(e, EINVAL,
 			       "%s: file is %llu bytes, header says %llu: truncated or "
 			       "extended",
-			       what, (unsigned long long)len, (unsigned long long)get64(buf + 48));
+			       what, (unsigned long long)len,
+			       (unsigned long long)vs_le_get64(buf + 48));
 	table_end = HDR_LEN + (uint64_t)nr * ENT_LEN;
 	if (table_end > len)
 		return vs_fail(e, EINVAL, "%s: section table runs past the end of the file", what);
 	crc = vs_crc32c(0, buf, 60);
 	crc = vs_crc32c(crc, buf + HDR_LEN, table_end - HDR_LEN);
-	if (crc != get32(buf + 60))
+	if (crc != vs_le_get32(buf + 60))
 		return vs_fail(e, EINVAL, "%s: header checksum mismatch: file is corrupt", what);
 
 	sec = calloc(nr ? nr : 1, sizeof(*sec));
@@ -176,7 +156,7 @@ int vm_snap_parse(const char *what, uint8_t *buf, uint64_t len, struct vm_snap *
 	prev_end = table_end;
 	for (uint32_t i = 0; i < nr; i++) {
 		const uint8_t *ent = buf + HDR_LEN + (uint64_t)i * ENT_LEN;
-		uint64_t off = get64(ent + 24), slen = get64(ent + 32);
+		uint64_t off = vs_le_get64(ent + 24), slen = vs_le_get64(ent + 32);
 
 		if (memchr(ent, '\0', VM_SNAP_NAME_MAX) == NULL || ent[0] == '\0') {
 			free(sec);
@@ -198,7 +178,7 @@ int vm_snap_parse(const char *what, uint8_t *buf, uint64_t len, struct vm_snap *
 				return -1;
 			}
 		}
-		if (vs_crc32c(0, buf + off, slen) != get32(ent + 40)) {
+		if (vs_crc32c(0, buf + off, slen) != vs_le_get32(ent + 40)) {
 			vs_fail(e, EINVAL, "%s: section \"%s\": checksum mismatch: file is corrupt",
 				what, sec[i].name);
 			free(sec);

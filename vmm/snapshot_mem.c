@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vessel/cleanup.h"
+#include "vessel/le.h"
 #include "vessel/crc32c.h"
 #include "vessel/fs.h"
 #include "vmm/snapshot_mem.h"
@@ -21,28 +22,6 @@
 #define FULL_HDR_USED 44u
 #define DIFF_HDR_LEN  56u
 #define MAX_PAGES     (1ull << 28) /* 1 TiB of guest RAM */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 void vm_snapmem_layout_of(const struct vm_memory *m, struct vm_snapmem_layout *l)
 {
@@ -202,12 +181,12 @@ int vm_snapmem_write_full(const struct vm_memory *m, const char *path, uint64_t 
 	if (tmp_open(&t, path, e) < 0)
 		return -1;
 	memcpy(hdr, FULL_MAGIC, 8);
-	put32(hdr + 8, VM_SNAPMEM_VERSION);
-	put32(hdr + 12, VM_PAGE_SIZE);
-	put64(hdr + 16, pages);
-	put64(hdr + 24, id);
-	put64(hdr + 32, 0);
-	put32(hdr + 40, vs_crc32c(0, hdr, 40));
+	vs_le_put32(hdr + 8, VM_SNAPMEM_VERSION);
+	vs_le_put32(hdr + 12, VM_PAGE_SIZE);
+	vs_le_put64(hdr + 16, pages);
+	vs_le_put64(hdr + 24, id);
+	vs_le_put64(hdr + 32, 0);
+	vs_le_put32(hdr + 40, vs_crc32c(0, hdr, 40));
 	if (pwrite_all(t.fd, hdr, sizeof(hdr), 0) < 0)
 		goto fail_io;
 	/* runs of non-zero pages in one write; zero pages stay holes */
@@ -261,14 +240,14 @@ int vm_snapmem_write_diff(const struct vm_memory *m, const uint64_t *bitmap, con
 		uint64_t v = bitmap[w];
 		if (w == words - 1 && pages % 64)
 			v &= (1ull << (pages % 64)) - 1; /* no bits past the end */
-		put64(bm + w * 8, v);
+		vs_le_put64(bm + w * 8, v);
 		dirty += (uint64_t)__builtin_popcountll(v);
 	}
 	if (tmp_open(&t, path, e) < 0)
 		return -1;
 	off = DIFF_HDR_LEN + words * 8;
 	for (uint64_t i = 0; i < pages; i++) {
-		if (!(get64(bm + (i / 64) * 8) >> (i % 64) & 1))
+		if (!(vs_le_get64(bm + (i / 64) * 8) >> (i % 64) & 1))
 			continue;
 		const uint8_t *p = vm_snapmem_page(m, i);
 		dcrc = vs_crc32c(dcrc, p, VM_PAGE_SIZE);
@@ -277,14 +256,14 @@ int vm_snapmem_write_diff(const struct vm_memory *m, const uint64_t *bitmap, con
 		off += VM_PAGE_SIZE;
 	}
 	memcpy(hdr, DIFF_MAGIC, 8);
-	put32(hdr + 8, VM_SNAPMEM_VERSION);
-	put32(hdr + 12, VM_PAGE_SIZE);
-	put64(hdr + 16, pages);
-	put64(hdr + 24, id);
-	put64(hdr + 32, parent);
-	put64(hdr + 40, dirty);
-	put32(hdr + 48, dcrc);
-	put32(hdr + 52, vs_crc32c(vs_crc32c(0, hdr, 52), bm, words * 8));
+	vs_le_put32(hdr + 8, VM_SNAPMEM_VERSION);
+	vs_le_put32(hdr + 12, VM_PAGE_SIZE);
+	vs_le_put64(hdr + 16, pages);
+	vs_le_put64(hdr + 24, id);
+	vs_le_put64(hdr + 32, parent);
+	vs_le_put64(hdr + 40, dirty);
+	vs_le_put32(hdr + 48, dcrc);
+	vs_le_put32(hdr + 52, vs_crc32c(vs_crc32c(0, hdr, 52), bm, words * 8));
 	if (pwrite_all(t.fd, hdr, sizeof(hdr), 0) < 0 ||
 	    pwrite_all(t.fd, bm, words * 8, DIFF_HDR_LEN) < 0)
 		goto fail_io;
@@ -327,20 +306,20 @@ static int read_header(const char *path, struct vm_snapmem_info *info, uint8_t *
 		return vs_fail(e, EINVAL, "memory file %s: not a Vessel memory file (bad magic)",
 			       path);
 	}
-	if (get32(hdr + 8) != VM_SNAPMEM_VERSION)
+	if (vs_le_get32(hdr + 8) != VM_SNAPMEM_VERSION)
 		return vs_fail(e, EINVAL, "memory file %s: version %u, this vessel-vmm reads %u",
-			       path, get32(hdr + 8), VM_SNAPMEM_VERSION);
-	if (get32(hdr + 12) != VM_PAGE_SIZE)
+			       path, vs_le_get32(hdr + 8), VM_SNAPMEM_VERSION);
+	if (vs_le_get32(hdr + 12) != VM_PAGE_SIZE)
 		return vs_fail(e, EINVAL, "memory file %s: page size %u, expected %u", path,
-			       get32(hdr + 12), VM_PAGE_SIZE);
-	info->pages = get64(hdr + 16);
-	info->id = get64(hdr + 24);
-	info->parent = get64(hdr + 32);
+			       vs_le_get32(hdr + 12), VM_PAGE_SIZE);
+	info->pages = vs_le_get64(hdr + 16);
+	info->id = vs_le_get64(hdr + 24);
+	info->parent = vs_le_get64(hdr + 32);
 	if (info->pages == 0 || info->pages > MAX_PAGES)
 		return vs_fail(e, EINVAL, "memory file %s: %llu pages is out of range", path,
 			       (unsigned long long)info->pages);
 	if (!info->is_diff) {
-		if (vs_crc32c(0, hdr, 40) != get32(hdr + 40))
+		if (vs_crc32c(0, hdr, 40) != vs_le_get32(hdr + 40))
 			return vs_fail(e, EINVAL, "memory file %s: header checksum mismatch", path);
 		if (info->file_len != VM_SNAPMEM_HDR + info->pages * VM_PAGE_SIZE)
 			return vs_fail(e, EINVAL,
@@ -352,17 +331,17 @@ static int read_header(const char *path, struct vm_snapmem_info *info, uint8_t *
 		uint64_t words = (info->pages + 63) / 64, n = 0;
 		autofree uint8_t *bm = malloc(words * 8);
 
-		info->dirty = get64(hdr + 40);
+		info->dirty = vs_le_get64(hdr + 40);
 		if (!bm)
 			return vs_fail(e, ENOMEM, "memory file %s: out of memory", path);
 		if (vs_read_all(fd, bm, words * 8) != (ssize_t)(words * 8))
 			return vs_fail(e, EINVAL, "memory diff %s: truncated bitmap", path);
-		if (vs_crc32c(vs_crc32c(0, hdr, 52), bm, words * 8) != get32(hdr + 52))
+		if (vs_crc32c(vs_crc32c(0, hdr, 52), bm, words * 8) != vs_le_get32(hdr + 52))
 			return vs_fail(e, EINVAL, "memory diff %s: header checksum mismatch", path);
 		for (uint64_t w = 0; w < words; w++)
-			n += (uint64_t)__builtin_popcountll(get64(bm + w * 8));
+			n += (uint64_t)__builtin_popcountll(vs_le_get64(bm + w * 8));
 		if (n != info->dirty ||
-		    (info->pages % 64 && get64(bm + (words - 1) * 8) >> (info->pages % 64)))
+		    (info->pages % 64 && vs_le_get64(bm + (words - 1) * 8) >> (info->pages % 64)))
 			return vs_fail(e, EINVAL,
 				       "memory diff %s: bitmap disagrees with its header", path);
 		if (info->file_len != DIFF_HDR_LEN + words * 8 + n * VM_PAGE_SIZE)
@@ -373,7 +352,7 @@ static int read_header(const char *path, struct vm_snapmem_info *info, uint8_t *
 				path, (unsigned long long)info->file_len,
 				(unsigned long long)(DIFF_HDR_LEN + words * 8 + n * VM_PAGE_SIZE));
 		if (dcrc)
-			*dcrc = get32(hdr + 48);
+			*dcrc = vs_le_get32(hdr + 48);
 		if (bm_out)
 			*bm_out = vs_steal_ptr(bm);
 	}
@@ -457,7 +436,7 @@ int vm_snapmem_apply_diff(const struct vm_memory *m, const char *path, uint64_t 
 	uint64_t words = (info.pages + 63) / 64;
 	uint64_t off = DIFF_HDR_LEN + words * 8;
 	for (uint64_t i = 0; i < info.pages; i++) {
-		if (!(get64(bm + (i / 64) * 8) >> (i % 64) & 1))
+		if (!(vs_le_get64(bm + (i / 64) * 8) >> (i % 64) & 1))
 			continue;
 		uint8_t *p = vm_snapmem_page(m, i);
 		if (pread(fd, p, VM_PAGE_SIZE, (off_t)off) != VM_PAGE_SIZE)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/layout.h"
+#include "vessel/le.h"
 #include "vmm/pci.h"
 #include "vmm/x86/acpi.h"
 #include "vmm/x86/aml.h"
@@ -20,24 +21,6 @@ struct tables {
 	uint8_t *buf;
 	uint64_t size, gpa, off;
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 static uint8_t sum8(const uint8_t *p, size_t n)
 {
@@ -76,13 +59,13 @@ static uint8_t *alloc(struct tables *t, uint64_t len, uint64_t *gpa, const char 
 static void header(uint8_t *p, const char *sig, uint32_t len, uint8_t rev)
 {
 	memcpy(p, sig, 4);
-	put32(p + 4, len);
+	vs_le_put32(p + 4, len);
 	p[8] = rev;
 	memcpy(p + 10, OEM_ID, 6);
 	memcpy(p + 16, OEM_TABLE_ID, 8);
-	put32(p + 24, 1); /* OEM revision */
+	vs_le_put32(p + 24, 1); /* OEM revision */
 	memcpy(p + 28, CREATOR_ID, 4);
-	put32(p + 32, 1); /* creator revision */
+	vs_le_put32(p + 32, 1); /* creator revision */
 }
 
 static void finish(uint8_t *p, uint32_t len)
@@ -98,7 +81,7 @@ static void gas_io(uint8_t *p, uint8_t bits, uint8_t access, uint64_t port)
 	p[1] = bits;
 	p[2] = 0;
 	p[3] = access; /* 1 byte, 2 word, 3 dword; 0 undefined */
-	put64(p + 4, port);
+	vs_le_put64(p + 4, port);
 }
 
 /* --- DSDT ----------------------------------------------------------------- */
@@ -108,8 +91,8 @@ static void aml_res_mem32_fixed(struct aml *a, uint32_t base, uint32_t len)
 	/* Memory32Fixed (§6.4.3.4): large item 0x86, read-write */
 	uint8_t d[12] = {0x86, 9, 0, 1};
 
-	put32(d + 4, base);
-	put32(d + 8, len);
+	vs_le_put32(d + 4, base);
+	vs_le_put32(d + 8, len);
 	aml_bytes(a, d, sizeof(d));
 }
 
@@ -288,7 +271,7 @@ static int build_facs(struct tables *t, uint64_t *gpa, struct vs_err *e)
 	if (!p)
 		return -1;
 	memcpy(p, "FACS", 4);
-	put32(p + 4, 64);
+	vs_le_put32(p + 4, 64);
 	p[32] = 2; /* version */
 	return 0;
 }
@@ -301,24 +284,25 @@ static int build_fadt(struct tables *t, uint64_t dsdt, uint64_t facs, uint64_t *
 	if (!p)
 		return -1;
 	header(p, "FACP", FADT_LEN, 6);
-	put32(p + 36, (uint32_t)facs); /* FIRMWARE_CTRL (X_FIRMWARE_CTRL stays 0) */
-	put32(p + 40, (uint32_t)dsdt);
-	put16(p + 46, VM_IRQ_ACPI_SCI); /* SCI_INT */
+	vs_le_put32(p + 36, (uint32_t)facs); /* FIRMWARE_CTRL (X_FIRMWARE_CTRL stays 0) */
+	vs_le_put32(p + 40, (uint32_t)dsdt);
+	vs_le_put16(p + 46, VM_IRQ_ACPI_SCI); /* SCI_INT */
 	/* SMI_CMD 0: no SMM handshake, the machine is always in ACPI mode */
-	put32(p + 56, VM_PORT_ACPI_PM);	    /* PM1a_EVT_BLK */
-	put32(p + 64, VM_PORT_ACPI_PM + 4); /* PM1a_CNT_BLK */
-	p[88] = 4;			    /* PM1_EVT_LEN */
-	p[89] = 2;			    /* PM1_CNT_LEN */
+	vs_le_put32(p + 56, VM_PORT_ACPI_PM);	  /* PM1a_EVT_BLK */
+	vs_le_put32(p + 64, VM_PORT_ACPI_PM + 4); /* PM1a_CNT_BLK */
+	p[88] = 4;				  /* PM1_EVT_LEN */
+	p[89] = 2;				  /* PM1_CNT_LEN */
 	/* no PM timer, no GPE blocks; C2/C3 not supported (latency > max) */
-	put16(p + 96, 101);	       /* P_LVL2_LAT */
-	put16(p + 98, 1001);	       /* P_LVL3_LAT */
+	vs_le_put16(p + 96, 101);      /* P_LVL2_LAT */
+	vs_le_put16(p + 98, 1001);     /* P_LVL3_LAT */
 	p[108] = VM_ACPI_CMOS_CENTURY; /* CENTURY */
-	put16(p + 109, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
-	put32(p + 112, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP);
+	vs_le_put16(p + 109, BOOT_ARCH_LEGACY_DEVICES | BOOT_ARCH_8042 | BOOT_ARCH_VGA_NOT_PRESENT);
+	vs_le_put32(p + 112,
+		    FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON | FADT_F_RESET_REG_SUP);
 	gas_io(p + 116, 8, 1, VM_PORT_ACPI_RESET);   /* RESET_REG */
 	p[128] = 0x06;				     /* RESET_VALUE */
 	p[131] = 3;				     /* minor version: 6.3 */
-	put64(p + 140, dsdt);			     /* X_DSDT */
+	vs_le_put64(p + 140, dsdt);		     /* X_DSDT */
 	gas_io(p + 148, 32, 0, VM_PORT_ACPI_PM);     /* X_PM1a_EVT_BLK */
 	gas_io(p + 172, 16, 0, VM_PORT_ACPI_PM + 4); /* X_PM1a_CNT_BLK */
 	memcpy(p + 268, "VESSELVM", 8);		     /* hypervisor vendor identity */
@@ -337,21 +321,21 @@ static int build_madt(struct tables *t, const struct vm_config *cfg, uint64_t *g
 	if (!p)
 		return -1;
 	header(p, "APIC", len, 5);
-	put32(p + 36, (uint32_t)VM_LAPIC_ADDR);
-	put32(p + 40, 1); /* PCAT_COMPAT: dual 8259s are present */
+	vs_le_put32(p + 36, (uint32_t)VM_LAPIC_ADDR);
+	vs_le_put32(p + 40, 1); /* PCAT_COMPAT: dual 8259s are present */
 	q = p + 44;
 	for (unsigned i = 0; i < cfg->cpus; i++, q += 8) {
 		q[0] = 0; /* Processor Local APIC */
 		q[1] = 8;
-		q[2] = (uint8_t)i; /* ACPI processor UID */
-		q[3] = (uint8_t)i; /* APIC ID */
-		put32(q + 4, 1);   /* enabled */
+		q[2] = (uint8_t)i;     /* ACPI processor UID */
+		q[3] = (uint8_t)i;     /* APIC ID */
+		vs_le_put32(q + 4, 1); /* enabled */
 	}
 	q[0] = 1; /* I/O APIC */
 	q[1] = 12;
 	q[2] = VM_ACPI_IOAPIC_ID;
-	put32(q + 4, (uint32_t)VM_IOAPIC_ADDR);
-	put32(q + 8, 0); /* GSI base */
+	vs_le_put32(q + 4, (uint32_t)VM_IOAPIC_ADDR);
+	vs_le_put32(q + 8, 0); /* GSI base */
 	q += 12;
 	/* Interrupt source overrides: the PIT's IRQ 0 is IOAPIC pin 2; the
 	 * SCI is level-triggered active-high (flags: polarity bits 1-0,
@@ -360,21 +344,21 @@ static int build_madt(struct tables *t, const struct vm_config *cfg, uint64_t *g
 	q[1] = 10;
 	q[2] = 0; /* ISA */
 	q[3] = 0;
-	put32(q + 4, 2);
-	put16(q + 8, 0); /* conforms to the bus */
+	vs_le_put32(q + 4, 2);
+	vs_le_put16(q + 8, 0); /* conforms to the bus */
 	q += 10;
 	q[0] = 2;
 	q[1] = 10;
 	q[2] = 0;
 	q[3] = VM_IRQ_ACPI_SCI;
-	put32(q + 4, VM_IRQ_ACPI_SCI);
-	put16(q + 8, 0x0d); /* active high, level */
+	vs_le_put32(q + 4, VM_IRQ_ACPI_SCI);
+	vs_le_put16(q + 8, 0x0d); /* active high, level */
 	q += 10;
 	/* Local APIC NMI: LINT1 of every processor */
 	q[0] = 4;
 	q[1] = 6;
 	q[2] = 0xff;
-	put16(q + 3, 0);
+	vs_le_put16(q + 3, 0);
 	q[5] = 1;
 	finish(p, len);
 	return 0;
@@ -390,8 +374,8 @@ static int build_mcfg(struct tables *t, uint64_t *gpa, struct vs_err *e)
 	if (!p)
 		return -1;
 	header(p, "MCFG", len, 1);
-	put64(p + 44, VM_PCI_ECAM_BASE);
-	put16(p + 52, 0);				      /* segment */
+	vs_le_put64(p + 44, VM_PCI_ECAM_BASE);
+	vs_le_put16(p + 52, 0);				      /* segment */
 	p[54] = 0;					      /* start bus */
 	p[55] = (uint8_t)(VM_PCI_ECAM_SIZE / (1u << 20) - 1); /* end bus */
 	finish(p, len);
@@ -429,7 +413,7 @@ int vm_acpi_build_buf(uint8_t *buf, uint64_t size, uint64_t gpa, const struct vm
 		return -1;
 	header(rs, "RSDT", HDR_LEN + 4 * n, 1);
 	for (unsigned i = 0; i < n; i++)
-		put32(rs + HDR_LEN + 4 * i, (uint32_t)list[i]);
+		vs_le_put32(rs + HDR_LEN + 4 * i, (uint32_t)list[i]);
 	finish(rs, HDR_LEN + 4 * n);
 
 	xs = alloc(&t, HDR_LEN + 8 * n, &xsdt, "XSDT", e);
@@ -437,16 +421,16 @@ int vm_acpi_build_buf(uint8_t *buf, uint64_t size, uint64_t gpa, const struct vm
 		return -1;
 	header(xs, "XSDT", HDR_LEN + 8 * n, 1);
 	for (unsigned i = 0; i < n; i++)
-		put64(xs + HDR_LEN + 8 * i, list[i]);
+		vs_le_put64(xs + HDR_LEN + 8 * i, list[i]);
 	finish(xs, HDR_LEN + 8 * n);
 
 	/* RSDP (§5.2.5.3): checksum over the first 20 bytes, extended over 36 */
 	memcpy(r, "RSD PTR ", 8);
 	memcpy(r + 9, OEM_ID, 6);
 	r[15] = 2;
-	put32(r + 16, (uint32_t)rsdt);
-	put32(r + 20, 36);
-	put64(r + 24, xsdt);
+	vs_le_put32(r + 16, (uint32_t)rsdt);
+	vs_le_put32(r + 20, 36);
+	vs_le_put64(r + 24, xsdt);
 	r[8] = (uint8_t)(0 - sum8(r, 20));
 	r[32] = (uint8_t)(0 - sum8(r, 36));
 	return 0;

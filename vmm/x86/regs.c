@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "vmm/layout.h"
+#include "vessel/le.h"
 #include "vmm/x86/regs.h"
 
 #define GDT_CODE64  0xa09b /* G, L, P, DPL0, S, execute/read accessed */
@@ -62,12 +63,6 @@ int vm_x86_write_gdt(struct vm_memory *m, enum vm_entry_mode mode, struct vs_err
 	return 0;
 }
 
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (unsigned i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
 int vm_x86_write_page_tables(struct vm_memory *m, struct vs_err *e)
 {
 	uint8_t *pml4 = vm_mem_ptr(m, VM_PML4_ADDR, 4096);
@@ -78,11 +73,12 @@ int vm_x86_write_page_tables(struct vm_memory *m, struct vs_err *e)
 		return vs_fail(e, EINVAL, "boot page tables: guest RAM too small");
 	memset(pml4, 0, 4096);
 	memset(pdpt, 0, 4096);
-	put64(pml4, VM_PDPT_ADDR | 0x3); /* present, writable */
+	vs_le_put64(pml4, VM_PDPT_ADDR | 0x3); /* present, writable */
 	for (uint64_t i = 0; i < 4; i++) {
-		put64(pdpt + 8 * i, (VM_PD_ADDR + i * 4096) | 0x3);
+		vs_le_put64(pdpt + 8 * i, (VM_PD_ADDR + i * 4096) | 0x3);
 		for (uint64_t j = 0; j < 512; j++)
-			put64(pd + i * 4096 + 8 * j, ((i * 512 + j) << 21) | 0x83); /* 2 MiB page */
+			vs_le_put64(pd + i * 4096 + 8 * j,
+				    ((i * 512 + j) << 21) | 0x83); /* 2 MiB page */
 	}
 	return 0;
 }

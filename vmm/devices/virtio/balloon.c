@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vmm/devices/virtio/virtio.h"
+#include "vessel/le.h"
 
 #define BALLOON_F_STATS_VQ	 1
 #define BALLOON_F_DEFLATE_ON_OOM 2
@@ -39,17 +40,6 @@ struct balloon {
 };
 
 static struct balloon *bal;
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 /* Gives one guest page back to the host. */
 static void release_page(struct balloon *b, uint64_t pfn)
@@ -90,7 +80,7 @@ static void pfn_queue(struct balloon *b, unsigned qi)
 				uint8_t p[4];
 
 				vm_iov_to_buf(b->el.iov, b->el.n_out, off, p, 4);
-				release_page(b, get32(p));
+				release_page(b, vs_le_get32(p));
 			}
 		}
 		if (vm_vq_push(q, b->el.head, 0, &e) < 0) {
@@ -153,7 +143,7 @@ static void balloon_config_write(struct vm_virtio_dev *d, uint32_t off, uint32_t
 
 	/* Only actual (the driver's report) is writable; num_pages is ours. */
 	if (off < CFG_ACTUAL)
-		put32(&d->config[CFG_NUM_PAGES], b->num_pages);
+		vs_le_put32(&d->config[CFG_NUM_PAGES], b->num_pages);
 }
 
 static void balloon_reset(struct vm_virtio_dev *d)
@@ -186,7 +176,7 @@ int vm_balloon_set_target(uint64_t bytes)
 		pages = 0xffffffffu;
 	pthread_mutex_lock(&bal->vdev.lock);
 	bal->num_pages = (uint32_t)pages;
-	put32(&bal->vdev.config[CFG_NUM_PAGES], (uint32_t)pages);
+	vs_le_put32(&bal->vdev.config[CFG_NUM_PAGES], (uint32_t)pages);
 	vm_virtio_config_changed(&bal->vdev);
 	pthread_mutex_unlock(&bal->vdev.lock);
 	return 0;
@@ -218,7 +208,7 @@ int vm_balloon_get_stats(struct vm_balloon_stat *out, int max, uint32_t *actual_
 	n = bal->nr_stats < max ? bal->nr_stats : max;
 	memcpy(out, bal->stats, (size_t)n * sizeof(*out));
 	if (actual_pages)
-		*actual_pages = get32(&bal->vdev.config[CFG_ACTUAL]);
+		*actual_pages = vs_le_get32(&bal->vdev.config[CFG_ACTUAL]);
 	pthread_mutex_unlock(&bal->vdev.lock);
 	return n;
 }
@@ -281,7 +271,7 @@ static int balloon_restore(unsigned idx, struct vm_state_reader *r, struct vs_er
 		    vm_sr_u64(r, &bal->stats[i].val, e) < 0)
 			return -1;
 	bal->nr_stats = (int)n;
-	bal->num_pages = get32(&bal->vdev.config[CFG_NUM_PAGES]);
+	bal->num_pages = vs_le_get32(&bal->vdev.config[CFG_NUM_PAGES]);
 	bal->stats_held = held && q->enabled && bal->stats_head < q->size;
 	if (bal->stats_held) /* the kept buffer is still the driver's in-flight one */
 		q->inflight[bal->stats_head / 8] |= (uint8_t)(1u << (bal->stats_head % 8));

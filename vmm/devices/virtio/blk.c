@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vessel/cleanup.h"
+#include "vessel/le.h"
 #include "vmm/devices/virtio/virtio.h"
 
 /* Feature bits (§5.2.3). */
@@ -67,12 +68,6 @@ struct blk {
 
 static struct blk *blks[VM_MAX_DISKS];
 static unsigned nr_blks;
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
 
 static uint64_t get_le(const uint8_t *p, int n)
 {
@@ -317,14 +312,14 @@ static void fill_config(struct blk *b)
 
 	for (int i = 0; i < 8; i++)
 		c[CFG_CAPACITY + i] = (uint8_t)(b->capacity >> (8 * i));
-	put32(c + CFG_SEG_MAX, QUEUE_SIZE - 2); /* header and status take two */
-	put32(c + CFG_BLK_SIZE, SECTOR);
+	vs_le_put32(c + CFG_SEG_MAX, QUEUE_SIZE - 2); /* header and status take two */
+	vs_le_put32(c + CFG_BLK_SIZE, SECTOR);
 	c[CFG_NUM_QUEUES] = 1;
-	put32(c + CFG_MAX_DISCARD, MAX_DISCARD_SECT);
-	put32(c + CFG_MAX_DISCARD_SEG, MAX_DISCARD_SEG);
-	put32(c + CFG_DISCARD_ALIGN, 1);
-	put32(c + CFG_MAX_WZ, MAX_DISCARD_SECT);
-	put32(c + CFG_MAX_WZ_SEG, MAX_DISCARD_SEG);
+	vs_le_put32(c + CFG_MAX_DISCARD, MAX_DISCARD_SECT);
+	vs_le_put32(c + CFG_MAX_DISCARD_SEG, MAX_DISCARD_SEG);
+	vs_le_put32(c + CFG_DISCARD_ALIGN, 1);
+	vs_le_put32(c + CFG_MAX_WZ, MAX_DISCARD_SECT);
+	vs_le_put32(c + CFG_MAX_WZ_SEG, MAX_DISCARD_SEG);
 	c[CFG_WZ_MAY_UNMAP] = 1;
 }
 
