@@ -63,7 +63,7 @@ int vs_json_load_file(const char *path, struct json_object **out, struct vs_err 
 	return vs_json_parse(path, buf, len, out, e);
 }
 
-static const char *type_name(struct json_object *j)
+const char *vs_json_type_name(struct json_object *j)
 {
 	switch (json_object_get_type(j)) {
 	case json_type_null: return "null";
@@ -90,7 +90,7 @@ static int lookup(struct json_object *obj, const char *where, const char *key, b
 	}
 	if (!json_object_is_type(v, want))
 		return vs_fail(e, EINVAL, "%s.%s: expected %s, got %s", where, key, want_name,
-			       type_name(v));
+			       vs_json_type_name(v));
 	*out = v;
 	return 1;
 }
@@ -215,7 +215,7 @@ int vs_json_get_strv(struct json_object *obj, const char *where, const char *key
 
 		if (!json_object_is_type(s, json_type_string)) {
 			vs_fail(e, EINVAL, "%s.%s[%zu]: expected string, got %s", where, key, i,
-				s ? type_name(s) : "null");
+				s ? vs_json_type_name(s) : "null");
 			vs_strvfreep(&v);
 			return -1;
 		}

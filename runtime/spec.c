@@ -33,7 +33,7 @@ static int top_field(struct json_object *doc, const char *what, const char *key,
 	}
 	if (!json_object_is_type(v, type))
 		return vs_fail(e, EINVAL, "%s: %s: expected %s, got %s", what, key, names[type],
-			       ct_json_type_name(v));
+			       vs_json_type_name(v));
 	*out = v;
 	return 0;
 }
@@ -137,7 +137,7 @@ static int parse_mounts(struct json_object *doc, const char *what, struct ct_spe
 		snprintf(w, sizeof(w), "%s: mounts[%zu]", what, i);
 		if (!o || !json_object_is_type(o, json_type_object))
 			return vs_fail(e, EINVAL, "%s: expected object, got %s", w,
-				       o ? ct_json_type_name(o) : "null");
+				       o ? vs_json_type_name(o) : "null");
 		s->n_mounts++;
 		if (ct_json_dup_str(o, w, "destination", true, &m->destination, e) < 0 ||
 		    ct_json_dup_str(o, w, "type", false, &m->type, e) < 0 ||
@@ -270,7 +270,7 @@ static int parse_doc(struct json_object *doc, const char *what, struct ct_spec *
 
 	if (!json_object_is_type(doc, json_type_object))
 		return vs_fail(e, EINVAL, "%s: expected a JSON object, got %s", what,
-			       ct_json_type_name(doc));
+			       vs_json_type_name(doc));
 	if (top_field(doc, what, "ociVersion", json_type_string, true, &v, e) < 0)
 		return -1;
 	s->oci_version = strdup(json_object_get_string(v));

@@ -13,7 +13,6 @@
 bool ct_json_has(struct json_object *obj, const char *key);
 
 /* "string", "integer", ... as lib/json.c words them. */
-const char *ct_json_type_name(struct json_object *j);
 
 /* vs_json_get_str() that copies the string into *out (freeing an old one). */
 int ct_json_dup_str(struct json_object *obj, const char *where, const char *key, bool required,

@@ -134,7 +134,7 @@ static int parse_user(struct json_object *j, const char *where, struct ct_proces
 			if (!g || !json_object_is_type(g, json_type_int))
 				return vs_fail(e, EINVAL,
 					       "%s.additionalGids[%zu]: expected integer, got %s",
-					       w, i, g ? ct_json_type_name(g) : "null");
+					       w, i, g ? vs_json_type_name(g) : "null");
 			x = json_object_get_int64(g);
 			if (x < 0 || x > UINT32_MAX)
 				return vs_fail(e, ERANGE,
@@ -326,7 +326,7 @@ static int parse_process(struct json_object *j, const char *where, struct ct_pro
 
 	if (!json_object_is_type(j, json_type_object))
 		return vs_fail(e, EINVAL, "%s: expected object, got %s", where,
-			       j ? ct_json_type_name(j) : "null");
+			       j ? vs_json_type_name(j) : "null");
 	if (vs_json_get_bool(j, where, "terminal", false, &p->terminal, e) < 0)
 		return -1;
 	if (vs_json_get_obj(j, where, "consoleSize", false, &o, e) < 0)

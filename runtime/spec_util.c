@@ -8,20 +8,6 @@
 #include "vessel/cleanup.h"
 #include "runtime/spec_priv.h"
 
-const char *ct_json_type_name(struct json_object *j)
-{
-	switch (json_object_get_type(j)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "boolean";
-	case json_type_double: return "number";
-	case json_type_int: return "integer";
-	case json_type_object: return "object";
-	case json_type_array: return "array";
-	case json_type_string: return "string";
-	}
-	return "unknown";
-}
-
 bool ct_json_has(struct json_object *obj, const char *key)
 {
 	struct json_object *v = NULL;
@@ -54,7 +40,7 @@ int ct_json_elem_obj(struct json_object *arr, const char *where, const char *key
 
 	if (!v || !json_object_is_type(v, json_type_object))
 		return vs_fail(e, EINVAL, "%s.%s[%zu]: expected object, got %s", where, key, i,
-			       v ? ct_json_type_name(v) : "null");
+			       v ? vs_json_type_name(v) : "null");
 	*out = v;
 	return 0;
 }
@@ -154,7 +140,7 @@ int ct_kv_from_map(struct json_object *map, const char *where, struct ct_kv **ou
 	{
 		if (!v || !json_object_is_type(v, json_type_string)) {
 			vs_fail(e, EINVAL, "%s.%s: expected string, got %s", where, k,
-				v ? ct_json_type_name(v) : "null");
+				v ? vs_json_type_name(v) : "null");
 			ct_kv_free(kv, i);
 			return -1;
 		}

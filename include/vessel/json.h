@@ -41,6 +41,9 @@ int vs_json_get_range(struct json_object *obj, const char *where, const char *ke
 int vs_json_get_strv(struct json_object *obj, const char *where, const char *key, bool required,
 		     char ***out, struct vs_err *e);
 
+/* The JSON type of j as messages name it: "string", "integer", "object"... */
+const char *vs_json_type_name(struct json_object *j);
+
 /* Writes obj to path atomically (pretty when pretty is set). */
 int vs_json_write_file(const char *path, struct json_object *obj, bool pretty, struct vs_err *e);
 
